@@ -7,4 +7,5 @@
 
 pub mod anatomy;
 pub mod events;
+pub mod labels;
 pub mod source;
