@@ -7,5 +7,6 @@
 
 pub mod anatomy;
 pub mod events;
+pub mod flow;
 pub mod labels;
 pub mod source;
