@@ -7,5 +7,6 @@
 
 pub mod anatomy;
 pub mod events;
+pub mod face;
 pub mod labels;
 pub mod source;
