@@ -1,0 +1,275 @@
+//! Frontal face detection with SeetaFace (the `rustface` crate).
+//!
+//! Input: one luma frame (row-major, stride = width). Output: face boxes in full-frame pixels,
+//! best first. Thread: whichever thread owns the `FaceDetector` (it is `Send`, not `Sync`).
+//!
+//! The frame is first shrunk with an area (box) filter so it is at most `max_width` pixels
+//! wide; detection cost grows with the pixel count, and faces we care about are large.
+//! The model (`seeta_fd_frontal_v1.0.bin`, BSD-2, from the published rustface package) is
+//! copied into `OUT_DIR` by `build.rs` and embedded in the binary.
+
+use rustface::{Detector, ImageData};
+
+/// SeetaFace frontal model, embedded at build time (see `build.rs`).
+static SEETA_MODEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/seeta_fd_frontal_v1.0.bin"));
+
+/// A detected face, in full-frame pixels (top-left origin, x to the image's right).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FaceBox {
+    /// Left edge, pixels.
+    pub x: f32,
+    /// Top edge, pixels.
+    pub y: f32,
+    /// Width, pixels.
+    pub width: f32,
+    /// Height, pixels.
+    pub height: f32,
+    /// SeetaFace classifier score (unitless; higher is more face-like, typically 2..30).
+    pub score: f32,
+}
+
+impl FaceBox {
+    /// Centre of the box, pixels.
+    pub fn center(&self) -> (f32, f32) {
+        (self.x + 0.5 * self.width, self.y + 0.5 * self.height)
+    }
+
+    /// Intersection over union with another box (0..1).
+    pub fn iou(&self, other: &FaceBox) -> f32 {
+        let x0 = self.x.max(other.x);
+        let y0 = self.y.max(other.y);
+        let x1 = (self.x + self.width).min(other.x + other.width);
+        let y1 = (self.y + self.height).min(other.y + other.height);
+        let inter = (x1 - x0).max(0.0) * (y1 - y0).max(0.0);
+        let union = self.width * self.height + other.width * other.height - inter;
+        if union > 0.0 { inter / union } else { 0.0 }
+    }
+}
+
+/// Detection settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DetectorParams {
+    /// Frames wider than this (pixels) are shrunk to this width (aspect kept) before detecting.
+    /// Default 320.
+    pub max_width: u32,
+    /// Smallest face searched for, in pixels of the shrunk image (SeetaFace needs >= 20).
+    /// Default 28: at 320 px wide that is a face ~9% of the frame width.
+    pub min_face_px: u32,
+    /// SeetaFace score threshold (unitless; rustface suggests 0.95, 2.8 or 4.5). Default 2.0.
+    pub score_thresh: f64,
+    /// Ratio between adjacent image-pyramid levels, in (0.1, 0.99). Default 0.8.
+    pub pyramid_scale: f32,
+    /// Sliding-window step (x, y) in pixels of each pyramid level. Default (4, 4).
+    pub slide_window_step: (u32, u32),
+}
+
+impl Default for DetectorParams {
+    fn default() -> Self {
+        DetectorParams {
+            max_width: 320,
+            min_face_px: 28,
+            score_thresh: 2.0,
+            pyramid_scale: 0.8,
+            slide_window_step: (4, 4),
+        }
+    }
+}
+
+/// `rustface::create_detector_with_model` returns `Box<dyn Detector>` without a `Send` bound,
+/// although the concrete `FuStDetector` only owns plain data (`Vec`s of numbers, the parsed
+/// model, sizes); its raw pointers are locals inside methods, and it already runs parts of
+/// its work on rayon's threads. Moving it to another thread is therefore sound.
+struct SendDetector(Box<dyn Detector>);
+
+// SAFETY: see the comment on `SendDetector`: the boxed value holds no thread-affine state
+// (no `Rc`, `Cell`, thread-locals or stored raw pointers), checked against rustface 0.1.7.
+unsafe impl Send for SendDetector {}
+
+/// SeetaFace frontal detector with a shrink step in front. `Send`; use one per thread.
+pub struct FaceDetector {
+    params: DetectorParams,
+    inner: SendDetector,
+    /// Reused buffer for the shrunk image.
+    small: Vec<u8>,
+    /// Reused buffer for the horizontal pass of the area filter.
+    tmp: Vec<f32>,
+}
+
+impl FaceDetector {
+    /// Builds a detector from the embedded model. Panics only if the embedded model is
+    /// corrupt (a build problem) or the parameters are outside rustface's ranges.
+    pub fn new(params: DetectorParams) -> Self {
+        let model = rustface::read_model(SEETA_MODEL).expect("embedded SeetaFace model is valid");
+        let mut det = rustface::create_detector_with_model(model);
+        det.set_min_face_size(params.min_face_px.max(20));
+        det.set_score_thresh(params.score_thresh);
+        det.set_pyramid_scale_factor(params.pyramid_scale.clamp(0.1, 0.99));
+        det.set_slide_window_step(params.slide_window_step.0.max(1), params.slide_window_step.1.max(1));
+        FaceDetector { params, inner: SendDetector(det), small: Vec::new(), tmp: Vec::new() }
+    }
+
+    pub fn params(&self) -> &DetectorParams {
+        &self.params
+    }
+
+    /// Faces in a luma frame (`width * height` bytes, stride = width), in full-frame pixels,
+    /// best first: ranked by width, discounted up to half for distance from the frame centre.
+    pub fn detect(&mut self, luma: &[u8], width: u32, height: u32) -> Vec<FaceBox> {
+        assert_eq!(luma.len(), width as usize * height as usize, "luma size must be width*height");
+        if width < 20 || height < 20 {
+            return Vec::new();
+        }
+        let (sw, sh) = shrunk_size(width, height, self.params.max_width.max(20));
+        let raw = if (sw, sh) == (width, height) {
+            self.inner.0.detect(&ImageData::new(luma, width, height))
+        } else {
+            area_resize(luma, width, height, sw, sh, &mut self.tmp, &mut self.small);
+            self.inner.0.detect(&ImageData::new(&self.small, sw, sh))
+        };
+        let fx = width as f32 / sw as f32;
+        let fy = height as f32 / sh as f32;
+        let (w, h) = (width as f32, height as f32);
+        let mut faces: Vec<FaceBox> = raw
+            .iter()
+            .filter_map(|f| {
+                let b = f.bbox();
+                let x0 = (b.x() as f32 * fx).clamp(0.0, w);
+                let y0 = (b.y() as f32 * fy).clamp(0.0, h);
+                let x1 = ((b.x() as f32 + b.width() as f32) * fx).clamp(0.0, w);
+                let y1 = ((b.y() as f32 + b.height() as f32) * fy).clamp(0.0, h);
+                (x1 - x0 >= 1.0 && y1 - y0 >= 1.0).then(|| FaceBox {
+                    x: x0,
+                    y: y0,
+                    width: x1 - x0,
+                    height: y1 - y0,
+                    score: f.score() as f32,
+                })
+            })
+            .collect();
+        let rank = |f: &FaceBox| {
+            let (cx, cy) = f.center();
+            let d = ((cx - 0.5 * w).powi(2) + (cy - 0.5 * h).powi(2)).sqrt() / (0.5 * (w * w + h * h).sqrt());
+            f.width * (1.0 - 0.5 * d.min(1.0))
+        };
+        faces.sort_by(|a, b| rank(b).total_cmp(&rank(a)));
+        faces
+    }
+}
+
+impl Default for FaceDetector {
+    fn default() -> Self {
+        FaceDetector::new(DetectorParams::default())
+    }
+}
+
+/// Size after shrinking to at most `max_width` wide (never enlarges), aspect kept.
+fn shrunk_size(width: u32, height: u32, max_width: u32) -> (u32, u32) {
+    if width <= max_width {
+        return (width, height);
+    }
+    let h = (height as u64 * max_width as u64 + width as u64 / 2) / width as u64;
+    (max_width, (h as u32).max(1))
+}
+
+/// Area-average resampling (each output pixel is the mean of the source area it covers,
+/// with fractional edge weights). Separable: rows first into `tmp`, then columns into `out`.
+/// Intended for shrinking; also correct (nearest-like) when enlarging.
+pub fn area_resize(src: &[u8], sw: u32, sh: u32, dw: u32, dh: u32, tmp: &mut Vec<f32>, out: &mut Vec<u8>) {
+    let (sw, sh, dw, dh) = (sw as usize, sh as usize, dw as usize, dh as usize);
+    let xw = area_weights(sw, dw);
+    let yw = area_weights(sh, dh);
+    tmp.clear();
+    tmp.resize(dw * sh, 0.0);
+    for y in 0..sh {
+        let row = &src[y * sw..(y + 1) * sw];
+        let trow = &mut tmp[y * dw..(y + 1) * dw];
+        for (t, (start, ws)) in trow.iter_mut().zip(&xw) {
+            let mut acc = 0.0f32;
+            for (k, &wt) in ws.iter().enumerate() {
+                acc += wt * row[start + k] as f32;
+            }
+            *t = acc;
+        }
+    }
+    out.clear();
+    out.resize(dw * dh, 0);
+    let mut acc = vec![0.0f32; dw];
+    for (oy, (start, ws)) in yw.iter().enumerate() {
+        acc.iter_mut().for_each(|a| *a = 0.0);
+        for (k, &wt) in ws.iter().enumerate() {
+            let trow = &tmp[(start + k) * dw..(start + k + 1) * dw];
+            for (a, &t) in acc.iter_mut().zip(trow) {
+                *a += wt * t;
+            }
+        }
+        for (o, &a) in out[oy * dw..(oy + 1) * dw].iter_mut().zip(&acc) {
+            *o = (a + 0.5).clamp(0.0, 255.0) as u8;
+        }
+    }
+}
+
+/// For each destination index: first source index and normalised weights of the covered span.
+fn area_weights(src_len: usize, dst_len: usize) -> Vec<(usize, Vec<f32>)> {
+    let scale = src_len as f64 / dst_len as f64;
+    (0..dst_len)
+        .map(|i| {
+            let a = i as f64 * scale;
+            let b = ((i + 1) as f64 * scale).min(src_len as f64);
+            let first = (a.floor() as usize).min(src_len - 1);
+            let last = ((b.ceil() as usize).max(first + 1)).min(src_len);
+            let mut ws: Vec<f32> = (first..last)
+                .map(|s| {
+                    let lo = a.max(s as f64);
+                    let hi = b.min((s + 1) as f64);
+                    (hi - lo).max(0.0) as f32
+                })
+                .collect();
+            let sum: f32 = ws.iter().sum();
+            if sum > 0.0 {
+                ws.iter_mut().for_each(|w| *w /= sum);
+            } else {
+                ws.iter_mut().for_each(|w| *w = 1.0 / (last - first) as f32);
+            }
+            (first, ws)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send<T: Send>() {}
+
+    #[test]
+    fn detector_is_send() {
+        assert_send::<FaceDetector>();
+    }
+
+    #[test]
+    fn shrunk_size_keeps_aspect() {
+        assert_eq!(shrunk_size(640, 480, 320), (320, 240));
+        assert_eq!(shrunk_size(720, 1280, 320), (320, 569));
+        assert_eq!(shrunk_size(300, 200, 320), (300, 200));
+    }
+
+    #[test]
+    fn area_resize_averages() {
+        // 4x2 → 2x1: each output is the mean of a 2x2 block.
+        let src = [0u8, 100, 200, 200, 100, 200, 200, 200];
+        let (mut tmp, mut out) = (Vec::new(), Vec::new());
+        area_resize(&src, 4, 2, 2, 1, &mut tmp, &mut out);
+        assert_eq!(out, vec![100, 200]);
+        // Non-integer ratio keeps a flat image flat.
+        let flat = vec![77u8; 7 * 5];
+        area_resize(&flat, 7, 5, 3, 2, &mut tmp, &mut out);
+        assert!(out.iter().all(|&v| v == 77));
+    }
+
+    #[test]
+    fn no_face_in_flat_or_noise_image() {
+        let mut det = FaceDetector::default();
+        assert!(det.detect(&vec![128u8; 320 * 240], 320, 240).is_empty());
+        assert!(det.detect(&[0u8; 10 * 10], 10, 10).is_empty());
+    }
+}
