@@ -287,3 +287,96 @@ impl BurstDetector {
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::face::track::FacePose;
+
+    const FPS: f64 = 30.0;
+    const POSE: FacePose = FacePose { cx: 100.0, cy: 100.0, size: 100.0, angle: 0.0 };
+
+    /// A quiet face with small noise on every region, plus `bump(t, side, region)` speed.
+    fn run(seconds: f64, bump: impl Fn(f64, usize, usize) -> f32) -> Vec<Twitch> {
+        let mut det = BurstDetector::new(DetectParams::default());
+        let mut out = vec![];
+        let frames = (seconds * FPS) as u64;
+        for i in 0..frames {
+            let t = i as f64 / FPS;
+            let mut s = FrameSignals { index: i, t_s: t, face: Some(POSE), ..FrameSignals::default() };
+            for side in 0..2 {
+                for r in 0..3 {
+                    // Deterministic pseudo-noise around 5 %fw/s and 0.05 change.
+                    let n = ((i * 7 + side as u64 * 13 + r as u64 * 29) % 11) as f32 / 11.0;
+                    s.speed[side][r] = 4.0 + 2.0 * n + bump(t, side, r);
+                    s.change[side][r] = 0.05 + 0.01 * n;
+                }
+            }
+            det.push(&s, &mut out);
+        }
+        det.close_all(&mut out);
+        out
+    }
+
+    #[test]
+    fn one_sided_burst_is_one_twitch_on_that_side() {
+        let l = Side::Left.index();
+        let out = run(10.0, |t, side, r| {
+            if side == l && r == 0 && (4.0..4.5).contains(&t) { 80.0 } else { 0.0 }
+        });
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].side, Side::Left);
+        assert!((out[0].start_s - 4.0).abs() < 0.05 && (out[0].end_s - 4.5).abs() < 0.1);
+        assert_eq!(out[0].regions, vec![RegionKind::Eye]);
+        assert_eq!(out[0].pattern, Pattern::Clonic);
+    }
+
+    #[test]
+    fn both_sides_together_is_not_a_twitch() {
+        let out = run(10.0, |t, _, r| if r == 0 && (4.0..4.3).contains(&t) { 80.0 } else { 0.0 });
+        assert!(out.is_empty(), "{out:?}");
+    }
+
+    #[test]
+    fn clonic_jerks_within_the_merge_gap_are_one_episode() {
+        let r_ = Side::Right.index();
+        let out = run(12.0, |t, side, r| {
+            let jerk = [3.0, 3.3, 3.6, 3.9, 4.3].iter().any(|&s| (s..s + 0.1).contains(&t));
+            if side == r_ && r == 1 && jerk { 60.0 } else { 0.0 }
+        });
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].side, Side::Right);
+        assert_eq!(out[0].regions, vec![RegionKind::Cheek]);
+    }
+
+    #[test]
+    fn nothing_fires_during_warmup_or_on_noise() {
+        let out = run(20.0, |_, _, _| 0.0);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn face_loss_closes_an_open_burst() {
+        let mut det = BurstDetector::new(DetectParams::default());
+        let mut out = vec![];
+        for i in 0..300u64 {
+            let t = i as f64 / FPS;
+            let face = if i < 150 { Some(POSE) } else { None };
+            let mut s = FrameSignals { index: i, t_s: t, face, ..FrameSignals::default() };
+            for side in 0..2 {
+                for r in 0..3 {
+                    s.speed[side][r] = 5.0 + ((i + r as u64) % 3) as f32;
+                }
+            }
+            if (120..150).contains(&i) {
+                s.speed[0][0] = 90.0;
+            }
+            det.push(&s, &mut out);
+            if i == 151 {
+                assert_eq!(out.len(), 1);
+                assert!(out[0].end_s <= 150.0 / FPS + 1e-9);
+            }
+        }
+        assert_eq!(out.len(), 1);
+    }
+}
