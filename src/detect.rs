@@ -7,28 +7,34 @@ use crate::anatomy::{RegionKind, Side};
 use crate::events::{Pattern, RegionEvidence, Twitch};
 use crate::motion::FrameSignals;
 
-/// Detector parameters. "z" values are robust z-scores: (signal - running median) /
-/// running mean absolute deviation, pooled over both sides of a region.
+/// Detector parameters, in physical units: "% fw" is percent of the face's width, so the
+/// same values hold for small and large faces and any frame rate.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct DetectParams {
-    /// A side turns active when a region's one-sided activity exceeds this (z units)...
-    pub on_z: f32,
-    /// ...and stays active while it exceeds this (hysteresis).
-    pub off_z: f32,
-    /// Minimum (active - other) / (active + other) for a frame to count as one-sided.
+    /// A burst starts when one eye squeezes faster than the other by at least this
+    /// (% fw per second): spasms are quick involuntary contractions, while voluntary
+    /// expressions (frowns, squints) build slowly.
+    pub onset_rate: f32,
+    /// ...and its squeeze already exceeds the other eye's by this much (% fw).
+    pub onset_closure: f32,
+    /// The burst stays open while one eye stays squeezed more than the other by this
+    /// (% fw), or squeezes again at half the onset rate (clonic jerks).
+    pub hold_closure: f32,
+    /// Minimum (this side - other) / (this side + other) for a frame to count as one-sided.
     pub min_asymmetry: f32,
     /// Bursts separated by less than this (s) are one episode.
     pub merge_gap_s: f64,
     /// Shorter bursts (s, first to last active frame) are dropped as noise.
     pub min_duration_s: f64,
-    /// A burst whose appearance stays changed this long (s) without release is tonic.
+    /// A burst held squeezed this long (s) is tonic, otherwise clonic.
     pub tonic_min_s: f64,
+    /// Cheek and mouth count as involved when their one-sided motion reaches this robust
+    /// z-score (residual speed against its running median and deviation).
+    pub spread_z: f32,
     /// Time constant of the running statistics (s).
     pub stats_tau_s: f64,
-    /// Floors for the running deviation, in the signals' units: residual speed (percent
-    /// of face width per second) and appearance change (normalised difference).
+    /// Floor for the running deviation of residual speed (% fw per second).
     pub speed_floor: f32,
-    pub change_floor: f32,
     /// After (re)acquiring a face, signals settle for this long (s) before detection.
     pub warmup_s: f64,
 }
@@ -36,16 +42,17 @@ pub struct DetectParams {
 impl Default for DetectParams {
     fn default() -> Self {
         Self {
-            on_z: 6.0,
-            off_z: 3.0,
-            min_asymmetry: 0.45,
-            merge_gap_s: 0.5,
+            onset_rate: 12.0,
+            onset_closure: 0.6,
+            hold_closure: 1.0,
+            min_asymmetry: 0.4,
+            merge_gap_s: 0.4,
             min_duration_s: 0.1,
             tonic_min_s: 0.8,
+            spread_z: 4.0,
             stats_tau_s: 8.0,
             speed_floor: 4.0,
-            change_floor: 0.02,
-            warmup_s: 1.0,
+            warmup_s: 0.2,
         }
     }
 }
@@ -78,12 +85,13 @@ impl RunningStats {
     }
 }
 
-/// Normalised activity of one frame: `[side][region]`, robust z-scores.
+/// What the detector saw in one frame (for traces and previews).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Activity {
     pub t_s: f64,
+    /// Robust z-scores of residual speed, `[side][region]`.
     pub z: [[f32; 3]; 2],
-    /// Per side: the one-sided score that drives the state machine.
+    /// Per side: closure beyond the other eye's (% fw), the quantity bursts are held on.
     pub one_sided: [f32; 2],
     /// Per side: active in this frame.
     pub flagged: [bool; 2],
@@ -93,12 +101,14 @@ pub struct Activity {
 struct Burst {
     start_s: f64,
     last_s: f64,
+    /// Largest one-sided closure (% fw) and the asymmetry then.
     peak: f32,
     asym_at_peak: f32,
+    /// Per region: largest one-sided speed z.
     region_peak: [f32; 3],
     evidence: [[f32; 3]; 2],
-    changed_since: Option<f64>,
-    longest_changed_s: f64,
+    held_since: Option<f64>,
+    longest_held_s: f64,
     frames: u32,
 }
 
@@ -106,7 +116,6 @@ struct Burst {
 pub struct BurstDetector {
     params: DetectParams,
     speed_stats: [RunningStats; 3],
-    change_stats: [RunningStats; 3],
     open: [Option<Burst>; 2],
     prev_t: Option<f64>,
     tracking_since: Option<f64>,
@@ -118,7 +127,6 @@ impl BurstDetector {
         Self {
             params,
             speed_stats: [RunningStats::default(); 3],
-            change_stats: [RunningStats::default(); 3],
             open: [None, None],
             prev_t: None,
             tracking_since: None,
@@ -150,23 +158,21 @@ impl BurstDetector {
         }
         let since = *self.tracking_since.get_or_insert(t);
 
-        // Normalise each region, pooling both sides (a twitch is rare and one-sided, so the
-        // pooled median is the resting level).
+        // Residual speed per region, normalised pooling both sides (a twitch is rare and
+        // one-sided, so the pooled median is the resting level). Learning slows while a
+        // burst is open so that spasms do not become the norm.
         let any_open = self.open.iter().any(Option::is_some);
         let rate = (dt / p.stats_tau_s) as f32 * if any_open { 0.1 } else { 1.0 };
         for r in 0..3 {
-            let mut zs = [0.0f32; 2];
             for side in 0..2 {
-                let zv = self.speed_stats[r].z(s.speed[side][r], p.speed_floor);
-                let zc = self.change_stats[r].z(s.change[side][r], p.change_floor);
-                zs[side] = zv.max(zc);
+                act.z[side][r] = self.speed_stats[r].z(s.speed[side][r], p.speed_floor);
             }
-            act.z[0][r] = zs[0];
-            act.z[1][r] = zs[1];
             for side in 0..2 {
                 self.speed_stats[r].update(s.speed[side][r], rate, p.speed_floor);
-                self.change_stats[r].update(s.change[side][r], rate, p.change_floor);
             }
+        }
+        for side in 0..2 {
+            act.one_sided[side] = s.closure[side] - s.closure[1 - side];
         }
         if t - since < p.warmup_s {
             return act;
@@ -174,23 +180,15 @@ impl BurstDetector {
 
         for side in Side::BOTH {
             let (i, o) = (side.index(), side.other().index());
-            let mut best = 0.0f32;
-            let mut best_asym = 0.0f32;
-            for r in 0..3 {
-                let (a, b) = (act.z[i][r], act.z[o][r].max(0.0));
-                let asym = if a > 0.0 { (a - b) / (a + b) } else { 0.0 };
-                if asym >= p.min_asymmetry && a > best {
-                    best = a;
-                    best_asym = asym;
-                }
-            }
-            act.one_sided[i] = best;
-            let threshold = if self.open[i].is_some() { p.off_z } else { p.on_z };
-            act.flagged[i] = best > threshold;
-            let changed = (0..3).any(|r| {
-                self.change_stats[r].z(s.change[i][r], p.change_floor) > p.off_z
-                    && act.z[o][r] < p.off_z
-            });
+            let closure = act.one_sided[i];
+            let asym = one_sided_ratio(s.closure[i], s.closure[o]);
+            let rate = s.closure_speed[i] - s.closure_speed[o];
+            let open = self.open[i].is_some();
+            let onset = rate >= p.onset_rate && closure >= p.onset_closure && asym >= p.min_asymmetry;
+            let hold = open
+                && asym >= p.min_asymmetry
+                && (closure >= p.hold_closure || (rate >= 0.5 * p.onset_rate && closure >= p.onset_closure));
+            act.flagged[i] = onset || hold;
             if act.flagged[i] {
                 let b = self.open[i].get_or_insert(Burst {
                     start_s: t,
@@ -199,15 +197,15 @@ impl BurstDetector {
                     asym_at_peak: 0.0,
                     region_peak: [0.0; 3],
                     evidence: [[0.0; 3]; 2],
-                    changed_since: None,
-                    longest_changed_s: 0.0,
+                    held_since: None,
+                    longest_held_s: 0.0,
                     frames: 0,
                 });
                 b.last_s = t;
                 b.frames += 1;
-                if best > b.peak {
-                    b.peak = best;
-                    b.asym_at_peak = best_asym;
+                if closure > b.peak {
+                    b.peak = closure;
+                    b.asym_at_peak = asym;
                 }
                 for r in 0..3 {
                     let one_sided = act.z[i][r] - act.z[o][r].max(0.0);
@@ -217,11 +215,11 @@ impl BurstDetector {
                 }
             }
             if let Some(b) = self.open[i].as_mut() {
-                if changed {
-                    let start = *b.changed_since.get_or_insert(t);
-                    b.longest_changed_s = b.longest_changed_s.max(t - start);
+                if act.flagged[i] && closure >= p.hold_closure {
+                    let start = *b.held_since.get_or_insert(t);
+                    b.longest_held_s = b.longest_held_s.max(t - start);
                 } else {
-                    b.changed_since = None;
+                    b.held_since = None;
                 }
                 if t - b.last_s > p.merge_gap_s {
                     let b = self.open[i].take().expect("checked above");
@@ -247,18 +245,16 @@ impl BurstDetector {
         if end - b.start_s < p.min_duration_s || b.frames < 2 {
             return;
         }
-        let mut regions: Vec<RegionKind> = RegionKind::ALL
-            .into_iter()
-            .filter(|r| b.region_peak[r.index()] >= p.off_z)
-            .collect();
-        if regions.is_empty() {
-            let best = (0..3)
-                .max_by(|&x, &y| b.region_peak[x].total_cmp(&b.region_peak[y]))
-                .unwrap_or(0);
-            regions.push(RegionKind::ALL[best]);
+        // The eye always takes part (that is what starts a burst); cheek and mouth when
+        // they moved clearly more than on the other side.
+        let mut regions = vec![RegionKind::Eye];
+        for r in [RegionKind::Cheek, RegionKind::Mouth] {
+            if b.region_peak[r.index()] >= p.spread_z {
+                regions.push(r);
+            }
         }
-        let pattern = if b.longest_changed_s >= p.tonic_min_s { Pattern::Tonic } else { Pattern::Clonic };
-        let strength = ((b.peak / p.on_z - 1.0) / 2.0).clamp(0.0, 1.0);
+        let pattern = if b.longest_held_s >= p.tonic_min_s { Pattern::Tonic } else { Pattern::Clonic };
+        let strength = ((b.peak / p.onset_closure - 1.0) / 4.0).clamp(0.0, 1.0);
         let confidence = (0.5 * strength + 0.5 * b.asym_at_peak).clamp(0.0, 1.0);
         let (l, r) = (Side::Left.index(), Side::Right.index());
         out.push(Twitch {
@@ -284,10 +280,15 @@ impl BurstDetector {
     }
 }
 
+/// (a - b) / (a + b) for non-negative magnitudes; 0 when both are 0.
+fn one_sided_ratio(a: f32, b: f32) -> f32 {
+    let (a, b) = (a.max(0.0), b.max(0.0));
+    if a + b > 0.0 { (a - b) / (a + b) } else { 0.0 }
+}
+
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,7 +310,7 @@ mod tests {
                     // Deterministic pseudo-noise around 5 %fw/s and 0.05 change.
                     let n = ((i * 7 + side as u64 * 13 + r as u64 * 29) % 11) as f32 / 11.0;
                     s.speed[side][r] = 4.0 + 2.0 * n + bump(t, side, r);
-                    s.change[side][r] = 0.05 + 0.01 * n;
+                    s.displacement[side][r] = 1.0 + 0.2 * n;
                 }
             }
             det.push(&s, &mut out);

@@ -25,8 +25,9 @@ pub struct MotionParams {
     pub search_interval_s: f64,
     /// With no detection confirming the tracked face for this long, the face counts as lost.
     pub lost_after_s: f64,
-    /// Time constant of the neutral appearance reference each region is compared with.
-    pub reference_tau_s: f64,
+    /// Leak time constant of the accumulated displacement: deformation held longer than
+    /// this fades (so tracking drift cannot build up).
+    pub displacement_tau_s: f64,
     /// The view is a selfie mirror: the person's left is on the image's left.
     pub mirrored: bool,
     pub flow: FlowParams,
@@ -41,7 +42,7 @@ impl Default for MotionParams {
             detect_interval_s: 0.5,
             search_interval_s: 0.2,
             lost_after_s: 1.0,
-            reference_tau_s: 1.5,
+            displacement_tau_s: 2.0,
             mirrored: false,
             flow: FlowParams::default(),
             detector: DetectorParams::default(),
@@ -63,9 +64,21 @@ pub struct FrameSignals {
     /// Local motion left after removing head motion: RMS residual flow speed in percent of
     /// the face's width per second.
     pub speed: [[f32; 3]; 2],
-    /// Change of appearance from the region's recent neutral look: mean absolute
-    /// difference of contrast-normalised pixels (0 = same, ~1.1 = unrelated).
-    pub change: [[f32; 3]; 2],
+    /// Speed of the region's mean residual motion (its coherent part), percent of face width
+    /// per second: a lid closing or a cheek rising moves the whole region one way.
+    pub coherent_speed: [[f32; 3]; 2],
+    /// How far the region's skin has moved from where it rested, once head motion is
+    /// removed: the region's mean residual displacement accumulated with a leak, in percent
+    /// of the face's width. Unlike `speed` it stays up while a squeeze is held (tonic spasm).
+    pub displacement: [[f32; 3]; 2],
+    /// Per side: how much the eye region is squeezed vertically (lid closing), accumulated
+    /// with a leak, in percent of face width (0 = at rest or opened wider).
+    pub closure: [f32; 2],
+    /// Per side: the rate of that squeeze, percent of face width per second.
+    pub closure_speed: [f32; 2],
+    /// Per side, the eye region's look in this frame: [mean gradient magnitude, contrast
+    /// (standard deviation), dark mass], each relative to the whole face's.
+    pub eye_look: [[f32; 3]; 2],
     /// Speed of the head's own motion at the face centre, percent of face width per second.
     pub head_speed: f32,
     /// Robust scale of flow residuals over the whole face (crop px per frame).
@@ -86,7 +99,10 @@ pub struct MotionAnalyzer {
     crop: Plane,
     prev_pyr: Pyramid,
     cur_pyr: Pyramid,
-    reference: Plane,
+    /// Accumulated mean residual displacement per (side, region), crop px.
+    accumulated: Vec<(f32, f32)>,
+    /// Accumulated vertical squeeze of each eye region (crop px).
+    closure: [f32; 2],
     pose: Option<FacePose>,
     last_confirmed_t: f64,
     last_detect_t: f64,
@@ -107,6 +123,7 @@ impl MotionAnalyzer {
         }
         let point_region = points.iter().map(|&(x, y)| layout.locate(x, y)).collect();
         let flows = vec![FlowVec::default(); points.len()];
+        let accumulated = vec![(0.0, 0.0); 6];
         Self {
             detector: FaceDetector::new(params.detector.clone()),
             lk: LucasKanade::new(params.flow.clone()),
@@ -118,7 +135,8 @@ impl MotionAnalyzer {
             crop: Plane::zeros((n, n)),
             prev_pyr: Pyramid::default(),
             cur_pyr: Pyramid::default(),
-            reference: Plane::zeros((n, n)),
+            accumulated,
+            closure: [0.0; 2],
             pose: None,
             last_confirmed_t: f64::NEG_INFINITY,
             last_detect_t: f64::NEG_INFINITY,
@@ -174,32 +192,66 @@ impl MotionAnalyzer {
             self.pose = None;
             return out;
         };
-        let residuals = &self.scratch;
+        let residuals = std::mem::take(&mut self.scratch);
         let face_px = n as f32 / CROP_EXPAND;
         let to_pct_per_s = 100.0 / face_px / dt as f32;
         let (hx, hy) = motion.predict(n as f32 * 0.5, n as f32 * 0.5);
         out.head_speed = (hx * hx + hy * hy).sqrt() * to_pct_per_s;
         out.residual_scale = motion.residual_scale;
 
-        let mut sum = [[0.0f32; 3]; 2];
+        let leak = (-dt / self.params.displacement_tau_s).exp() as f32;
+        let mut halves = [[(0.0f32, 0.0f32); 2]; 2]; // [side][upper/lower] (sum dy, weight)
+        let mut sq = [[0.0f32; 3]; 2];
+        let mut mean = [[(0.0f32, 0.0f32); 3]; 2];
         let mut count = [[0.0f32; 3]; 2];
         for (i, pr) in self.point_region.iter().enumerate() {
-            if let Some((s, r)) = pr {
-                let wgt = self.flows[i].weight;
-                if wgt > 0.0 {
-                    sum[s.index()][r.index()] += wgt * residuals[i] * residuals[i];
-                    count[s.index()][r.index()] += wgt;
+            let f = self.flows[i];
+            if let Some((s, r)) = pr
+                && f.weight > 0.0
+            {
+                let (px, py) = motion.predict(self.points[i].0, self.points[i].1);
+                if *r == RegionKind::Eye {
+                    let rect = self.layout.rect(*s, *r);
+                    let half = usize::from(self.points[i].1 >= 0.5 * (rect.y0 + rect.y1));
+                    halves[s.index()][half].0 += f.weight * (f.dy - py);
+                    halves[s.index()][half].1 += f.weight;
                 }
+                let (s, r) = (s.index(), r.index());
+                sq[s][r] += f.weight * residuals[i] * residuals[i];
+                mean[s][r].0 += f.weight * (f.dx - px);
+                mean[s][r].1 += f.weight * (f.dy - py);
+                count[s][r] += f.weight;
             }
         }
+        let to_pct = 100.0 / face_px;
         for s in 0..2 {
             for r in 0..3 {
+                let acc = &mut self.accumulated[s * 3 + r];
+                acc.0 *= leak;
+                acc.1 *= leak;
                 if count[s][r] > 0.0 {
-                    out.speed[s][r] = (sum[s][r] / count[s][r]).sqrt() * to_pct_per_s;
+                    let (mx, my) = (mean[s][r].0 / count[s][r], mean[s][r].1 / count[s][r]);
+                    acc.0 += mx;
+                    acc.1 += my;
+                    out.speed[s][r] = (sq[s][r] / count[s][r]).sqrt() * to_pct_per_s;
+                    out.coherent_speed[s][r] = (mx * mx + my * my).sqrt() * to_pct_per_s;
                 }
+                out.displacement[s][r] = (acc.0 * acc.0 + acc.1 * acc.1).sqrt() * to_pct;
             }
+            // Lid closure squeezes the eye region vertically: the upper half moves down
+            // relative to the lower half. Differences of neighbours cancel common drift.
+            let [(up, wu), (lo, wl)] = halves[s];
+            if wu > 0.0 && wl > 0.0 {
+                let rate = up / wu - lo / wl;
+                self.closure[s] = leak * self.closure[s] + rate;
+                out.closure_speed[s] = rate.max(0.0) * to_pct_per_s;
+            } else {
+                self.closure[s] *= leak;
+            }
+            out.closure[s] = self.closure[s].max(0.0) * to_pct;
         }
 
+        self.scratch = residuals;
         pose.follow(&motion, n);
         let mut discontinuity = false;
         if t - self.last_detect_t >= self.params.detect_interval_s {
@@ -236,18 +288,57 @@ impl MotionAnalyzer {
         // The aligned crop for this frame: next frame's flow template and this frame's look.
         sample_crop(&frame.luma, w, h, &pose, &mut self.crop);
         self.prev_pyr.build(&self.crop, self.params.flow.levels);
-        out.change = self.appearance_change();
-        let alpha = (dt / self.params.reference_tau_s).min(1.0) as f32;
-        self.update_reference(alpha, &out.change);
+        out.eye_look = self.eye_look();
         self.pose = Some(pose);
         out.face = Some(pose);
+        out
+    }
+
+    fn eye_look(&self) -> [[f32; 3]; 2] {
+        let n = self.params.crop_px;
+        let c = self.crop.as_slice().expect("contiguous");
+        // Whole-face reference statistics (inner square of the crop).
+        let (a, b) = (n / 5, n - n / 5);
+        let stats = |x0: usize, x1: usize, y0: usize, y1: usize| {
+            let (mut s, mut ss, mut g, mut cnt) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
+            for y in y0.max(1)..y1.min(n - 1) {
+                for x in x0.max(1)..x1.min(n - 1) {
+                    let v = c[y * n + x];
+                    s += v;
+                    ss += v * v;
+                    let gx = c[y * n + x + 1] - c[y * n + x - 1];
+                    let gy = c[(y + 1) * n + x] - c[(y - 1) * n + x];
+                    g += (gx * gx + gy * gy).sqrt();
+                    cnt += 1.0;
+                }
+            }
+            let m = s / cnt.max(1.0);
+            (m, (ss / cnt.max(1.0) - m * m).max(0.0).sqrt(), g / cnt.max(1.0))
+        };
+        let (fm, fs, fg) = stats(a, b, a, b);
+        let mut out = [[0.0f32; 3]; 2];
+        for side in Side::BOTH {
+            let r = self.layout.rect(side, RegionKind::Eye);
+            let (x0, x1, y0, y1) = (r.x0 as usize, r.x1 as usize, r.y0 as usize, r.y1 as usize);
+            let (_m, sd, g) = stats(x0, x1, y0, y1);
+            let mut dark = 0.0f32;
+            let mut cnt = 0.0f32;
+            for y in y0..y1.min(n) {
+                for x in x0..x1.min(n) {
+                    dark += (0.7 * fm - c[y * n + x]).max(0.0);
+                    cnt += 1.0;
+                }
+            }
+            out[side.index()] = [g / fg.max(1.0), sd / fs.max(1.0), dark / cnt.max(1.0) / fm.max(1.0)];
+        }
         out
     }
 
     fn start_track(&mut self, frame: &Frame, pose: FacePose, t: f64) {
         sample_crop(&frame.luma, frame.width as usize, frame.height as usize, &pose, &mut self.crop);
         self.prev_pyr.build(&self.crop, self.params.flow.levels);
-        self.reference.assign(&self.crop);
+        self.accumulated.iter_mut().for_each(|a| *a = (0.0, 0.0));
+        self.closure = [0.0; 2];
         self.pose = Some(pose);
         self.last_confirmed_t = t;
     }
@@ -268,75 +359,6 @@ impl MotionAnalyzer {
             }
         }
         faces.into_iter().next()
-    }
-
-    /// Per region: mean |a - r| of the current crop and the reference after normalising each
-    /// to zero mean and unit contrast (so lighting changes cancel).
-    fn appearance_change(&self) -> [[f32; 3]; 2] {
-        let mut out = [[0.0f32; 3]; 2];
-        let n = self.params.crop_px;
-        let a = self.crop.as_slice().expect("contiguous");
-        let r = self.reference.as_slice().expect("contiguous");
-        for side in Side::BOTH {
-            for region in RegionKind::ALL {
-                let rect = self.layout.rect(side, region);
-                let (x0, x1) = (rect.x0.max(0.0) as usize, (rect.x1 as usize).min(n));
-                let (y0, y1) = (rect.y0.max(0.0) as usize, (rect.y1 as usize).min(n));
-                if x1 <= x0 || y1 <= y0 {
-                    continue;
-                }
-                let cnt = ((x1 - x0) * (y1 - y0)) as f32;
-                let (mut sa, mut sr, mut saa, mut srr) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
-                for y in y0..y1 {
-                    for x in x0..x1 {
-                        let (va, vr) = (a[y * n + x], r[y * n + x]);
-                        sa += va;
-                        sr += vr;
-                        saa += va * va;
-                        srr += vr * vr;
-                    }
-                }
-                let (ma, mr) = (sa / cnt, sr / cnt);
-                // A contrast floor stops flat dark regions (low light) amplifying noise.
-                let da = (saa / cnt - ma * ma).max(0.0).sqrt().max(4.0);
-                let dr = (srr / cnt - mr * mr).max(0.0).sqrt().max(4.0);
-                let mut diff = 0.0f32;
-                for y in y0..y1 {
-                    for x in x0..x1 {
-                        diff += ((a[y * n + x] - ma) / da - (r[y * n + x] - mr) / dr).abs();
-                    }
-                }
-                out[side.index()][region.index()] = diff / cnt;
-            }
-        }
-        out
-    }
-
-    /// Moves the neutral reference towards the current crop, region by region: quickly
-    /// while a region looks neutral, slowly while it is changed (a held squeeze must not
-    /// become the new neutral within seconds, but a lasting pose change eventually does).
-    fn update_reference(&mut self, alpha: f32, change: &[[f32; 3]; 2]) {
-        let n = self.params.crop_px;
-        let mut rate = vec![alpha; n * n];
-        for side in Side::BOTH {
-            for region in RegionKind::ALL {
-                let c = change[side.index()][region.index()];
-                if c > 0.25 {
-                    let rect = self.layout.rect(side, region);
-                    let slow = alpha * 0.1;
-                    for y in (rect.y0.max(0.0) as usize)..(rect.y1 as usize).min(n) {
-                        for x in (rect.x0.max(0.0) as usize)..(rect.x1 as usize).min(n) {
-                            rate[y * n + x] = slow;
-                        }
-                    }
-                }
-            }
-        }
-        let a = self.crop.as_slice().expect("contiguous");
-        let r = self.reference.as_slice_mut().expect("contiguous");
-        for i in 0..n * n {
-            r[i] += rate[i] * (a[i] - r[i]);
-        }
     }
 }
 

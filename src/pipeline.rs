@@ -222,13 +222,15 @@ impl<W: Write> TraceWriter<W> {
         if !self.header_done {
             self.header_done = true;
             let mut h = String::from("frame,t_s,face,face_cx,face_cy,face_size,discontinuity,head_speed,residual_scale");
-            for kind in ["speed", "change", "z"] {
+            for kind in ["speed", "coherent", "displacement", "z"] {
                 for side in ["left", "right"] {
                     for region in ["eye", "cheek", "mouth"] {
                         h.push_str(&format!(",{kind}_{side}_{region}"));
                     }
                 }
             }
+            h.push_str(",closure_left,closure_right,closure_speed_left,closure_speed_right");
+            h.push_str(",look_grad_left,look_std_left,look_dark_left,look_grad_right,look_std_right,look_dark_right");
             h.push_str(",one_sided_left,one_sided_right,flag_left,flag_right\n");
             self.out.write_all(h.as_bytes())?;
         }
@@ -245,11 +247,20 @@ impl<W: Write> TraceWriter<W> {
             s.head_speed,
             s.residual_scale
         );
-        for arr in [&s.speed, &s.change, &a.z] {
+        for arr in [&s.speed, &s.coherent_speed, &s.displacement, &a.z] {
             for side in arr.iter() {
                 for v in side {
                     row.push_str(&format!(",{v:.4}"));
                 }
+            }
+        }
+        row.push_str(&format!(
+            ",{:.4},{:.4},{:.4},{:.4}",
+            s.closure[0], s.closure[1], s.closure_speed[0], s.closure_speed[1]
+        ));
+        for side in &s.eye_look {
+            for v in side {
+                row.push_str(&format!(",{v:.4}"));
             }
         }
         row.push_str(&format!(
