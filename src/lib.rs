@@ -10,3 +10,4 @@ pub mod events;
 pub mod face;
 pub mod labels;
 pub mod source;
+pub mod synth;
