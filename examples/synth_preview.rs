@@ -4,7 +4,7 @@
 //! `cargo run --release --example synth_preview -- OUT_DIR [WIDTHxHEIGHT] [FACE_WIDTH] [SEED]`
 
 use std::time::Instant;
-use twitchwatch::face::detector::FaceDetector;
+use twitchwatch::face::detector::{DetectorParams, FaceDetector};
 use twitchwatch::synth::{SynthParams, plan, render_frames};
 
 fn main() -> anyhow::Result<()> {
@@ -21,7 +21,11 @@ fn main() -> anyhow::Result<()> {
     let sc = plan(&params);
     println!("{:#?}", sc.labels("preview"));
     std::fs::create_dir_all(&out)?;
-    let mut det = FaceDetector::default();
+    let mut dp = DetectorParams::default();
+    if let Some(v) = std::env::var("MIN_FACE_PX").ok().and_then(|v| v.parse().ok()) {
+        dp.min_face_px = v;
+    }
+    let mut det = FaceDetector::new(dp);
     let (mut found, mut n, mut render_s, mut detect_s) = (0, 0, 0.0, 0.0);
     let mut it = render_frames(&sc);
     loop {
@@ -35,6 +39,9 @@ fn main() -> anyhow::Result<()> {
             n += 1;
             if let Some(b) = faces.first() {
                 found += 1;
+                if f.index % 100 == 0 {
+                    println!("frame {}: box {b:?}", f.index);
+                }
                 if (b.width - face).abs() > 0.5 * face {
                     println!("frame {}: odd box {b:?}", f.index);
                 }

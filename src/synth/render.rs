@@ -26,8 +26,8 @@ fn sign(side: Side) -> f32 {
 
 const EYE_U: f32 = 0.38;
 const EYE_V: f32 = -0.18;
-const EYE_HW: f32 = 0.155;
-const EYE_HH: f32 = 0.075;
+const EYE_HW: f32 = 0.17;
+const EYE_HH: f32 = 0.085;
 const MOUTH_V: f32 = 0.66;
 const MOUTH_HW: f32 = 0.29;
 const HEAD_B: f32 = 1.3;
@@ -284,7 +284,7 @@ impl<'a> Renderer<'a> {
         let nv = pv / HEAD_B;
         let nz = (1.0 - pu * pu - nv * nv).max(0.0).sqrt();
         let lam = (-0.35 * pu - 0.3 * nv + 0.88 * nz).max(0.0);
-        let mut l = 60.0 + 125.0 * lam;
+        let mut l = 45.0 + 140.0 * lam;
         // Texture coordinates; the lids move their own skin.
         let (tu, mut tv) = (u, v);
         for side in Side::BOTH {
@@ -295,11 +295,11 @@ impl<'a> Renderer<'a> {
                 continue;
             }
             // Socket shadow.
-            l -= 26.0 * (-(eu * eu / 0.045 + ev * ev / 0.02)).exp();
+            l -= 55.0 * (-(eu * eu / 0.06 + ev * ev / 0.03)).exp();
             // Eyebrow (lowered slightly by a squeeze through the deformation field).
             let vb = -0.27 + 1.1 * eu * eu - 0.02 * s * eu;
             let along = smooth((0.21 - eu.abs()) / 0.05);
-            l -= 80.0 * along * (-((ev - vb) / 0.028).powi(2)).exp();
+            l -= 95.0 * along * (-((ev - vb) / 0.04).powi(2)).exp();
             // Eye.
             let (eye, lid_shift) = eye(eu, ev, st.closure[k], 1.5 / st.scale);
             if let Some((eye_l, alpha)) = eye {
@@ -311,7 +311,7 @@ impl<'a> Renderer<'a> {
         let win = smooth((v + 0.1) / 0.08) * smooth((0.33 - v) / 0.05);
         l -= 18.0 * win * (-((u - 0.085) / 0.035).powi(2)).exp();
         l += 10.0 * (-((u / 0.07).powi(2) + ((v - 0.25) / 0.06).powi(2))).exp();
-        l -= 28.0 * (-(((v - 0.37) / 0.03).powi(2) + (u / 0.13).powi(2))).exp();
+        l -= 40.0 * (-(((v - 0.37) / 0.035).powi(2) + (u / 0.15).powi(2))).exp();
         for s in [-1.0f32, 1.0] {
             l -= 45.0 * (-(((u - s * 0.07) / 0.03).powi(2) + ((v - 0.345) / 0.018).powi(2))).exp();
         }
@@ -322,8 +322,8 @@ impl<'a> Renderer<'a> {
             let e = 1.5 / st.scale;
             let upper = smooth((v - (MOUTH_V - 0.045 * sm)) / e) * smooth((MOUTH_V - v) / e + 0.5);
             let lower = smooth((MOUTH_V + 0.06 * sm - v) / e) * smooth((v - MOUTH_V) / e + 0.5);
-            l -= 38.0 * upper.max(lower) * smooth(sm / 0.15);
-            l -= 55.0 * (-((v - MOUTH_V) / 0.011).powi(2)).exp() * smooth(sm / 0.08 + 0.2);
+            l -= 60.0 * upper.max(lower) * smooth(sm / 0.15);
+            l -= 70.0 * (-((v - MOUTH_V) / 0.014).powi(2)).exp() * smooth(sm / 0.08 + 0.2);
             // Shadow under the lower lip.
             l -= 14.0 * (-(((v - MOUTH_V - 0.11) / 0.03).powi(2) + (u / 0.2).powi(2))).exp();
         }
@@ -365,7 +365,7 @@ fn eye(eu: f32, ev: f32, c: f32, edge: f32) -> (Option<(f32, f32)>, f32) {
     // Eyeball: sclera darker at the corners, iris, pupil, highlight, lid shadow.
     let mut l = 205.0 - 60.0 * x.powi(4);
     let ir = (eu * eu + (ev - 0.004).powi(2)).sqrt();
-    l += smooth((0.062 - ir) / edge) * (75.0 + 25.0 * (ir / 0.062) - l);
+    l += smooth((0.07 - ir) / edge) * (75.0 + 25.0 * (ir / 0.07) - l);
     l += smooth((0.027 - ir) / edge) * (18.0 - l);
     let hl = ((eu - 0.016).powi(2) + (ev + 0.016).powi(2)).sqrt();
     l += smooth((0.010 - hl) / edge) * (235.0 - l);
