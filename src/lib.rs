@@ -16,3 +16,4 @@ pub mod labels;
 pub mod motion;
 pub mod pipeline;
 pub mod source;
+pub mod synth;

@@ -1,0 +1,644 @@
+//! Synthetic test clips with ground truth: a rendered face with one-sided (hemifacial)
+//! twitches and distractors that must not be flagged.
+//!
+//! Input: `SynthParams` (or `SynthArgs` from the command line). Output: luma frames
+//! (`render_frames`), or an H.264 MP4 / Y4M clip plus `<stem>.labels.json` (`write_clip`).
+//! Thread: any; everything is deterministic from the seed.
+//!
+//! Units: times in seconds, sizes in pixels, angles in degrees in the parameters and radians
+//! inside the renderer. Sides are always the person's (`anatomy::Side`).
+
+mod encode;
+mod render;
+
+pub use encode::{ClipWriter, write_frames};
+pub use render::Renderer;
+
+use crate::anatomy::{RegionKind, Side};
+use crate::labels::{LabelDistractor, LabelEvent, Labels};
+use crate::source::Frame;
+use anyhow::{Context, bail};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::path::{Path, PathBuf};
+
+/// Things in a clip that move the face or the image but are not hemifacial spasm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DistractorKind {
+    /// Both eyes close together, 100-400 ms.
+    Blink,
+    /// Jaw and lips move symmetrically (syllables ~4 Hz).
+    Talk,
+    /// Both mouth corners and cheeks rise.
+    Smile,
+    /// Head yaw out to up to ~30° and back.
+    HeadTurn,
+    /// Head pitch down/up.
+    Nod,
+    /// Whole image jitters (handheld camera).
+    Shake,
+    /// Global brightness flicker (mains lighting, auto exposure).
+    Flicker,
+    /// A person-shaped blob walks across the background.
+    Walker,
+}
+
+impl DistractorKind {
+    pub const ALL: [DistractorKind; 8] = [
+        DistractorKind::Blink,
+        DistractorKind::Talk,
+        DistractorKind::Smile,
+        DistractorKind::HeadTurn,
+        DistractorKind::Nod,
+        DistractorKind::Shake,
+        DistractorKind::Flicker,
+        DistractorKind::Walker,
+    ];
+
+    /// Name used in `labels.json` (`distractors[].kind`).
+    pub fn label(self) -> &'static str {
+        match self {
+            DistractorKind::Blink => "blink",
+            DistractorKind::Talk => "talking",
+            DistractorKind::Smile => "smile",
+            DistractorKind::HeadTurn => "head_turn",
+            DistractorKind::Nod => "nod",
+            DistractorKind::Shake => "shake",
+            DistractorKind::Flicker => "flicker",
+            DistractorKind::Walker => "walker",
+        }
+    }
+
+    /// Parses a label name or a short alias (`talk`, `turn`, `walk`).
+    pub fn parse(s: &str) -> Option<DistractorKind> {
+        let s = s.trim().to_ascii_lowercase();
+        DistractorKind::ALL.into_iter().find(|k| k.label() == s).or(match s.as_str() {
+            "talk" => Some(DistractorKind::Talk),
+            "turn" | "headturn" | "head-turn" | "yaw" => Some(DistractorKind::HeadTurn),
+            "walk" => Some(DistractorKind::Walker),
+            "pitch" => Some(DistractorKind::Nod),
+            _ => None,
+        })
+    }
+
+    /// Whether this distractor must stay >= 0.5 s away from twitch windows (it changes the
+    /// face itself, so overlapping a twitch would make the labels ambiguous).
+    fn keeps_off_twitches(self) -> bool {
+        matches!(self, DistractorKind::Blink | DistractorKind::Talk | DistractorKind::Smile)
+    }
+}
+
+/// Parses `blink,talk,...`, `all` or `none`.
+pub fn parse_distractors(s: &str) -> anyhow::Result<Vec<DistractorKind>> {
+    match s.trim() {
+        "all" => return Ok(DistractorKind::ALL.to_vec()),
+        "none" | "" => return Ok(Vec::new()),
+        _ => {}
+    }
+    let mut out = Vec::new();
+    for part in s.split(',') {
+        let k = DistractorKind::parse(part).with_context(|| {
+            format!("unknown distractor {part:?} (blink, talk, smile, head_turn, nod, shake, flicker, walker, all, none)")
+        })?;
+        if !out.contains(&k) {
+            out.push(k);
+        }
+    }
+    Ok(out)
+}
+
+/// Twitch pattern of an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatternKind {
+    /// 3-8 brief jerks (60-200 ms) over 0.3-2 s.
+    Clonic,
+    /// Squeeze to near closure held 1-4 s.
+    Tonic,
+}
+
+/// What to render. All fields have defaults (`SynthParams::default()`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SynthParams {
+    /// Seed of every random choice (timeline, texture, noise).
+    pub seed: u64,
+    /// Frame size, pixels.
+    pub width: u32,
+    pub height: u32,
+    /// Frames per second.
+    pub fps: f64,
+    /// Clip length, seconds.
+    pub duration_s: f64,
+    /// Face width (cheek to cheek, frontal), pixels.
+    pub face_width_px: f32,
+    /// Render a selfie view (horizontally flipped); labels keep the person's sides.
+    pub mirrored: bool,
+    /// Number of twitch events wanted (fewer if they do not fit with >= 1 s gaps).
+    pub twitches: usize,
+    /// Affected side; `None`: chosen from the seed (one side per clip, as in HFS).
+    pub side: Option<Side>,
+    /// Pattern of every twitch; `None`: mixed, chosen per event.
+    pub pattern: Option<PatternKind>,
+    /// Regions of every twitch; `None`: chosen per event (eye; eye+cheek; eye+cheek+mouth).
+    pub regions: Option<Vec<RegionKind>>,
+    /// Distractors to include (default: all).
+    pub distractors: Vec<DistractorKind>,
+    /// Sensor noise standard deviation, luma levels (0-255 scale).
+    pub noise_sigma: f32,
+    /// Slow natural head sway, amplitude as a fraction of the face width (0 = still head).
+    pub sway: f32,
+    /// H.264 bit rate, bits per second; `None`: about 0.15 bits per pixel per frame.
+    pub bitrate_bps: Option<u32>,
+}
+
+impl Default for SynthParams {
+    fn default() -> Self {
+        SynthParams {
+            seed: 1,
+            width: 640,
+            height: 480,
+            fps: 30.0,
+            duration_s: 20.0,
+            face_width_px: 200.0,
+            mirrored: false,
+            twitches: 3,
+            side: None,
+            pattern: None,
+            regions: None,
+            distractors: DistractorKind::ALL.to_vec(),
+            noise_sigma: 2.0,
+            sway: 0.015,
+            bitrate_bps: None,
+        }
+    }
+}
+
+impl SynthParams {
+    pub fn frame_count(&self) -> u64 {
+        (self.duration_s * self.fps).round().max(0.0) as u64
+    }
+
+    fn bitrate(&self) -> u32 {
+        self.bitrate_bps
+            .unwrap_or_else(|| (0.15 * self.width as f64 * self.height as f64 * self.fps).clamp(100e3, 20e6) as u32)
+    }
+}
+
+/// One brief contraction of a clonic twitch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Jerk {
+    pub start_s: f64,
+    pub dur_s: f64,
+    /// Peak contraction 0..1.
+    pub amplitude: f32,
+}
+
+/// Time course of a twitch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TwitchShape {
+    Clonic { jerks: Vec<Jerk> },
+    /// Ramps from 0 to `amplitude` over `onset_s`, holds `hold_s`, returns over `offset_s`.
+    Tonic { onset_s: f64, hold_s: f64, offset_s: f64, amplitude: f32 },
+}
+
+/// One hemifacial twitch event (ground truth).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Twitch {
+    /// First movement, seconds.
+    pub start_s: f64,
+    /// Back at rest, seconds.
+    pub end_s: f64,
+    /// The person's side.
+    pub side: Side,
+    pub regions: Vec<RegionKind>,
+    pub shape: TwitchShape,
+}
+
+impl Twitch {
+    pub fn pattern(&self) -> PatternKind {
+        match self.shape {
+            TwitchShape::Clonic { .. } => PatternKind::Clonic,
+            TwitchShape::Tonic { .. } => PatternKind::Tonic,
+        }
+    }
+
+    /// Contraction 0..1 at time `t` (seconds).
+    pub fn activation(&self, t: f64) -> f32 {
+        if t < self.start_s || t > self.end_s {
+            return 0.0;
+        }
+        match &self.shape {
+            TwitchShape::Clonic { jerks } => jerks
+                .iter()
+                .map(|j| j.amplitude * bump((t - j.start_s) / j.dur_s))
+                .fold(0.0, f32::max),
+            TwitchShape::Tonic { onset_s, hold_s, offset_s, amplitude } => {
+                let x = t - self.start_s;
+                let a = if x < *onset_s {
+                    smoothstep(x / onset_s)
+                } else if x < onset_s + hold_s {
+                    // Slight tremor while held, as in real tonic spasms.
+                    1.0 - 0.04 * (1.0 - (2.0 * std::f64::consts::PI * 7.0 * (x - onset_s)).cos()) as f32 * 0.5
+                } else {
+                    1.0 - smoothstep((x - onset_s - hold_s) / offset_s)
+                };
+                amplitude * a
+            }
+        }
+    }
+}
+
+/// One distractor occurrence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Distractor {
+    pub kind: DistractorKind,
+    pub start_s: f64,
+    pub end_s: f64,
+    /// Kind-specific strength: blink 0..1 closure, talk/smile 0..1, head turn and nod
+    /// signed peak angle (degrees), shake peak offset (fraction of face width), flicker
+    /// relative gain amplitude, walker luma (0-255).
+    pub amplitude: f32,
+    /// Kind-specific: oscillation frequency (Hz) for talk/nod/flicker/shake, walking direction
+    /// (+1 right, -1 left) for the walker.
+    pub rate: f32,
+    pub phase: f32,
+}
+
+impl Distractor {
+    /// 0..1 envelope with `ramp_s` smooth edges.
+    fn envelope(&self, t: f64, ramp_s: f64) -> f32 {
+        if t <= self.start_s || t >= self.end_s {
+            return 0.0;
+        }
+        let r = ramp_s.min(0.5 * (self.end_s - self.start_s));
+        smoothstep(((t - self.start_s) / r).min((self.end_s - t) / r))
+    }
+
+    fn progress(&self, t: f64) -> f64 {
+        ((t - self.start_s) / (self.end_s - self.start_s)).clamp(0.0, 1.0)
+    }
+}
+
+/// A planned clip: parameters plus the full timeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    pub params: SynthParams,
+    pub twitches: Vec<Twitch>,
+    pub distractors: Vec<Distractor>,
+    /// Phases of the slow head sway (radians).
+    pub sway_phase: [f32; 4],
+}
+
+impl Scenario {
+    pub fn frame_count(&self) -> u64 {
+        self.params.frame_count()
+    }
+
+    /// Ground truth for this scenario (clip name filled in by the caller).
+    pub fn labels(&self, clip: &str) -> Labels {
+        let r3 = |x: f64| (x * 1000.0).round() / 1000.0;
+        let mut events: Vec<LabelEvent> = self
+            .twitches
+            .iter()
+            .map(|t| LabelEvent {
+                start_s: r3(t.start_s),
+                end_s: r3(t.end_s),
+                side: t.side,
+                regions: t.regions.clone(),
+                pattern: Some(match t.pattern() {
+                    PatternKind::Clonic => "clonic".to_string(),
+                    PatternKind::Tonic => "tonic".to_string(),
+                }),
+            })
+            .collect();
+        events.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+        let mut distractors: Vec<LabelDistractor> = self
+            .distractors
+            .iter()
+            .map(|d| LabelDistractor { start_s: r3(d.start_s), end_s: r3(d.end_s), kind: d.kind.label().to_string() })
+            .collect();
+        distractors.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+        let p = &self.params;
+        Labels {
+            clip: clip.to_string(),
+            mirrored: p.mirrored,
+            fps: p.fps,
+            frames: self.frame_count(),
+            note: Some(format!(
+                "synthetic (twitchwatch synth): seed {}, {}x{}, face {} px wide, noise sigma {}",
+                p.seed, p.width, p.height, p.face_width_px, p.noise_sigma
+            )),
+            events,
+            distractors,
+        }
+    }
+}
+
+/// Plans the timeline, deterministically from `params.seed`.
+///
+/// Twitches do not overlap and are >= 1 s apart (and >= 1 s from the clip's start and end);
+/// blinks, talking and smiles stay >= 0.5 s away from twitch windows. Head turns, nods,
+/// shake, flicker and the walker may overlap anything.
+pub fn plan(params: &SynthParams) -> Scenario {
+    let mut rng = ChaCha8Rng::seed_from_u64(params.seed ^ 0x7477_6974_6368_0001);
+    let dur = params.duration_s.max(0.0);
+    let side = params.side.unwrap_or(if rng.random_bool(0.5) { Side::Left } else { Side::Right });
+
+    // Twitch shapes first (their lengths), then spread them over the clip.
+    let mut shapes = Vec::new();
+    for _ in 0..params.twitches {
+        let pattern = params.pattern.unwrap_or(if rng.random_bool(0.55) { PatternKind::Clonic } else { PatternKind::Tonic });
+        let regions = params.regions.clone().unwrap_or_else(|| {
+            let r: f64 = rng.random();
+            match pattern {
+                PatternKind::Clonic if r < 0.4 => vec![RegionKind::Eye],
+                PatternKind::Clonic if r < 0.75 => vec![RegionKind::Eye, RegionKind::Cheek],
+                PatternKind::Tonic if r < 0.15 => vec![RegionKind::Eye],
+                PatternKind::Tonic if r < 0.35 => vec![RegionKind::Eye, RegionKind::Cheek],
+                _ => vec![RegionKind::Eye, RegionKind::Cheek, RegionKind::Mouth],
+            }
+        });
+        let (shape, len) = match pattern {
+            PatternKind::Clonic => {
+                let n = rng.random_range(3..=8usize);
+                let span = rng.random_range(0.3..2.0f64).max(n as f64 * 0.11);
+                let mut jerks = Vec::with_capacity(n);
+                // Jerk starts spread over the span, each 60-200 ms, never overlapping much.
+                let slot = span / n as f64;
+                for i in 0..n {
+                    let d = rng.random_range(0.06..0.2f64).min(slot * 1.6).max(0.06);
+                    let s = i as f64 * slot + rng.random_range(0.0..(slot * 0.4).max(1e-6));
+                    jerks.push(Jerk { start_s: s, dur_s: d, amplitude: rng.random_range(0.3..1.0f32) });
+                }
+                let len = jerks.iter().map(|j| j.start_s + j.dur_s).fold(0.0, f64::max);
+                (TwitchShape::Clonic { jerks }, len)
+            }
+            PatternKind::Tonic => {
+                let onset = rng.random_range(0.12..0.35f64);
+                let hold = rng.random_range(1.0..4.0f64);
+                let offset = rng.random_range(0.2..0.5f64);
+                let amp = rng.random_range(0.85..1.0f32);
+                (TwitchShape::Tonic { onset_s: onset, hold_s: hold, offset_s: offset, amplitude: amp }, onset + hold + offset)
+            }
+        };
+        shapes.push((regions, shape, len));
+    }
+    // Drop events until they fit with 1 s gaps and 1 s margins.
+    while !shapes.is_empty() && shapes.iter().map(|s| s.2).sum::<f64>() + (shapes.len() + 1) as f64 * 1.0 > dur {
+        shapes.pop();
+    }
+    let mut twitches = Vec::new();
+    if !shapes.is_empty() {
+        let slack = dur - shapes.iter().map(|s| s.2).sum::<f64>() - (shapes.len() + 1) as f64;
+        let mut cuts: Vec<f64> = (0..shapes.len()).map(|_| rng.random_range(0.0..1.0f64)).collect();
+        cuts.sort_by(f64::total_cmp);
+        let mut t = 1.0;
+        let mut prev_cut = 0.0;
+        for ((regions, mut shape, len), cut) in shapes.into_iter().zip(cuts) {
+            t += (cut - prev_cut) * slack;
+            prev_cut = cut;
+            if let TwitchShape::Clonic { jerks } = &mut shape {
+                for j in jerks.iter_mut() {
+                    j.start_s += t;
+                }
+            }
+            twitches.push(Twitch { start_s: t, end_s: t + len, side, regions, shape });
+            t += len + 1.0;
+        }
+    }
+
+    let near_twitch = |a: f64, b: f64| twitches.iter().any(|tw| a < tw.end_s + 0.5 && b > tw.start_s - 0.5);
+    let mut distractors = Vec::new();
+    for &kind in &params.distractors {
+        let place = |rng: &mut ChaCha8Rng, len: f64| -> Option<(f64, f64)> {
+            for _ in 0..40 {
+                if dur <= len + 0.2 {
+                    return None;
+                }
+                let s = rng.random_range(0.1..(dur - len - 0.1));
+                if !(kind.keeps_off_twitches() && near_twitch(s, s + len)) {
+                    return Some((s, s + len));
+                }
+            }
+            None
+        };
+        match kind {
+            DistractorKind::Blink => {
+                // Natural blinking: every 2.5-6 s (10-24 per minute), skipped near twitches.
+                let mut t = rng.random_range(0.4..2.5f64);
+                while t + 0.5 < dur {
+                    let len = rng.random_range(0.1..0.4f64);
+                    let amp = rng.random_range(0.9..1.0f32);
+                    if !near_twitch(t, t + len) {
+                        distractors.push(Distractor { kind, start_s: t, end_s: t + len, amplitude: amp, rate: 0.0, phase: 0.0 });
+                    }
+                    t += len + rng.random_range(2.5..6.0f64);
+                }
+            }
+            _ => {
+                let (period, len_range): (f64, std::ops::Range<f64>) = match kind {
+                    DistractorKind::Talk => (12.0, 1.5..4.0),
+                    DistractorKind::Smile => (18.0, 1.0..3.0),
+                    DistractorKind::HeadTurn => (15.0, 1.5..3.0),
+                    DistractorKind::Nod => (18.0, 1.0..2.0),
+                    DistractorKind::Shake => (20.0, 1.0..3.0),
+                    DistractorKind::Flicker => (20.0, 0.5..2.0),
+                    DistractorKind::Walker => (20.0, 2.0..4.0),
+                    DistractorKind::Blink => unreachable!(),
+                };
+                let count = ((dur / period).round() as usize).max(1);
+                for _ in 0..count {
+                    let len = rng.random_range(len_range.clone());
+                    let Some((s, e)) = place(&mut rng, len) else { continue };
+                    let sign = if rng.random_bool(0.5) { 1.0f32 } else { -1.0 };
+                    let (amplitude, rate) = match kind {
+                        DistractorKind::Talk => (rng.random_range(0.5..1.0f32), rng.random_range(3.5..5.0f32)),
+                        DistractorKind::Smile => (rng.random_range(0.6..1.0f32), 0.0),
+                        DistractorKind::HeadTurn => (sign * rng.random_range(15.0..30.0f32), 0.0),
+                        DistractorKind::Nod => (rng.random_range(8.0..15.0f32), rng.random_range(1.0..2.0f32)),
+                        DistractorKind::Shake => (rng.random_range(0.02..0.05f32), rng.random_range(3.0..7.0f32)),
+                        DistractorKind::Flicker => (rng.random_range(0.05..0.12f32), rng.random_range(4.0..12.0f32)),
+                        DistractorKind::Walker => (if sign > 0.0 { rng.random_range(40.0..80.0f32) } else { rng.random_range(170.0..220.0f32) }, sign),
+                        DistractorKind::Blink => unreachable!(),
+                    };
+                    let phase = rng.random_range(0.0..std::f32::consts::TAU);
+                    distractors.push(Distractor { kind, start_s: s, end_s: e, amplitude, rate, phase });
+                }
+            }
+        }
+    }
+    distractors.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+    let sway_phase = [0, 1, 2, 3].map(|_| rng.random_range(0.0..std::f32::consts::TAU));
+    Scenario { params: params.clone(), twitches, distractors, sway_phase }
+}
+
+/// Renders every frame in memory (no encoding), in order.
+pub fn render_frames(scenario: &Scenario) -> impl Iterator<Item = Frame> + '_ {
+    let renderer = Renderer::new(scenario);
+    (0..scenario.frame_count()).map(move |i| renderer.render(i))
+}
+
+/// Renders and writes a clip (`.mp4`: H.264; `.y4m`: raw) and `<stem>.labels.json` beside it.
+pub fn write_clip(scenario: &Scenario, out: &Path) -> anyhow::Result<Labels> {
+    let name = out.file_name().context("output path has no file name")?.to_string_lossy().into_owned();
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let p = &scenario.params;
+    write_frames(out, p.width, p.height, p.fps, p.bitrate(), render_frames(scenario))?;
+    let labels = scenario.labels(&name);
+    let json = serde_json::to_string_pretty(&labels)?;
+    let lp = labels_path(out);
+    std::fs::write(&lp, json + "\n").with_context(|| format!("writing {}", lp.display()))?;
+    Ok(labels)
+}
+
+/// `dir/clip.mp4` → `dir/clip.labels.json`.
+pub fn labels_path(clip: &Path) -> PathBuf {
+    let stem = clip.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    clip.with_file_name(format!("{stem}.labels.json"))
+}
+
+/// Writes one clip per seed, named `synth_<seed>.mp4`, into `dir` (created if missing).
+/// Everything but the seed comes from `base`.
+pub fn write_suite(dir: &Path, seeds: impl IntoIterator<Item = u64>, base: &SynthParams) -> anyhow::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut out = Vec::new();
+    for seed in seeds {
+        let params = SynthParams { seed, ..base.clone() };
+        let path = dir.join(format!("synth_{seed}.mp4"));
+        write_clip(&plan(&params), &path)?;
+        out.push(path);
+    }
+    Ok(out)
+}
+
+/// `twitchwatch synth` options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SynthArgs {
+    /// Output clip (.mp4 or .y4m), or a folder with --suite.
+    #[arg(long, short = 'o', default_value = "synth.mp4")]
+    pub out: PathBuf,
+    /// Random seed (the first seed of a suite).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Clip length in seconds.
+    #[arg(long, default_value_t = 20.0)]
+    pub duration: f64,
+    /// Frame size WIDTHxHEIGHT in pixels.
+    #[arg(long, default_value = "640x480", value_parser = parse_size)]
+    pub size: (u32, u32),
+    /// Frames per second.
+    #[arg(long, default_value_t = 30.0)]
+    pub fps: f64,
+    /// Face width in pixels.
+    #[arg(long, default_value_t = 200.0)]
+    pub face_width: f32,
+    /// Number of twitch events.
+    #[arg(long, default_value_t = 3)]
+    pub twitches: usize,
+    /// Affected side (the person's): left or right; random if omitted.
+    #[arg(long, value_parser = parse_side)]
+    pub side: Option<Side>,
+    /// Twitch pattern: clonic, tonic or mixed.
+    #[arg(long, default_value = "mixed")]
+    pub pattern: String,
+    /// Distractors: comma list of blink,talk,smile,head_turn,nod,shake,flicker,walker, or all, none.
+    #[arg(long, default_value = "all")]
+    pub distractors: String,
+    /// Sensor noise standard deviation in luma levels.
+    #[arg(long, default_value_t = 2.0)]
+    pub noise: f32,
+    /// Render a selfie (horizontally flipped) view.
+    #[arg(long)]
+    pub mirrored: bool,
+    /// Write N clips named synth_<seed>.mp4 (seeds seed..seed+N) into the --out folder.
+    #[arg(long)]
+    pub suite: Option<u64>,
+    /// H.264 bit rate in kbit/s (default: about 0.15 bits per pixel per frame).
+    #[arg(long)]
+    pub kbps: Option<u32>,
+}
+
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s.split_once(['x', 'X']).ok_or_else(|| format!("{s:?}: expected WIDTHxHEIGHT"))?;
+    let w: u32 = w.trim().parse().map_err(|_| format!("{s:?}: bad width"))?;
+    let h: u32 = h.trim().parse().map_err(|_| format!("{s:?}: bad height"))?;
+    if w < 32 || h < 32 || w % 2 != 0 || h % 2 != 0 {
+        return Err(format!("{s:?}: width and height must be even and at least 32"));
+    }
+    Ok((w, h))
+}
+
+fn parse_side(s: &str) -> Result<Side, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "left" | "l" => Ok(Side::Left),
+        "right" | "r" => Ok(Side::Right),
+        _ => Err(format!("{s:?}: expected left or right")),
+    }
+}
+
+impl SynthArgs {
+    pub fn params(&self) -> anyhow::Result<SynthParams> {
+        let pattern = match self.pattern.to_ascii_lowercase().as_str() {
+            "clonic" => Some(PatternKind::Clonic),
+            "tonic" => Some(PatternKind::Tonic),
+            "mixed" | "" => None,
+            other => bail!("--pattern {other:?}: expected clonic, tonic or mixed"),
+        };
+        if !(self.fps > 0.0 && self.fps <= 240.0) {
+            bail!("--fps must be in (0, 240]");
+        }
+        if !(self.duration > 0.0) {
+            bail!("--duration must be positive");
+        }
+        Ok(SynthParams {
+            seed: self.seed,
+            width: self.size.0,
+            height: self.size.1,
+            fps: self.fps,
+            duration_s: self.duration,
+            face_width_px: self.face_width,
+            mirrored: self.mirrored,
+            twitches: self.twitches,
+            side: self.side,
+            pattern,
+            regions: None,
+            distractors: parse_distractors(&self.distractors)?,
+            noise_sigma: self.noise.max(0.0),
+            bitrate_bps: self.kbps.map(|k| k.saturating_mul(1000)),
+            ..SynthParams::default()
+        })
+    }
+}
+
+/// Runs `twitchwatch synth`.
+pub fn run(args: &SynthArgs) -> anyhow::Result<()> {
+    let params = args.params()?;
+    if let Some(n) = args.suite {
+        let paths = write_suite(&args.out, args.seed..args.seed + n, &params)?;
+        for p in paths {
+            println!("{}", p.display());
+        }
+    } else {
+        let labels = write_clip(&plan(&params), &args.out)?;
+        println!(
+            "{}: {} frames, {} twitch(es), {} distractor(s); labels in {}",
+            args.out.display(),
+            labels.frames,
+            labels.events.len(),
+            labels.distractors.len(),
+            labels_path(&args.out).display()
+        );
+    }
+    Ok(())
+}
+
+/// Raised cosine on 0..1 (0 outside), peak 1 at 0.5.
+fn bump(x: f64) -> f32 {
+    if (0.0..=1.0).contains(&x) { (0.5 - 0.5 * (2.0 * std::f64::consts::PI * x).cos()) as f32 } else { 0.0 }
+}
+
+fn smoothstep(x: f64) -> f32 {
+    let x = x.clamp(0.0, 1.0);
+    (x * x * (3.0 - 2.0 * x)) as f32
+}
