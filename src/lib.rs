@@ -6,6 +6,7 @@
 //! test clips and `eval` scores event logs against labels.
 
 pub mod anatomy;
+pub mod eval;
 pub mod events;
 pub mod labels;
 pub mod source;
