@@ -8,7 +8,9 @@
 
 pub mod anatomy;
 pub mod capture;
+pub mod cli;
 pub mod detect;
+pub mod eval;
 pub mod events;
 pub mod face;
 pub mod flow;
