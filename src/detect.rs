@@ -20,6 +20,9 @@ pub struct DetectParams {
     /// The burst stays open while one eye stays squeezed more than the other by this
     /// (% fw), or squeezes again at half the onset rate (clonic jerks).
     pub hold_closure: f32,
+    /// ...and by at least this share of the burst's own peak, so that a slowly fading
+    /// measurement after the eye reopened does not hold it open.
+    pub hold_share: f32,
     /// Minimum (this side - other) / (this side + other) for a frame to count as one-sided.
     pub min_asymmetry: f32,
     /// Bursts separated by less than this (s) are one episode.
@@ -45,6 +48,7 @@ impl Default for DetectParams {
             onset_rate: 12.0,
             onset_closure: 0.6,
             hold_closure: 1.0,
+            hold_share: 0.5,
             min_asymmetry: 0.4,
             merge_gap_s: 0.4,
             min_duration_s: 0.1,
@@ -184,10 +188,13 @@ impl BurstDetector {
             let asym = one_sided_ratio(s.closure[i], s.closure[o]);
             let rate = s.closure_speed[i] - s.closure_speed[o];
             let open = self.open[i].is_some();
-            let onset = rate >= p.onset_rate && closure >= p.onset_closure && asym >= p.min_asymmetry;
-            let hold = open
-                && asym >= p.min_asymmetry
-                && (closure >= p.hold_closure || (rate >= 0.5 * p.onset_rate && closure >= p.onset_closure));
+            let onset =
+                s.reliable && rate >= p.onset_rate && closure >= p.onset_closure && asym >= p.min_asymmetry;
+            let held = self.open[i]
+                .as_ref()
+                .is_some_and(|b| closure >= p.hold_closure.max(p.hold_share * b.peak));
+            let jerk = s.reliable && rate >= 0.5 * p.onset_rate && closure >= p.onset_closure;
+            let hold = open && asym >= p.min_asymmetry && (held || jerk);
             act.flagged[i] = onset || hold;
             if act.flagged[i] {
                 let b = self.open[i].get_or_insert(Burst {
@@ -215,7 +222,7 @@ impl BurstDetector {
                 }
             }
             if let Some(b) = self.open[i].as_mut() {
-                if act.flagged[i] && closure >= p.hold_closure {
+                if act.flagged[i] && closure >= p.hold_closure.max(p.hold_share * b.peak) {
                     let start = *b.held_since.get_or_insert(t);
                     b.longest_held_s = b.longest_held_s.max(t - start);
                 } else {
@@ -304,7 +311,7 @@ mod tests {
         let frames = (seconds * FPS) as u64;
         for i in 0..frames {
             let t = i as f64 / FPS;
-            let mut s = FrameSignals { index: i, t_s: t, face: Some(POSE), ..FrameSignals::default() };
+            let mut s = FrameSignals { index: i, t_s: t, face: Some(POSE), reliable: true, ..FrameSignals::default() };
             for side in 0..2 {
                 for r in 0..3 {
                     // Deterministic pseudo-noise around 5 %fw/s and 0.05 change.
@@ -363,7 +370,7 @@ mod tests {
         for i in 0..300u64 {
             let t = i as f64 / FPS;
             let face = if i < 150 { Some(POSE) } else { None };
-            let mut s = FrameSignals { index: i, t_s: t, face, ..FrameSignals::default() };
+            let mut s = FrameSignals { index: i, t_s: t, face, reliable: true, ..FrameSignals::default() };
             for side in 0..2 {
                 for r in 0..3 {
                     s.speed[side][r] = 5.0 + ((i + r as u64) % 3) as f32;

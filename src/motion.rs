@@ -28,6 +28,12 @@ pub struct MotionParams {
     /// Leak time constant of the accumulated displacement: deformation held longer than
     /// this fades (so tracking drift cannot build up).
     pub displacement_tau_s: f64,
+    /// Flow is unreliable (motion blur, occlusion, a face turning away) when the robust
+    /// scale of residuals over the whole face exceeds this, in percent of face width per
+    /// frame; then nothing is accumulated from the frame.
+    pub max_residual_pct: f32,
+    /// Likewise when the head itself moves faster than this (percent of face width per s).
+    pub max_head_speed: f32,
     /// The view is a selfie mirror: the person's left is on the image's left.
     pub mirrored: bool,
     pub flow: FlowParams,
@@ -43,6 +49,8 @@ impl Default for MotionParams {
             search_interval_s: 0.2,
             lost_after_s: 1.0,
             displacement_tau_s: 2.0,
+            max_residual_pct: 2.5,
+            max_head_speed: 120.0,
             mirrored: false,
             flow: FlowParams::default(),
             detector: DetectorParams::default(),
@@ -81,8 +89,10 @@ pub struct FrameSignals {
     pub eye_look: [[f32; 3]; 2],
     /// Speed of the head's own motion at the face centre, percent of face width per second.
     pub head_speed: f32,
-    /// Robust scale of flow residuals over the whole face (crop px per frame).
+    /// Robust scale of flow residuals over the whole face, percent of face width per frame.
     pub residual_scale: f32,
+    /// The flow could be trusted in this frame (see `MotionParams::max_residual_pct`).
+    pub reliable: bool,
 }
 
 /// The measurement stage's state, kept across frames.
@@ -185,6 +195,7 @@ impl MotionAnalyzer {
 
         // Flow from the previous aligned crop to this frame sampled with the previous pose.
         sample_crop(&frame.luma, w, h, &pose, &mut self.crop);
+        normalize_contrast(&mut self.crop);
         self.cur_pyr.build(&self.crop, self.params.flow.levels);
         self.lk.track(&self.prev_pyr, &self.cur_pyr, &self.points, &mut self.flows);
         let Some(motion) = fit_affine(&self.points, &self.flows, &mut self.scratch) else {
@@ -197,7 +208,9 @@ impl MotionAnalyzer {
         let to_pct_per_s = 100.0 / face_px / dt as f32;
         let (hx, hy) = motion.predict(n as f32 * 0.5, n as f32 * 0.5);
         out.head_speed = (hx * hx + hy * hy).sqrt() * to_pct_per_s;
-        out.residual_scale = motion.residual_scale;
+        out.residual_scale = motion.residual_scale * 100.0 / face_px;
+        out.reliable = out.residual_scale <= self.params.max_residual_pct
+            && out.head_speed <= self.params.max_head_speed;
 
         let leak = (-dt / self.params.displacement_tau_s).exp() as f32;
         let mut halves = [[(0.0f32, 0.0f32); 2]; 2]; // [side][upper/lower] (sum dy, weight)
@@ -231,8 +244,10 @@ impl MotionAnalyzer {
                 acc.1 *= leak;
                 if count[s][r] > 0.0 {
                     let (mx, my) = (mean[s][r].0 / count[s][r], mean[s][r].1 / count[s][r]);
-                    acc.0 += mx;
-                    acc.1 += my;
+                    if out.reliable {
+                        acc.0 += mx;
+                        acc.1 += my;
+                    }
                     out.speed[s][r] = (sq[s][r] / count[s][r]).sqrt() * to_pct_per_s;
                     out.coherent_speed[s][r] = (mx * mx + my * my).sqrt() * to_pct_per_s;
                 }
@@ -241,7 +256,7 @@ impl MotionAnalyzer {
             // Lid closure squeezes the eye region vertically: the upper half moves down
             // relative to the lower half. Differences of neighbours cancel common drift.
             let [(up, wu), (lo, wl)] = halves[s];
-            if wu > 0.0 && wl > 0.0 {
+            if wu > 0.0 && wl > 0.0 && out.reliable {
                 let rate = up / wu - lo / wl;
                 self.closure[s] = leak * self.closure[s] + rate;
                 out.closure_speed[s] = rate.max(0.0) * to_pct_per_s;
@@ -287,6 +302,7 @@ impl MotionAnalyzer {
 
         // The aligned crop for this frame: next frame's flow template and this frame's look.
         sample_crop(&frame.luma, w, h, &pose, &mut self.crop);
+        normalize_contrast(&mut self.crop);
         self.prev_pyr.build(&self.crop, self.params.flow.levels);
         out.eye_look = self.eye_look();
         self.pose = Some(pose);
@@ -336,6 +352,7 @@ impl MotionAnalyzer {
 
     fn start_track(&mut self, frame: &Frame, pose: FacePose, t: f64) {
         sample_crop(&frame.luma, frame.width as usize, frame.height as usize, &pose, &mut self.crop);
+        normalize_contrast(&mut self.crop);
         self.prev_pyr.build(&self.crop, self.params.flow.levels);
         self.accumulated.iter_mut().for_each(|a| *a = (0.0, 0.0));
         self.closure = [0.0; 2];
@@ -360,6 +377,17 @@ impl MotionAnalyzer {
         }
         faces.into_iter().next()
     }
+}
+
+/// Maps a crop to mean 128 and standard deviation 40: flow assumes brightness constancy,
+/// and lighting flicker, auto-exposure and gain changes would otherwise read as motion.
+pub fn normalize_contrast(crop: &mut Plane) {
+    let n = crop.len().max(1) as f32;
+    let mean = crop.sum() / n;
+    let var = crop.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
+    // A floor keeps a black or flat frame from blowing noise up.
+    let gain = 40.0 / var.sqrt().max(2.0);
+    crop.mapv_inplace(|v| 128.0 + (v - mean) * gain);
 }
 
 /// The crop square around a detector box (square, centred, enlarged by `CROP_EXPAND`).
