@@ -304,20 +304,56 @@ mod tests {
     const FPS: f64 = 30.0;
     const POSE: FacePose = FacePose { cx: 100.0, cy: 100.0, size: 100.0, angle: 0.0 };
 
-    /// A quiet face with small noise on every region, plus `bump(t, side, region)` speed.
-    fn run(seconds: f64, bump: impl Fn(f64, usize, usize) -> f32) -> Vec<Twitch> {
+    /// A squeeze profile (% fw): ramps up over `rise` s from `t0`, holds, ramps down over
+    /// `fall` s, ending at `t1`.
+    fn squeeze(t: f64, t0: f64, t1: f64, rise: f64, fall: f64, amp: f32) -> f32 {
+        if t < t0 || t > t1 {
+            0.0
+        } else if t < t0 + rise {
+            amp * ((t - t0) / rise) as f32
+        } else if t > t1 - fall {
+            amp * ((t1 - t) / fall) as f32
+        } else {
+            amp
+        }
+    }
+
+    struct Sim {
+        face: Box<dyn Fn(f64) -> bool>,
+        reliable: Box<dyn Fn(f64) -> bool>,
+        /// Closure per side (% fw) as a function of time.
+        closure: Box<dyn Fn(f64, usize) -> f32>,
+        /// Extra residual speed per side and region.
+        speed: Box<dyn Fn(f64, usize, usize) -> f32>,
+    }
+
+    impl Default for Sim {
+        fn default() -> Self {
+            Self {
+                face: Box::new(|_| true),
+                reliable: Box::new(|_| true),
+                closure: Box::new(|_, _| 0.0),
+                speed: Box::new(|_, _, _| 0.0),
+            }
+        }
+    }
+
+    fn run(seconds: f64, sim: Sim) -> Vec<Twitch> {
         let mut det = BurstDetector::new(DetectParams::default());
         let mut out = vec![];
-        let frames = (seconds * FPS) as u64;
-        for i in 0..frames {
+        let mut prev = [0.0f32; 2];
+        for i in 0..(seconds * FPS) as u64 {
             let t = i as f64 / FPS;
-            let mut s = FrameSignals { index: i, t_s: t, face: Some(POSE), reliable: true, ..FrameSignals::default() };
+            let face = (sim.face)(t).then_some(POSE);
+            let mut s = FrameSignals { index: i, t_s: t, face, reliable: (sim.reliable)(t), ..FrameSignals::default() };
             for side in 0..2 {
+                // Small deterministic noise on every signal.
+                let n = ((i * 7 + side as u64 * 13) % 11) as f32 / 11.0;
+                s.closure[side] = (sim.closure)(t, side) + 0.1 * n;
+                s.closure_speed[side] = ((s.closure[side] - prev[side]) * FPS as f32).max(0.0);
+                prev[side] = s.closure[side];
                 for r in 0..3 {
-                    // Deterministic pseudo-noise around 5 %fw/s and 0.05 change.
-                    let n = ((i * 7 + side as u64 * 13 + r as u64 * 29) % 11) as f32 / 11.0;
-                    s.speed[side][r] = 4.0 + 2.0 * n + bump(t, side, r);
-                    s.displacement[side][r] = 1.0 + 0.2 * n;
+                    s.speed[side][r] = 5.0 + 2.0 * n + (sim.speed)(t, side, r);
                 }
             }
             det.push(&s, &mut out);
@@ -326,65 +362,106 @@ mod tests {
         out
     }
 
+    const L: usize = 0;
+    const R: usize = 1;
+
     #[test]
-    fn one_sided_burst_is_one_twitch_on_that_side() {
-        let l = Side::Left.index();
-        let out = run(10.0, |t, side, r| {
-            if side == l && r == 0 && (4.0..4.5).contains(&t) { 80.0 } else { 0.0 }
+    fn fast_one_sided_squeeze_is_one_twitch_on_that_side() {
+        let out = run(10.0, Sim {
+            closure: Box::new(|t, side| if side == L { squeeze(t, 4.0, 4.6, 0.1, 0.1, 3.0) } else { 0.0 }),
+            ..Sim::default()
         });
         assert_eq!(out.len(), 1, "{out:?}");
-        assert_eq!(out[0].side, Side::Left);
-        assert!((out[0].start_s - 4.0).abs() < 0.05 && (out[0].end_s - 4.5).abs() < 0.1);
-        assert_eq!(out[0].regions, vec![RegionKind::Eye]);
-        assert_eq!(out[0].pattern, Pattern::Clonic);
+        let tw = &out[0];
+        assert_eq!(tw.side, Side::Left);
+        assert!((tw.start_s - 4.0).abs() < 0.1 && (tw.end_s - 4.55).abs() < 0.1, "{tw:?}");
+        assert_eq!(tw.regions, vec![RegionKind::Eye]);
+        assert_eq!(tw.pattern, Pattern::Clonic);
+        assert!(tw.peak > 2.8 && tw.asymmetry > 0.9 && tw.confidence > 0.5, "{tw:?}");
     }
 
     #[test]
-    fn both_sides_together_is_not_a_twitch() {
-        let out = run(10.0, |t, _, r| if r == 0 && (4.0..4.3).contains(&t) { 80.0 } else { 0.0 });
+    fn a_blink_closes_both_eyes_and_is_not_a_twitch() {
+        let out = run(10.0, Sim {
+            closure: Box::new(|t, _| squeeze(t, 4.0, 4.25, 0.08, 0.1, 4.0)),
+            ..Sim::default()
+        });
+        assert!(out.is_empty(), "{out:?}");
+    }
+
+    #[test]
+    fn a_slow_one_sided_frown_is_not_a_twitch() {
+        // Builds over a second: voluntary, not a spasm.
+        let out = run(10.0, Sim {
+            closure: Box::new(|t, side| if side == R { squeeze(t, 3.0, 6.0, 1.0, 1.0, 3.0) } else { 0.0 }),
+            ..Sim::default()
+        });
         assert!(out.is_empty(), "{out:?}");
     }
 
     #[test]
     fn clonic_jerks_within_the_merge_gap_are_one_episode() {
-        let r_ = Side::Right.index();
-        let out = run(12.0, |t, side, r| {
-            let jerk = [3.0, 3.3, 3.6, 3.9, 4.3].iter().any(|&s| (s..s + 0.1).contains(&t));
-            if side == r_ && r == 1 && jerk { 60.0 } else { 0.0 }
+        let out = run(12.0, Sim {
+            closure: Box::new(|t, side| {
+                let jerks = [3.0, 3.35, 3.7, 4.05, 4.4];
+                let c = jerks.iter().map(|&j| squeeze(t, j, j + 0.15, 0.04, 0.08, 2.0)).fold(0.0, f32::max);
+                if side == R { c } else { 0.0 }
+            }),
+            ..Sim::default()
         });
         assert_eq!(out.len(), 1, "{out:?}");
         assert_eq!(out[0].side, Side::Right);
-        assert_eq!(out[0].regions, vec![RegionKind::Cheek]);
+        assert_eq!(out[0].pattern, Pattern::Clonic);
+        assert!(out[0].start_s < 3.1 && out[0].end_s > 4.4, "{out:?}");
     }
 
     #[test]
-    fn nothing_fires_during_warmup_or_on_noise() {
-        let out = run(20.0, |_, _, _| 0.0);
-        assert!(out.is_empty());
+    fn a_held_squeeze_is_tonic() {
+        let out = run(10.0, Sim {
+            closure: Box::new(|t, side| if side == L { squeeze(t, 2.0, 5.0, 0.15, 0.2, 4.0) } else { 0.0 }),
+            ..Sim::default()
+        });
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].pattern, Pattern::Tonic);
+        assert!(out[0].end_s > 4.7, "{out:?}");
     }
 
     #[test]
-    fn face_loss_closes_an_open_burst() {
-        let mut det = BurstDetector::new(DetectParams::default());
-        let mut out = vec![];
-        for i in 0..300u64 {
-            let t = i as f64 / FPS;
-            let face = if i < 150 { Some(POSE) } else { None };
-            let mut s = FrameSignals { index: i, t_s: t, face, reliable: true, ..FrameSignals::default() };
-            for side in 0..2 {
-                for r in 0..3 {
-                    s.speed[side][r] = 5.0 + ((i + r as u64) % 3) as f32;
-                }
-            }
-            if (120..150).contains(&i) {
-                s.speed[0][0] = 90.0;
-            }
-            det.push(&s, &mut out);
-            if i == 151 {
-                assert_eq!(out.len(), 1);
-                assert!(out[0].end_s <= 150.0 / FPS + 1e-9);
-            }
-        }
-        assert_eq!(out.len(), 1);
+    fn cheek_and_mouth_join_when_they_move_on_the_same_side() {
+        let out = run(10.0, Sim {
+            closure: Box::new(|t, side| if side == L { squeeze(t, 4.0, 4.6, 0.1, 0.1, 3.0) } else { 0.0 }),
+            speed: Box::new(|t, side, r| if side == L && r == 1 && (4.0..4.5).contains(&t) { 80.0 } else { 0.0 }),
+            ..Sim::default()
+        });
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].regions, vec![RegionKind::Eye, RegionKind::Cheek]);
+        let cheek = &out[0].evidence[1];
+        assert!(cheek.left > cheek.right, "{cheek:?}");
+    }
+
+    #[test]
+    fn no_onset_while_the_flow_is_unreliable() {
+        let out = run(10.0, Sim {
+            closure: Box::new(|t, side| if side == L { squeeze(t, 4.0, 4.6, 0.1, 0.1, 3.0) } else { 0.0 }),
+            reliable: Box::new(|t| !(3.9..4.7).contains(&t)),
+            ..Sim::default()
+        });
+        assert!(out.is_empty(), "{out:?}");
+    }
+
+    #[test]
+    fn face_loss_ends_an_open_burst_and_no_event_straddles_it() {
+        let out = run(10.0, Sim {
+            closure: Box::new(|t, side| if side == L { squeeze(t, 4.0, 6.0, 0.1, 0.1, 3.0) } else { 0.0 }),
+            face: Box::new(|t| !(5.0..5.5).contains(&t)),
+            ..Sim::default()
+        });
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert!(out[0].start_s >= 3.9 && out[0].end_s <= 5.0 + 1e-9, "{out:?}");
+    }
+
+    #[test]
+    fn quiet_face_gives_nothing() {
+        assert!(run(30.0, Sim::default()).is_empty());
     }
 }

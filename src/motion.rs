@@ -84,9 +84,6 @@ pub struct FrameSignals {
     pub closure: [f32; 2],
     /// Per side: the rate of that squeeze, percent of face width per second.
     pub closure_speed: [f32; 2],
-    /// Per side, the eye region's look in this frame: [mean gradient magnitude, contrast
-    /// (standard deviation), dark mass], each relative to the whole face's.
-    pub eye_look: [[f32; 3]; 2],
     /// Speed of the head's own motion at the face centre, percent of face width per second.
     pub head_speed: f32,
     /// Robust scale of flow residuals over the whole face, percent of face width per frame.
@@ -304,49 +301,8 @@ impl MotionAnalyzer {
         sample_crop(&frame.luma, w, h, &pose, &mut self.crop);
         normalize_contrast(&mut self.crop);
         self.prev_pyr.build(&self.crop, self.params.flow.levels);
-        out.eye_look = self.eye_look();
         self.pose = Some(pose);
         out.face = Some(pose);
-        out
-    }
-
-    fn eye_look(&self) -> [[f32; 3]; 2] {
-        let n = self.params.crop_px;
-        let c = self.crop.as_slice().expect("contiguous");
-        // Whole-face reference statistics (inner square of the crop).
-        let (a, b) = (n / 5, n - n / 5);
-        let stats = |x0: usize, x1: usize, y0: usize, y1: usize| {
-            let (mut s, mut ss, mut g, mut cnt) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
-            for y in y0.max(1)..y1.min(n - 1) {
-                for x in x0.max(1)..x1.min(n - 1) {
-                    let v = c[y * n + x];
-                    s += v;
-                    ss += v * v;
-                    let gx = c[y * n + x + 1] - c[y * n + x - 1];
-                    let gy = c[(y + 1) * n + x] - c[(y - 1) * n + x];
-                    g += (gx * gx + gy * gy).sqrt();
-                    cnt += 1.0;
-                }
-            }
-            let m = s / cnt.max(1.0);
-            (m, (ss / cnt.max(1.0) - m * m).max(0.0).sqrt(), g / cnt.max(1.0))
-        };
-        let (fm, fs, fg) = stats(a, b, a, b);
-        let mut out = [[0.0f32; 3]; 2];
-        for side in Side::BOTH {
-            let r = self.layout.rect(side, RegionKind::Eye);
-            let (x0, x1, y0, y1) = (r.x0 as usize, r.x1 as usize, r.y0 as usize, r.y1 as usize);
-            let (_m, sd, g) = stats(x0, x1, y0, y1);
-            let mut dark = 0.0f32;
-            let mut cnt = 0.0f32;
-            for y in y0..y1.min(n) {
-                for x in x0..x1.min(n) {
-                    dark += (0.7 * fm - c[y * n + x]).max(0.0);
-                    cnt += 1.0;
-                }
-            }
-            out[side.index()] = [g / fg.max(1.0), sd / fs.max(1.0), dark / cnt.max(1.0) / fm.max(1.0)];
-        }
         out
     }
 

@@ -230,8 +230,7 @@ impl<W: Write> TraceWriter<W> {
                 }
             }
             h.push_str(",closure_left,closure_right,closure_speed_left,closure_speed_right");
-            h.push_str(",look_grad_left,look_std_left,look_dark_left,look_grad_right,look_std_right,look_dark_right");
-            h.push_str(",one_sided_left,one_sided_right,flag_left,flag_right\n");
+            h.push_str(",reliable,one_sided_left,one_sided_right,flag_left,flag_right\n");
             self.out.write_all(h.as_bytes())?;
         }
         let (cx, cy, size) = s.face.map_or((0.0, 0.0, 0.0), |p| (p.cx, p.cy, p.size));
@@ -258,13 +257,9 @@ impl<W: Write> TraceWriter<W> {
             ",{:.4},{:.4},{:.4},{:.4}",
             s.closure[0], s.closure[1], s.closure_speed[0], s.closure_speed[1]
         ));
-        for side in &s.eye_look {
-            for v in side {
-                row.push_str(&format!(",{v:.4}"));
-            }
-        }
         row.push_str(&format!(
-            ",{:.3},{:.3},{},{}\n",
+            ",{},{:.3},{:.3},{},{}\n",
+            s.reliable as u8,
             a.one_sided[0], a.one_sided[1], a.flagged[0] as u8, a.flagged[1] as u8
         ));
         self.out.write_all(row.as_bytes())
