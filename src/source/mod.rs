@@ -52,8 +52,93 @@ pub trait FrameSource: Send {
     fn next_frame(&mut self) -> Result<Option<Frame>, SourceError>;
 }
 
+mod ffmpeg;
+mod mp4;
+mod probe;
+mod y4m;
+
+pub use ffmpeg::find_ffmpeg;
+
 /// Opens a recorded clip, choosing the decoder from the file's content (not its name).
+///
+/// H.264 in MP4/MOV and Y4M are decoded in-process; anything else goes through an
+/// `ffmpeg` executable found on `PATH` (see [`find_ffmpeg`]).
 pub fn open_clip(path: &Path) -> Result<Box<dyn FrameSource>, SourceError> {
-    let _ = path;
-    todo!("source helper")
+    let ffmpeg = find_ffmpeg();
+    open_clip_with(path, ffmpeg.as_deref())
+}
+
+/// Like [`open_clip`], with the `ffmpeg` executable given explicitly (`None`: no ffmpeg, so
+/// formats that need it fail with an error saying what to install).
+pub fn open_clip_with(
+    path: &Path,
+    ffmpeg: Option<&Path>,
+) -> Result<Box<dyn FrameSource>, SourceError> {
+    let head = probe::read_head(path)?;
+    match probe::sniff(&head) {
+        probe::Kind::Empty => Err(SourceError::Corrupt {
+            path: path.to_path_buf(),
+            message: "empty file (0 bytes)".into(),
+        }),
+        probe::Kind::IsoBmff => mp4::open(path, ffmpeg),
+        probe::Kind::Y4m => Ok(Box::new(y4m::Y4mSource::open(path)?)),
+        probe::Kind::Text => Err(SourceError::Unsupported {
+            path: path.to_path_buf(),
+            message: "not a video file (it contains text)".into(),
+        }),
+        probe::Kind::Other(what) => ffmpeg::open_or_explain(path, ffmpeg, what),
+        probe::Kind::Unknown => ffmpeg::open_or_explain_unknown(path, ffmpeg, &head),
+    }
+}
+
+impl SourceError {
+    /// The file the error is about.
+    pub fn path(&self) -> &Path {
+        match self {
+            SourceError::NotFound { path }
+            | SourceError::Io { path, .. }
+            | SourceError::Unsupported { path, .. }
+            | SourceError::Corrupt { path, .. } => path,
+        }
+    }
+
+    pub(crate) fn io(path: &Path, err: &std::io::Error) -> Self {
+        if err.kind() == std::io::ErrorKind::NotFound {
+            SourceError::NotFound {
+                path: path.to_path_buf(),
+            }
+        } else {
+            SourceError::Io {
+                path: path.to_path_buf(),
+                message: one_line(&err.to_string()),
+            }
+        }
+    }
+
+    pub(crate) fn corrupt(path: &Path, message: impl Into<String>) -> Self {
+        SourceError::Corrupt {
+            path: path.to_path_buf(),
+            message: one_line(&message.into()),
+        }
+    }
+
+    pub(crate) fn unsupported(path: &Path, message: impl Into<String>) -> Self {
+        SourceError::Unsupported {
+            path: path.to_path_buf(),
+            message: one_line(&message.into()),
+        }
+    }
+}
+
+/// Collapses whitespace runs (including newlines) so every error renders on one line.
+pub(crate) fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Human-readable frame rate for descriptions: "30.00 fps".
+pub(crate) fn describe(container: &str, width: u32, height: u32, fps: Option<f64>) -> String {
+    match fps {
+        Some(f) => format!("{container}, {width}x{height}, {f:.2} fps"),
+        None => format!("{container}, {width}x{height}"),
+    }
 }
