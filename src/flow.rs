@@ -50,6 +50,9 @@ pub struct FlowVec {
 #[derive(Debug, Default)]
 pub struct Pyramid {
     pub levels: Vec<Plane>,
+    /// Central-difference gradients per level (only after `build_with_gradients`).
+    pub grad_x: Vec<Plane>,
+    pub grad_y: Vec<Plane>,
 }
 
 impl Pyramid {
@@ -74,6 +77,41 @@ impl Pyramid {
             }
             let (prev, rest) = self.levels.split_at_mut(l);
             downsample_2x(&prev[l - 1], &mut rest[0]);
+        }
+    }
+
+    /// Builds the pyramid and the gradients of every level: the template side of
+    /// Lucas–Kanade needs them, computed once per frame rather than once per point.
+    pub fn build_with_gradients(&mut self, base: &Plane, levels: usize) {
+        self.build(base, levels);
+        let n = self.levels.len();
+        self.grad_x.truncate(n);
+        self.grad_y.truncate(n);
+        for l in 0..n {
+            let dim = self.levels[l].dim();
+            if self.grad_x.len() <= l {
+                self.grad_x.push(Plane::zeros(dim));
+                self.grad_y.push(Plane::zeros(dim));
+            } else if self.grad_x[l].dim() != dim {
+                self.grad_x[l] = Plane::zeros(dim);
+                self.grad_y[l] = Plane::zeros(dim);
+            }
+            let (h, w) = dim;
+            let src = self.levels[l].as_slice().expect("contiguous");
+            let gx = self.grad_x[l].as_slice_mut().expect("contiguous");
+            for y in 0..h {
+                let row = &src[y * w..(y + 1) * w];
+                for x in 0..w {
+                    gx[y * w + x] = 0.5 * (row[(x + 1).min(w - 1)] - row[x.saturating_sub(1)]);
+                }
+            }
+            let gy = self.grad_y[l].as_slice_mut().expect("contiguous");
+            for y in 0..h {
+                let (up, down) = (y.saturating_sub(1) * w, (y + 1).min(h - 1) * w);
+                for x in 0..w {
+                    gy[y * w + x] = 0.5 * (src[down + x] - src[up + x]);
+                }
+            }
         }
     }
 }
@@ -136,8 +174,45 @@ impl LucasKanade {
     }
 
     /// Flow from `prev` to `cur` at each of `points` (level-0 pixel coordinates, (x, y)).
-    /// `out` must have the same length as `points`.
+    /// `out` must have the same length as `points`. `prev` must have been built with
+    /// `build_with_gradients`; points are snapped to whole pixels at each level.
     pub fn track(
+        &mut self,
+        prev: &Pyramid,
+        cur: &Pyramid,
+        points: &[(f32, f32)],
+        out: &mut [FlowVec],
+    ) {
+        let r = self.params.window_radius;
+        let n = (2 * r + 1) * (2 * r + 1);
+        self.template.resize(n, 0.0);
+        self.grad_x.resize(n, 0.0);
+        self.grad_y.resize(n, 0.0);
+        let levels = prev.levels.len().min(cur.levels.len()).min(prev.grad_x.len());
+        if levels == 0 {
+            return self.track_reference(prev, cur, points, out);
+        }
+        for (p, o) in points.iter().zip(out.iter_mut()) {
+            let (mut gx, mut gy, mut weight) = (0.0f32, 0.0f32, 1.0f32);
+            for l in (0..levels).rev() {
+                let scale = 1.0 / (1u32 << l) as f32;
+                let (px, py) = ((p.0 * scale).round() as isize, (p.1 * scale).round() as isize);
+                let (d, w) = self.track_level_fast(prev, cur, l, px, py, gx, gy);
+                (gx, gy) = d;
+                if l == 0 {
+                    weight = w;
+                } else {
+                    gx *= 2.0;
+                    gy *= 2.0;
+                }
+            }
+            *o = FlowVec { dx: gx, dy: gy, weight };
+        }
+    }
+
+    /// The straightforward version of `track` (bilinear sampling everywhere, no
+    /// precomputed gradients): the reference the fast path is tested against.
+    pub fn track_reference(
         &mut self,
         prev: &Pyramid,
         cur: &Pyramid,
@@ -173,6 +248,95 @@ impl LucasKanade {
                 weight,
             };
         }
+    }
+
+    /// `track_level` for a whole-pixel point with precomputed template gradients: the
+    /// window shares one sub-pixel offset per iteration, so the bilinear weights are
+    /// computed once per iteration instead of once per pixel.
+    #[allow(clippy::too_many_arguments)]
+    fn track_level_fast(
+        &mut self,
+        prev: &Pyramid,
+        cur: &Pyramid,
+        l: usize,
+        px: isize,
+        py: isize,
+        gx: f32,
+        gy: f32,
+    ) -> ((f32, f32), f32) {
+        let plane = &prev.levels[l];
+        let (h, w) = plane.dim();
+        let r = self.params.window_radius as isize;
+        if px - r < 0 || py - r < 0 || px + r >= w as isize || py + r >= h as isize {
+            return self.track_level(plane, &cur.levels[l], px as f32, py as f32, gx, gy);
+        }
+        let ps = plane.as_slice().expect("contiguous");
+        let gxs = prev.grad_x[l].as_slice().expect("contiguous");
+        let gys = prev.grad_y[l].as_slice().expect("contiguous");
+        let (mut sxx, mut sxy, mut syy) = (0.0f32, 0.0f32, 0.0f32);
+        let mut i = 0;
+        for dy in -r..=r {
+            let row = ((py + dy) as usize) * w;
+            for dx in -r..=r {
+                let k = row + (px + dx) as usize;
+                let (ix, iy) = (gxs[k], gys[k]);
+                self.template[i] = ps[k];
+                self.grad_x[i] = ix;
+                self.grad_y[i] = iy;
+                sxx += ix * ix;
+                sxy += ix * iy;
+                syy += iy * iy;
+                i += 1;
+            }
+        }
+        let n = i as f32;
+        let det = sxx * syy - sxy * sxy;
+        let tr = 0.5 * (sxx + syy);
+        let min_eig = (tr - (tr * tr - det).max(0.0).sqrt()) / n;
+        if det.abs() < 1e-6 || min_eig < self.params.min_eigen * 0.1 {
+            return ((gx, gy), 0.0);
+        }
+        let weight = (min_eig / self.params.min_eigen).min(1.0);
+        let cplane = &cur.levels[l];
+        let cs = cplane.as_slice().expect("contiguous");
+        let (mut ux, mut uy) = (gx, gy);
+        for _ in 0..self.params.max_iterations {
+            let (x, y) = (px as f32 + ux, py as f32 + uy);
+            let (bx0, by0) = (x.floor(), y.floor());
+            let (fx, fy) = (x - bx0, y - by0);
+            let (bx0, by0) = (bx0 as isize, by0 as isize);
+            let inside = bx0 - r >= 0 && by0 - r >= 0 && bx0 + r + 1 < w as isize && by0 + r + 1 < h as isize;
+            let (mut bx, mut by) = (0.0f32, 0.0f32);
+            let mut i = 0;
+            for dy in -r..=r {
+                for dx in -r..=r {
+                    let c = if inside {
+                        let k = ((by0 + dy) as usize) * w + (bx0 + dx) as usize;
+                        let a = cs[k] + fx * (cs[k + 1] - cs[k]);
+                        let b = cs[k + w] + fx * (cs[k + w + 1] - cs[k + w]);
+                        a + fy * (b - a)
+                    } else {
+                        bilinear(cs, w, h, x + dx as f32, y + dy as f32)
+                    };
+                    let e = self.template[i] - c;
+                    bx += e * self.grad_x[i];
+                    by += e * self.grad_y[i];
+                    i += 1;
+                }
+            }
+            let ddx = (syy * bx - sxy * by) / det;
+            let ddy = (sxx * by - sxy * bx) / det;
+            ux += ddx;
+            uy += ddy;
+            if ddx * ddx + ddy * ddy < self.params.epsilon * self.params.epsilon {
+                break;
+            }
+        }
+        let lim = (w.max(h) as f32) * 0.5;
+        if !ux.is_finite() || !uy.is_finite() || ux.abs() > lim || uy.abs() > lim {
+            return ((gx, gy), 0.0);
+        }
+        ((ux, uy), weight)
     }
 
     /// One level of iterative LK starting from guess (gx, gy). Returns the displacement at
@@ -444,7 +608,7 @@ mod tests {
     fn flow_between(a: &Plane, b: &Plane, pts: &[(f32, f32)]) -> Vec<FlowVec> {
         let (mut pa, mut pb) = (Pyramid::default(), Pyramid::default());
         let params = FlowParams::default();
-        pa.build(a, params.levels);
+        pa.build_with_gradients(a, params.levels);
         pb.build(b, params.levels);
         let mut lk = LucasKanade::new(params);
         let mut out = vec![FlowVec::default(); pts.len()];
@@ -507,5 +671,34 @@ mod tests {
         let b = render(64, |_, _| 100.0);
         let f = flow_between(&a, &b, &[(32.0, 32.0)]);
         assert_eq!(f[0].weight, 0.0);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+        /// The fast path computes exactly what the simple reference computes.
+        #[test]
+        fn fast_track_matches_reference(
+            sx in -6.0f32..6.0, sy in -6.0f32..6.0, phase in 0.0f32..6.0, seed in 0u32..1000,
+        ) {
+            let tex = |x: f32, y: f32| texture(x + phase * 7.0 + seed as f32 * 0.37, y - phase * 3.0);
+            let a = render(64, tex);
+            let b = render(64, |x, y| tex(x - sx, y - sy));
+            let pts = grid(64, 4, 0);
+            let params = FlowParams::default();
+            let (mut pa, mut pb) = (Pyramid::default(), Pyramid::default());
+            pa.build_with_gradients(&a, params.levels);
+            pb.build(&b, params.levels);
+            let mut lk = LucasKanade::new(params);
+            let mut fast = vec![FlowVec::default(); pts.len()];
+            let mut slow = fast.clone();
+            lk.track(&pa, &pb, &pts, &mut fast);
+            // The reference samples at the same whole-pixel points per level.
+            let snapped: Vec<(f32, f32)> = pts.clone();
+            lk.track_reference(&pa, &pb, &snapped, &mut slow);
+            for (f, r) in fast.iter().zip(&slow) {
+                proptest::prop_assert!((f.dx - r.dx).abs() < 1e-3 && (f.dy - r.dy).abs() < 1e-3, "{f:?} vs {r:?}");
+                proptest::prop_assert!((f.weight - r.weight).abs() < 1e-4);
+            }
+        }
     }
 }

@@ -300,7 +300,7 @@ impl MotionAnalyzer {
         // The aligned crop for this frame: next frame's flow template and this frame's look.
         sample_crop(&frame.luma, w, h, &pose, &mut self.crop);
         normalize_contrast(&mut self.crop);
-        self.prev_pyr.build(&self.crop, self.params.flow.levels);
+        self.prev_pyr.build_with_gradients(&self.crop, self.params.flow.levels);
         self.pose = Some(pose);
         out.face = Some(pose);
         out
@@ -309,7 +309,7 @@ impl MotionAnalyzer {
     fn start_track(&mut self, frame: &Frame, pose: FacePose, t: f64) {
         sample_crop(&frame.luma, frame.width as usize, frame.height as usize, &pose, &mut self.crop);
         normalize_contrast(&mut self.crop);
-        self.prev_pyr.build(&self.crop, self.params.flow.levels);
+        self.prev_pyr.build_with_gradients(&self.crop, self.params.flow.levels);
         self.accumulated.iter_mut().for_each(|a| *a = (0.0, 0.0));
         self.closure = [0.0; 2];
         self.pose = Some(pose);
