@@ -12,7 +12,10 @@ use twitchwatch::source::{Frame, FrameSource, SourceError, open_clip, open_clip_
 /// further up, for git worktrees kept one directory deeper).
 fn clips_dir() -> Option<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let candidates = [root.join("../shared/clips"), root.join("../../shared/clips")];
+    let candidates = [
+        root.join("../shared/clips"),
+        root.join("../../shared/clips"),
+    ];
     candidates.into_iter().find(|p| p.is_dir())
 }
 
@@ -43,8 +46,16 @@ fn check_real_clip(name: &str, w: u32, h: u32, fps: f64, frames_expected: u64) {
     assert_eq!(info.frame_count, Some(frames_expected));
     let got_fps = info.fps.expect("fps");
     assert!((got_fps - fps).abs() < 0.01, "fps {got_fps}");
-    assert!(info.description.starts_with("H.264 in MP4"), "{}", info.description);
-    assert!(info.description.contains(&format!("{w}x{h}")), "{}", info.description);
+    assert!(
+        info.description.starts_with("H.264 in MP4"),
+        "{}",
+        info.description
+    );
+    assert!(
+        info.description.contains(&format!("{w}x{h}")),
+        "{}",
+        info.description
+    );
     let (frames, err) = decode_all(src.as_mut());
     assert!(err.is_none(), "{err:?}");
     assert_eq!(frames.len() as u64, frames_expected);
@@ -55,15 +66,28 @@ fn check_real_clip(name: &str, w: u32, h: u32, fps: f64, frames_expected: u64) {
         assert_eq!(f.luma.len(), (w * h) as usize);
     }
     for pair in frames.windows(2) {
-        assert!(pair[1].pts_s > pair[0].pts_s, "pts not increasing: {} then {}", pair[0].pts_s, pair[1].pts_s);
+        assert!(
+            pair[1].pts_s > pair[0].pts_s,
+            "pts not increasing: {} then {}",
+            pair[0].pts_s,
+            pair[1].pts_s
+        );
     }
     let last = frames.last().unwrap().pts_s;
     let expect_last = (frames_expected - 1) as f64 / fps;
-    assert!((last - expect_last).abs() < 0.02, "last pts {last} vs {expect_last}");
+    assert!(
+        (last - expect_last).abs() < 0.02,
+        "last pts {last} vs {expect_last}"
+    );
     // Real pictures, not blank buffers.
-    let mean = frames[10].luma.iter().map(|&v| v as f64).sum::<f64>() / frames[10].luma.len() as f64;
+    let mean =
+        frames[10].luma.iter().map(|&v| v as f64).sum::<f64>() / frames[10].luma.len() as f64;
     assert!(mean > 10.0 && mean < 245.0, "mean luma {mean}");
-    let distinct = frames[10].luma.iter().collect::<std::collections::HashSet<_>>().len();
+    let distinct = frames[10]
+        .luma
+        .iter()
+        .collect::<std::collections::HashSet<_>>()
+        .len();
     assert!(distinct > 50, "only {distinct} luma values");
 }
 
@@ -84,9 +108,13 @@ fn news_anchor_mp4() {
 
 #[test]
 fn source_decodes_on_another_thread() {
-    let Some(path) = clip("carphone.mp4") else { return };
+    let Some(path) = clip("carphone.mp4") else {
+        return;
+    };
     let mut src = open_clip(&path).expect("open");
-    let n = std::thread::spawn(move || decode_all(src.as_mut()).0.len()).join().unwrap();
+    let n = std::thread::spawn(move || decode_all(src.as_mut()).0.len())
+        .join()
+        .unwrap();
     assert_eq!(n, 120);
 }
 
@@ -94,7 +122,9 @@ fn source_decodes_on_another_thread() {
 
 fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let p = dir.join(name);
-    std::fs::File::create(&p).and_then(|mut f| f.write_all(bytes)).expect("write");
+    std::fs::File::create(&p)
+        .and_then(|mut f| f.write_all(bytes))
+        .expect("write");
     p
 }
 
@@ -145,7 +175,11 @@ fn y4m_10bit_shifted_to_8() {
     let dir = tempfile::tempdir().unwrap();
     let path = write_file(dir.path(), "ten.y4m", &y4m_bytes(6, 4, 2, true));
     let mut src = open_clip(&path).expect("open");
-    assert!(src.info().description.contains("10-bit"), "{}", src.info().description);
+    assert!(
+        src.info().description.contains("10-bit"),
+        "{}",
+        src.info().description
+    );
     let (frames, err) = decode_all(src.as_mut());
     assert!(err.is_none(), "{err:?}");
     assert_eq!(frames.len(), 2);
@@ -163,16 +197,27 @@ fn y4m_truncated_last_frame() {
     assert_eq!(frames.len(), 2);
     let err = err.expect("error after the cut");
     assert!(matches!(err, SourceError::Corrupt { .. }), "{err}");
-    assert!(err.to_string().contains("cut.y4m") && err.to_string().contains("truncated at frame 2"), "{err}");
+    assert!(
+        err.to_string().contains("cut.y4m") && err.to_string().contains("truncated at frame 2"),
+        "{err}"
+    );
 }
 
 #[test]
 fn y4m_lying_header() {
     let dir = tempfile::tempdir().unwrap();
-    let path = write_file(dir.path(), "huge.y4m", b"YUV4MPEG2 W99999999999 H99999999999 F25:1\nFRAME\n\x01\x02");
+    let path = write_file(
+        dir.path(),
+        "huge.y4m",
+        b"YUV4MPEG2 W99999999999 H99999999999 F25:1\nFRAME\n\x01\x02",
+    );
     let err = open_clip(&path).err().expect("error");
     assert!(err.to_string().contains("huge.y4m"), "{err}");
-    let path = write_file(dir.path(), "big.y4m", b"YUV4MPEG2 W4000 H4000 F25:1\nFRAME\n\x01\x02");
+    let path = write_file(
+        dir.path(),
+        "big.y4m",
+        b"YUV4MPEG2 W4000 H4000 F25:1\nFRAME\n\x01\x02",
+    );
     let err = open_clip(&path).err().expect("error");
     assert!(matches!(err, SourceError::Corrupt { .. }), "{err}");
 }
@@ -210,7 +255,11 @@ fn empty_file() {
 #[test]
 fn text_named_mp4() {
     let dir = tempfile::tempdir().unwrap();
-    let e = open_err(&write_file(dir.path(), "notes.mp4", b"<html><body>404 Not Found</body></html>\n"));
+    let e = open_err(&write_file(
+        dir.path(),
+        "notes.mp4",
+        b"<html><body>404 Not Found</body></html>\n",
+    ));
     assert!(matches!(e, SourceError::Unsupported { .. }));
     assert!(e.to_string().contains("not a video file"), "{e}");
 }
@@ -218,7 +267,9 @@ fn text_named_mp4() {
 #[test]
 fn unknown_binary() {
     let dir = tempfile::tempdir().unwrap();
-    let bytes: Vec<u8> = (0..2000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8 | 0x80).collect();
+    let bytes: Vec<u8> = (0..2000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8 | 0x80)
+        .collect();
     let e = open_err(&write_file(dir.path(), "blob.mov", &bytes));
     assert!(matches!(e, SourceError::Unsupported { .. }));
     assert!(e.to_string().contains("unknown file format"), "{e}");
@@ -227,36 +278,56 @@ fn unknown_binary() {
 #[test]
 fn webm_without_ffmpeg() {
     let dir = tempfile::tempdir().unwrap();
-    let mut bytes = vec![0x1A, 0x45, 0xDF, 0xA3, 0x9F, 0x42, 0x86, 0x81, 0x01, 0x42, 0x82, 0x84];
+    let mut bytes = vec![
+        0x1A, 0x45, 0xDF, 0xA3, 0x9F, 0x42, 0x86, 0x81, 0x01, 0x42, 0x82, 0x84,
+    ];
     bytes.extend_from_slice(b"webm");
     bytes.extend_from_slice(&[0u8; 64]);
     let e = open_err(&write_file(dir.path(), "clip.mp4", &bytes));
     assert!(matches!(e, SourceError::Unsupported { .. }));
     let msg = e.to_string();
-    assert!(msg.contains("WebM (Matroska) video") && msg.contains("install ffmpeg"), "{msg}");
+    assert!(
+        msg.contains("WebM (Matroska) video") && msg.contains("install ffmpeg"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn hevc_in_mp4_without_ffmpeg() {
-    let Some(path) = clip("carphone.mp4") else { return };
+    let Some(path) = clip("carphone.mp4") else {
+        return;
+    };
     let mut bytes = std::fs::read(path).unwrap();
     // Relabel the sample entry: the decoder must route by codec, not by container.
     let stsd = bytes.windows(4).position(|w| w == b"stsd").expect("stsd");
-    let avc1 = stsd + bytes[stsd..].windows(4).position(|w| w == b"avc1").expect("avc1");
+    let avc1 = stsd
+        + bytes[stsd..]
+            .windows(4)
+            .position(|w| w == b"avc1")
+            .expect("avc1");
     bytes[avc1..avc1 + 4].copy_from_slice(b"hvc1");
     let dir = tempfile::tempdir().unwrap();
     let e = open_err(&write_file(dir.path(), "phone.mp4", &bytes));
     let msg = e.to_string();
-    assert!(msg.contains("H.265/HEVC in MP4") && msg.contains("install ffmpeg"), "{msg}");
+    assert!(
+        msg.contains("H.265/HEVC in MP4") && msg.contains("install ffmpeg"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn truncated_mp4_without_moov() {
     // carphone.mp4 keeps its moov at the end: cutting it loses the movie header.
-    let Some(path) = clip("carphone.mp4") else { return };
+    let Some(path) = clip("carphone.mp4") else {
+        return;
+    };
     let bytes = std::fs::read(path).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let e = open_err(&write_file(dir.path(), "cut.mp4", &bytes[..bytes.len() / 2]));
+    let e = open_err(&write_file(
+        dir.path(),
+        "cut.mp4",
+        &bytes[..bytes.len() / 2],
+    ));
     assert!(matches!(e, SourceError::Corrupt { .. }), "{e}");
     assert!(e.to_string().contains("moov"), "{e}");
 }
@@ -264,18 +335,28 @@ fn truncated_mp4_without_moov() {
 #[test]
 fn truncated_mp4_mid_mdat() {
     // winks.mp4 has its moov first: frames before the cut decode, then an error.
-    let Some(path) = clip("winks.mp4") else { return };
+    let Some(path) = clip("winks.mp4") else {
+        return;
+    };
     let bytes = std::fs::read(path).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let cut = write_file(dir.path(), "winks_cut.mp4", &bytes[..bytes.len() * 2 / 5]);
     let mut src = open_clip_with(&cut, None).expect("open");
     assert_eq!(src.info().frame_count, Some(354));
     let (frames, err) = decode_all(src.as_mut());
-    assert!(frames.len() > 50 && frames.len() < 354, "{} frames", frames.len());
+    assert!(
+        frames.len() > 50 && frames.len() < 354,
+        "{} frames",
+        frames.len()
+    );
     let err = err.expect("truncation error");
     assert!(matches!(err, SourceError::Corrupt { .. }), "{err}");
     let msg = err.to_string();
-    assert!(msg.contains("winks_cut.mp4") && msg.contains(&format!("truncated at frame {}", frames.len())), "{msg}");
+    assert!(
+        msg.contains("winks_cut.mp4")
+            && msg.contains(&format!("truncated at frame {}", frames.len())),
+        "{msg}"
+    );
     // The source stays finished.
     assert!(matches!(src.next_frame(), Ok(None)));
 }
@@ -283,14 +364,20 @@ fn truncated_mp4_mid_mdat() {
 #[test]
 fn mp4_with_only_ftyp() {
     let dir = tempfile::tempdir().unwrap();
-    let e = open_err(&write_file(dir.path(), "stub.mp4", b"\0\0\0\x18ftypisom\0\0\x02\0isomavc1"));
+    let e = open_err(&write_file(
+        dir.path(),
+        "stub.mp4",
+        b"\0\0\0\x18ftypisom\0\0\x02\0isomavc1",
+    ));
     assert!(matches!(e, SourceError::Corrupt { .. }));
     assert!(e.to_string().contains("no moov"), "{e}");
 }
 
 #[test]
 fn lying_sample_size() {
-    let Some(path) = clip("carphone.mp4") else { return };
+    let Some(path) = clip("carphone.mp4") else {
+        return;
+    };
     let mut bytes = std::fs::read(path).unwrap();
     // First per-sample size in stsz: header(8) + version/flags(4) + sample_size(4) + count(4).
     let stsz = bytes.windows(4).position(|w| w == b"stsz").expect("stsz") - 4;
@@ -352,4 +439,99 @@ proptest! {
         let path = write_file(dir.path(), "fuzz.mp4", &bytes);
         exercise(&path, 12);
     }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Arbitrary bytes behind each magic we recognise (and none): an error or frames, never a
+    /// panic, a hang or a huge allocation.
+    #[test]
+    fn random_bytes_never_panic(
+        prefix in 0usize..5,
+        body in prop::collection::vec(any::<u8>(), 0..600),
+    ) {
+        let mut bytes: Vec<u8> = match prefix {
+            0 => b"\0\0\0\x18ftypisom\0\0\x02\0isomavc1".to_vec(),
+            1 => b"YUV4MPEG2 W8 H8 F30:1 C420jpeg\n".to_vec(),
+            2 => b"YUV4MPEG2 ".to_vec(),
+            3 => b"\0\0\x02\0moov\0\0\0\x6cmvhd".to_vec(),
+            _ => Vec::new(),
+        };
+        bytes.extend_from_slice(&body);
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_file(dir.path(), "random.bin", &bytes);
+        exercise(&path, 5);
+    }
+}
+
+// ---- With an ffmpeg on PATH (skipped without one) ---------------------------------------------
+
+/// Re-encodes a real clip with ffmpeg into `dir`; `None` (and a message) without ffmpeg or clip.
+fn reencode(dir: &Path, out: &str, args: &[&str]) -> Option<PathBuf> {
+    let src = clip("carphone.mp4")?;
+    let Some(ffmpeg) = twitchwatch::source::find_ffmpeg() else {
+        eprintln!("SKIP: no ffmpeg on PATH, cannot make {out}");
+        return None;
+    };
+    let dst = dir.join(out);
+    let ok = std::process::Command::new(ffmpeg)
+        .args(["-v", "error", "-nostdin", "-y", "-i"])
+        .arg(&src)
+        .args(args)
+        .arg(&dst)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("SKIP: ffmpeg could not make {out}");
+    }
+    ok.then_some(dst)
+}
+
+#[test]
+fn h264_high_profile_with_b_frames_in_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["-c:v", "libx264", "-profile:v", "high", "-bf", "3"];
+    let Some(path) = reencode(dir.path(), "high.mp4", &args) else {
+        return;
+    };
+    // No ffmpeg given: this must be openh264 itself.
+    let mut src = open_clip_with(&path, None).expect("openh264 decodes High profile");
+    assert!(src.info().description.starts_with("H.264 in MP4"));
+    let (frames, err) = decode_all(src.as_mut());
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(frames.len(), 120);
+    assert!(
+        frames.windows(2).all(|p| p[1].pts_s > p[0].pts_s),
+        "pts out of order"
+    );
+}
+
+#[test]
+fn webm_through_ffmpeg() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "-c:v",
+        "libvpx-vp9",
+        "-b:v",
+        "200k",
+        "-deadline",
+        "realtime",
+        "-frames:v",
+        "30",
+    ];
+    let Some(path) = reencode(dir.path(), "clip.webm", &args) else {
+        return;
+    };
+    let mut src = open_clip(&path).expect("open via ffmpeg");
+    assert!(
+        src.info().description.contains("WebM"),
+        "{}",
+        src.info().description
+    );
+    assert_eq!((src.info().width, src.info().height), (176, 144));
+    let (frames, err) = decode_all(src.as_mut());
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(frames.len(), 30);
+    assert!(frames.iter().all(|f| f.luma.len() == 176 * 144));
 }

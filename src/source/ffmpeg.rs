@@ -18,7 +18,11 @@ pub(crate) const INSTALL_HINT: &str =
 /// Looks for an `ffmpeg` executable in the directories of `PATH` (no download, no sidecar).
 pub fn find_ffmpeg() -> Option<PathBuf> {
     let paths = std::env::var_os("PATH")?;
-    let name = if cfg!(windows) { "ffmpeg.exe" } else { "ffmpeg" };
+    let name = if cfg!(windows) {
+        "ffmpeg.exe"
+    } else {
+        "ffmpeg"
+    };
     std::env::split_paths(&paths)
         .filter(|dir| !dir.as_os_str().is_empty())
         .map(|dir| dir.join(name))
@@ -70,7 +74,10 @@ pub(crate) fn open_or_explain_unknown(
             Ok(s) => Ok(Box::new(s)),
             Err(e) => Err(SourceError::unsupported(
                 path,
-                format!("{what}; ffmpeg could not read it either ({})", message_of(&e)),
+                format!(
+                    "{what}; ffmpeg could not read it either ({})",
+                    message_of(&e)
+                ),
             )),
         },
     }
@@ -110,7 +117,10 @@ impl FfmpegSource {
         let mut child = cmd.spawn().map_err(|e| {
             SourceError::unsupported(
                 path,
-                format!("{what}: could not run ffmpeg at {} ({e}); {INSTALL_HINT}", exe.display()),
+                format!(
+                    "{what}: could not run ffmpeg at {} ({e}); {INSTALL_HINT}",
+                    exe.display()
+                ),
             )
         })?;
         let mut iter = match child.iter() {
@@ -118,7 +128,10 @@ impl FfmpegSource {
             Err(e) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(SourceError::unsupported(path, format!("{what}: ffmpeg: {e}")));
+                return Err(SourceError::unsupported(
+                    path,
+                    format!("{what}: ffmpeg: {e}"),
+                ));
             }
         };
         let meta = match iter.collect_metadata() {

@@ -14,7 +14,8 @@ use std::fs::File;
 use std::io::{self, Cursor, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use openh264::decoder::{DecodedYUV, Decoder};
+use openh264::OpenH264API;
+use openh264::decoder::{DecodedYUV, Decoder, DecoderConfig, Flush};
 use openh264::formats::YUVSource;
 
 use super::ffmpeg::{self, INSTALL_HINT};
@@ -28,11 +29,21 @@ const MAX_MOOV_BYTES: u64 = 256 << 20;
 const PRIME_SAMPLES: usize = 64;
 
 /// Opens an ISO-BMFF file: H.264 in-process, anything else through ffmpeg.
-pub(crate) fn open(path: &Path, ffmpeg: Option<&Path>) -> Result<Box<dyn FrameSource>, SourceError> {
+pub(crate) fn open(
+    path: &Path,
+    ffmpeg: Option<&Path>,
+) -> Result<Box<dyn FrameSource>, SourceError> {
     let mut file = File::open(path).map_err(|e| SourceError::io(path, &e))?;
-    let file_len = file.metadata().map_err(|e| SourceError::io(path, &e))?.len();
+    let file_len = file
+        .metadata()
+        .map_err(|e| SourceError::io(path, &e))?
+        .len();
     let top = scan_top_level(&mut file, file_len).map_err(|e| SourceError::io(path, &e))?;
-    let container = if top.brand == Some(*b"qt  ") { "MOV" } else { "MP4" };
+    let container = if top.brand == Some(*b"qt  ") {
+        "MOV"
+    } else {
+        "MP4"
+    };
 
     let (moov_off, moov_len) = match top.moov {
         Some(m) => m,
@@ -47,13 +58,20 @@ pub(crate) fn open(path: &Path, ffmpeg: Option<&Path>) -> Result<Box<dyn FrameSo
                 path,
                 format!(
                     "truncated or incomplete {container}: no moov box (movie header) found{}",
-                    if top.cut { ", the file ends inside a box" } else { "" }
+                    if top.cut {
+                        ", the file ends inside a box"
+                    } else {
+                        ""
+                    }
                 ),
             ));
         }
     };
     if moov_len > MAX_MOOV_BYTES {
-        return Err(SourceError::corrupt(path, format!("implausible moov box of {moov_len} bytes")));
+        return Err(SourceError::corrupt(
+            path,
+            format!("implausible moov box of {moov_len} bytes"),
+        ));
     }
     let mut moov = vec![0u8; moov_len as usize];
     file.seek(SeekFrom::Start(moov_off))
@@ -106,7 +124,13 @@ struct TopLevel {
 }
 
 fn scan_top_level(file: &mut File, len: u64) -> io::Result<TopLevel> {
-    let mut top = TopLevel { brand: None, moov: None, moov_cut: false, cut: false, has_moof: false };
+    let mut top = TopLevel {
+        brand: None,
+        moov: None,
+        moov_cut: false,
+        cut: false,
+        has_moof: false,
+    };
     let mut pos = 0u64;
     while len.saturating_sub(pos) >= 8 {
         let mut hdr = [0u8; 16];
@@ -118,7 +142,9 @@ fn scan_top_level(file: &mut File, len: u64) -> io::Result<TopLevel> {
         let (size, hlen) = match size32 {
             0 => (len - pos, 8),
             1 if avail >= 16 => (
-                u64::from_be_bytes([hdr[8], hdr[9], hdr[10], hdr[11], hdr[12], hdr[13], hdr[14], hdr[15]]),
+                u64::from_be_bytes([
+                    hdr[8], hdr[9], hdr[10], hdr[11], hdr[12], hdr[13], hdr[14], hdr[15],
+                ]),
                 16,
             ),
             1 => {
@@ -130,7 +156,7 @@ fn scan_top_level(file: &mut File, len: u64) -> io::Result<TopLevel> {
         if size < hlen {
             break; // garbage after the last box; whatever we found so far stands
         }
-        let end = pos.checked_add(size).unwrap_or(u64::MAX);
+        let end = pos.saturating_add(size);
         match &typ {
             b"ftyp" if avail >= 12 => top.brand = Some([hdr[8], hdr[9], hdr[10], hdr[11]]),
             b"moov" if end <= len && top.moov.is_none() => top.moov = Some((pos, size)),
@@ -158,7 +184,10 @@ fn boxes(data: &[u8]) -> impl Iterator<Item = ([u8; 4], &[u8])> {
             0 => (rest.len() as u64, 8usize),
             1 => {
                 let b = rest.get(8..16)?;
-                (u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]), 16)
+                (
+                    u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
+                    16,
+                )
             }
             s => (s, 8),
         };
@@ -269,7 +298,10 @@ fn parse_moov(moov: &[u8]) -> Result<mp4::MoovBox, String> {
     buf.extend_from_slice(&[0, 0, 0, 0]);
     buf.extend_from_slice(moov);
     let len = buf.len() as u64;
-    let reader = Budget { inner: Cursor::new(buf), left: 4 * len + 100_000 };
+    let reader = Budget {
+        inner: Cursor::new(buf),
+        left: 4 * len + 100_000,
+    };
     let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         mp4::Mp4Reader::read_header(reader, len)
     }));
@@ -324,7 +356,12 @@ fn sample_table(t: &Tables<'_>) -> Result<(Vec<Sample>, u64), String> {
     if t.sample_size > MAX_SAMPLE_BYTES {
         return Err(format!("samples claim {} bytes each", t.sample_size));
     }
-    if let Some((i, s)) = t.sample_sizes.iter().enumerate().find(|(_, s)| **s > MAX_SAMPLE_BYTES) {
+    if let Some((i, s)) = t
+        .sample_sizes
+        .iter()
+        .enumerate()
+        .find(|(_, s)| **s > MAX_SAMPLE_BYTES)
+    {
         return Err(format!("sample {i} claims {s} bytes"));
     }
     let Some(chunk_offsets) = &t.chunk_offsets else {
@@ -332,21 +369,28 @@ fn sample_table(t: &Tables<'_>) -> Result<(Vec<Sample>, u64), String> {
     };
     let num_chunks = chunk_offsets.len() as u64;
 
-    let mut samples: Vec<Sample> = Vec::with_capacity(n.min(chunk_offsets.len().saturating_mul(64)).min(1 << 20));
+    let mut samples: Vec<Sample> =
+        Vec::with_capacity(n.min(chunk_offsets.len().saturating_mul(64)).min(1 << 20));
     let entries = &t.stsc;
     'outer: for (k, &(first_chunk, per_chunk)) in entries.iter().enumerate() {
         let next_first = entries.get(k + 1).map_or(num_chunks + 1, |x| x.0 as u64);
         let first = (first_chunk as u64).max(1);
         let last = next_first.min(num_chunks + 1);
         for chunk in first..last {
-            let Some(&chunk_off) = chunk_offsets.get((chunk - 1) as usize) else { break 'outer };
+            let Some(&chunk_off) = chunk_offsets.get((chunk - 1) as usize) else {
+                break 'outer;
+            };
             let mut off = chunk_off;
             for _ in 0..per_chunk {
                 if samples.len() >= n {
                     break 'outer;
                 }
                 let size = size_of(samples.len());
-                samples.push(Sample { offset: off, size, cts: 0 });
+                samples.push(Sample {
+                    offset: off,
+                    size,
+                    cts: 0,
+                });
                 off = off.saturating_add(size as u64);
             }
         }
@@ -437,7 +481,9 @@ impl H264Source {
         let trak = moov
             .traks
             .iter()
-            .find(|t| &t.mdia.hdlr.handler_type.value == b"vide" && t.mdia.minf.stbl.stsd.avc1.is_some())
+            .find(|t| {
+                &t.mdia.hdlr.handler_type.value == b"vide" && t.mdia.minf.stbl.stsd.avc1.is_some()
+            })
             .ok_or_else(|| corrupt(format!("bad {container} header: no H.264 video track")))?;
         let Some(avc1) = &trak.mdia.minf.stbl.stsd.avc1 else {
             return Err(corrupt("no avc1 sample entry".into()));
@@ -448,7 +494,11 @@ impl H264Source {
             return Err(corrupt("invalid NAL length size 3 in avcC".into()));
         }
         let mut param_sets = Vec::new();
-        for nal in avcc.sequence_parameter_sets.iter().chain(&avcc.picture_parameter_sets) {
+        for nal in avcc
+            .sequence_parameter_sets
+            .iter()
+            .chain(&avcc.picture_parameter_sets)
+        {
             if !nal.bytes.is_empty() {
                 param_sets.extend_from_slice(&[0, 0, 0, 1]);
                 param_sets.extend_from_slice(&nal.bytes);
@@ -469,23 +519,42 @@ impl H264Source {
                 (None, Some(co64)) => Some(co64.entries.clone()),
                 (None, None) => None,
             },
-            stsc: stbl.stsc.entries.iter().map(|e| (e.first_chunk, e.samples_per_chunk)).collect(),
-            stts: stbl.stts.entries.iter().map(|e| (e.sample_count, e.sample_delta)).collect(),
+            stsc: stbl
+                .stsc
+                .entries
+                .iter()
+                .map(|e| (e.first_chunk, e.samples_per_chunk))
+                .collect(),
+            stts: stbl
+                .stts
+                .entries
+                .iter()
+                .map(|e| (e.sample_count, e.sample_delta))
+                .collect(),
             ctts: stbl
                 .ctts
                 .as_ref()
-                .map(|c| c.entries.iter().map(|e| (e.sample_count, e.sample_offset)).collect())
+                .map(|c| {
+                    c.entries
+                        .iter()
+                        .map(|e| (e.sample_count, e.sample_offset))
+                        .collect()
+                })
                 .unwrap_or_default(),
         };
         let (samples, total_ticks) =
             sample_table(&tables).map_err(|e| corrupt(format!("bad sample table: {e}")))?;
         if samples.is_empty() {
-            return Err(corrupt(format!("the {container} video track has no samples")));
+            return Err(corrupt(format!(
+                "the {container} video track has no samples"
+            )));
         }
         let cts0 = samples.iter().map(|s| s.cts).min().unwrap_or(0);
         let timescale = timescale as f64;
         let duration_s = (total_ticks > 0).then(|| total_ticks as f64 / timescale);
-        let fps = duration_s.map(|d| samples.len() as f64 / d).filter(|f| f.is_finite() && *f > 0.0);
+        let fps = duration_s
+            .map(|d| samples.len() as f64 / d)
+            .filter(|f| f.is_finite() && *f > 0.0);
         let (w, h) = (avc1.width as u32, avc1.height as u32);
         let info = SourceInfo {
             description: describe(&format!("H.264 in {container}"), w, h, fps),
@@ -495,8 +564,13 @@ impl H264Source {
             frame_count: Some(samples.len() as u64),
             duration_s,
         };
-        let decoder = Decoder::new()
-            .map_err(|e| OpenFailure::Fatal(SourceError::unsupported(path, format!("openh264: {e}"))))?;
+        // No flush after each decode: flushing mid-stream breaks B-frame reordering (Main/High
+        // profile). Pictures the decoder holds back are drained by `flush_remaining` at the end.
+        let config = DecoderConfig::new().flush_after_decode(Flush::NoFlush);
+        let decoder =
+            Decoder::with_api_config(OpenH264API::from_source(), config).map_err(|e| {
+                OpenFailure::Fatal(SourceError::unsupported(path, format!("openh264: {e}")))
+            })?;
         let mut src = H264Source {
             path: path.to_path_buf(),
             info,
@@ -527,7 +601,10 @@ impl H264Source {
         {
             src.feed_next();
         }
-        if src.ready.is_empty() && src.next_sample >= src.samples.len() && src.pending_error.is_none() {
+        if src.ready.is_empty()
+            && src.next_sample >= src.samples.len()
+            && src.pending_error.is_none()
+        {
             src.flush();
         }
         if src.ready.is_empty() {
@@ -537,7 +614,9 @@ impl H264Source {
                     src.profile
                 )));
             }
-            if src.pending_error.is_none() && src.next_sample >= PRIME_SAMPLES.min(src.samples.len()) {
+            if src.pending_error.is_none()
+                && src.next_sample >= PRIME_SAMPLES.min(src.samples.len())
+            {
                 return Err(OpenFailure::Undecodable(format!(
                     "the built-in decoder (openh264) produced no picture from the first {} samples of this {} profile stream",
                     src.next_sample, src.profile
@@ -550,14 +629,18 @@ impl H264Source {
     /// Feeds one sample to the decoder; pictures go to `ready`, problems to `pending_error`.
     fn feed_next(&mut self) {
         let i = self.next_sample;
-        let Some(&s) = self.samples.get(i) else { return };
+        let Some(&s) = self.samples.get(i) else {
+            return;
+        };
         self.next_sample += 1;
         let total = self.samples.len();
         let end = s.offset.checked_add(s.size as u64);
         if end.is_none_or(|e| e > self.file_len) || s.size as u64 > self.file_len {
             self.fail(SourceError::corrupt(
                 &self.path,
-                format!("truncated at frame {i} of {total}: sample data ends past the end of the file"),
+                format!(
+                    "truncated at frame {i} of {total}: sample data ends past the end of the file"
+                ),
             ));
             return;
         }
@@ -591,11 +674,19 @@ impl H264Source {
             }
             Ok(None) => {}
             Err(e) => {
-                let reason = super::one_line(&e.to_string());
+                let reason = super::one_line(
+                    &e.to_string()
+                        .replace("User Message:None.", "")
+                        .replace("Backtraces enabled.", "")
+                        .replace("Backtraces disabled.", ""),
+                );
                 self.decode_failure = Some(reason.clone());
                 self.fail(SourceError::corrupt(
                     &self.path,
-                    format!("H.264 decode error at frame {i} ({} profile): {reason}", self.profile),
+                    format!(
+                        "H.264 decode error at frame {i} ({} profile): {reason}",
+                        self.profile
+                    ),
                 ));
             }
         }
@@ -610,7 +701,13 @@ impl H264Source {
         };
         let cts = self.pending_pts.pop().map_or(self.cts0, |Reverse(c)| c);
         let pts_s = (cts.saturating_sub(self.cts0)) as f64 / self.timescale;
-        self.ready.push_back(Frame { index: self.next_index, pts_s, width, height, luma });
+        self.ready.push_back(Frame {
+            index: self.next_index,
+            pts_s,
+            width,
+            height,
+            luma,
+        });
         self.next_index += 1;
     }
 
@@ -656,15 +753,27 @@ fn picture(yuv: &DecodedYUV<'_>) -> Option<(u32, u32, Vec<u8>)> {
 
 /// Appends the NAL units of an AVCC sample (big-endian length prefixes) to `out` in Annex B
 /// form. Zero-length NAL units are skipped.
-pub(crate) fn avcc_to_annexb(sample: &[u8], len_size: usize, out: &mut Vec<u8>) -> Result<(), String> {
+pub(crate) fn avcc_to_annexb(
+    sample: &[u8],
+    len_size: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
     let mut rest = sample;
     while !rest.is_empty() {
         let Some((len_bytes, tail)) = rest.split_at_checked(len_size) else {
-            return Err(format!("{} stray bytes at the end of the sample", rest.len()));
+            return Err(format!(
+                "{} stray bytes at the end of the sample",
+                rest.len()
+            ));
         };
-        let n = len_bytes.iter().fold(0usize, |acc, &b| (acc << 8) | b as usize);
+        let n = len_bytes
+            .iter()
+            .fold(0usize, |acc, &b| (acc << 8) | b as usize);
         let Some((nal, tail)) = tail.split_at_checked(n) else {
-            return Err(format!("NAL unit of {n} bytes overruns the sample ({} left)", tail.len()));
+            return Err(format!(
+                "NAL unit of {n} bytes overruns the sample ({} left)",
+                tail.len()
+            ));
         };
         if !nal.is_empty() {
             out.extend_from_slice(&[0, 0, 0, 1]);
@@ -722,7 +831,9 @@ mod tests {
 
     #[test]
     fn boxes_stop_at_malformed_sizes() {
-        let data = [0, 0, 0, 9, b'a', b'b', b'c', b'd', 7, 0, 0, 0, 4, b'x', b'x', b'x', b'x'];
+        let data = [
+            0, 0, 0, 9, b'a', b'b', b'c', b'd', 7, 0, 0, 0, 4, b'x', b'x', b'x', b'x',
+        ];
         let v: Vec<_> = boxes(&data).collect();
         assert_eq!(v.len(), 1);
         assert_eq!(&v[0].0, b"abcd");

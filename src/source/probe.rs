@@ -29,7 +29,10 @@ pub(crate) enum Kind {
 pub(crate) fn read_head(path: &Path) -> Result<Vec<u8>, SourceError> {
     let meta = std::fs::metadata(path).map_err(|e| SourceError::io(path, &e))?;
     if meta.is_dir() {
-        return Err(SourceError::unsupported(path, "is a directory, not a video file"));
+        return Err(SourceError::unsupported(
+            path,
+            "is a directory, not a video file",
+        ));
     }
     let file = File::open(path).map_err(|e| SourceError::io(path, &e))?;
     let mut head = Vec::with_capacity(HEAD_LEN);
@@ -52,7 +55,9 @@ pub(crate) fn sniff(head: &[u8]) -> Kind {
         return Kind::Y4m;
     }
     if let Some(t) = head.get(4..8) {
-        let size = head.get(0..4).map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+        let size = head
+            .get(0..4)
+            .map_or(0, |b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
         // size 0 = "to end of file", 1 = 64-bit size follows; otherwise at least a header.
         if BMFF_FIRST_BOXES.iter().any(|b| &b[..] == t) && (size <= 1 || size >= 8) {
             return Kind::IsoBmff;

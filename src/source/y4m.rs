@@ -67,12 +67,17 @@ fn header_dims(path: &Path) -> Result<(usize, usize), SourceError> {
         }
     }
     match (w, h) {
-        (Some(w), Some(h)) if (1..=MAX_DIM).contains(&w) && (1..=MAX_DIM).contains(&h) => Ok((w, h)),
+        (Some(w), Some(h)) if (1..=MAX_DIM).contains(&w) && (1..=MAX_DIM).contains(&h) => {
+            Ok((w, h))
+        }
         (Some(w), Some(h)) => Err(SourceError::corrupt(
             path,
             format!("Y4M header gives an impossible frame size {w}x{h}"),
         )),
-        _ => Err(SourceError::corrupt(path, "Y4M header lacks a valid W or H")),
+        _ => Err(SourceError::corrupt(
+            path,
+            "Y4M header lacks a valid W or H",
+        )),
     }
 }
 
@@ -80,12 +85,18 @@ impl Y4mSource {
     pub(crate) fn open(path: &Path) -> Result<Self, SourceError> {
         header_dims(path)?;
         let file = File::open(path).map_err(|e| SourceError::io(path, &e))?;
-        let file_len = file.metadata().map_err(|e| SourceError::io(path, &e))?.len();
+        let file_len = file
+            .metadata()
+            .map_err(|e| SourceError::io(path, &e))?
+            .len();
         let limit = MAX_FRAME_BYTES.min(usize::try_from(file_len).unwrap_or(usize::MAX));
         let consumed = Arc::new(AtomicU64::new(0));
-        let reader = Counting { inner: BufReader::new(file), consumed: Arc::clone(&consumed) };
-        let dec = y4m::Decoder::new_with_limits(reader, y4m::Limits { bytes: limit })
-            .map_err(|e| match e {
+        let reader = Counting {
+            inner: BufReader::new(file),
+            consumed: Arc::clone(&consumed),
+        };
+        let dec = y4m::Decoder::new_with_limits(reader, y4m::Limits { bytes: limit }).map_err(
+            |e| match e {
                 y4m::Error::OutOfMemory => SourceError::corrupt(
                     path,
                     "Y4M header announces frames bigger than the file (truncated or bad header)",
@@ -94,7 +105,8 @@ impl Y4mSource {
                     SourceError::unsupported(path, "Y4M with an unsupported colour space")
                 }
                 other => SourceError::corrupt(path, format!("bad Y4M header: {other}")),
-            })?;
+            },
+        )?;
         let (width, height) = (dec.get_width(), dec.get_height());
         let bit_depth = dec.get_bit_depth();
         let bytes_per_sample = dec.get_bytes_per_sample();
@@ -180,7 +192,10 @@ impl FrameSource for Y4mSource {
         };
         let Some(luma) = luma else {
             self.done = true;
-            return Err(SourceError::corrupt(&self.path, format!("short Y plane at frame {index}")));
+            return Err(SourceError::corrupt(
+                &self.path,
+                format!("short Y plane at frame {index}"),
+            ));
         };
         self.next_index += 1;
         self.frame_end = self.consumed.load(Ordering::Relaxed);
