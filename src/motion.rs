@@ -7,7 +7,7 @@
 use crate::anatomy::{RegionKind, Side};
 use crate::face::detector::{DetectorParams, FaceBox, FaceDetector};
 use crate::face::regions::{CROP_EXPAND, RegionLayout};
-use crate::face::track::{FacePose, sample_crop};
+use crate::face::track::{CropSampler, FacePose};
 use crate::flow::{FlowParams, FlowVec, LucasKanade, Plane, Pyramid, fit_affine};
 use crate::source::Frame;
 
@@ -104,6 +104,7 @@ pub struct MotionAnalyzer {
     flows: Vec<FlowVec>,
     scratch: Vec<f32>,
     crop: Plane,
+    sampler: CropSampler,
     prev_pyr: Pyramid,
     cur_pyr: Pyramid,
     /// Accumulated mean residual displacement per (side, region), crop px.
@@ -140,6 +141,7 @@ impl MotionAnalyzer {
             flows,
             scratch: vec![],
             crop: Plane::zeros((n, n)),
+            sampler: CropSampler::default(),
             prev_pyr: Pyramid::default(),
             cur_pyr: Pyramid::default(),
             accumulated,
@@ -191,7 +193,8 @@ impl MotionAnalyzer {
         };
 
         // Flow from the previous aligned crop to this frame sampled with the previous pose.
-        sample_crop(&frame.luma, w, h, &pose, &mut self.crop);
+        self.sampler.prepare(&frame.luma, w, h, &pose, n);
+        self.sampler.sample(&pose, &mut self.crop);
         normalize_contrast(&mut self.crop);
         self.cur_pyr.build(&self.crop, self.params.flow.levels);
         self.lk.track(&self.prev_pyr, &self.cur_pyr, &self.points, &mut self.flows);
@@ -298,7 +301,7 @@ impl MotionAnalyzer {
         }
 
         // The aligned crop for this frame: next frame's flow template and this frame's look.
-        sample_crop(&frame.luma, w, h, &pose, &mut self.crop);
+        self.sampler.sample(&pose, &mut self.crop);
         normalize_contrast(&mut self.crop);
         self.prev_pyr.build_with_gradients(&self.crop, self.params.flow.levels);
         self.pose = Some(pose);
@@ -307,7 +310,9 @@ impl MotionAnalyzer {
     }
 
     fn start_track(&mut self, frame: &Frame, pose: FacePose, t: f64) {
-        sample_crop(&frame.luma, frame.width as usize, frame.height as usize, &pose, &mut self.crop);
+        let n = self.params.crop_px;
+        self.sampler.prepare(&frame.luma, frame.width as usize, frame.height as usize, &pose, n);
+        self.sampler.sample(&pose, &mut self.crop);
         normalize_contrast(&mut self.crop);
         self.prev_pyr.build_with_gradients(&self.crop, self.params.flow.levels);
         self.accumulated.iter_mut().for_each(|a| *a = (0.0, 0.0));
@@ -319,6 +324,13 @@ impl MotionAnalyzer {
     /// The face to follow: the one overlapping the tracked pose, else the largest and most
     /// central one (the detector's ordering).
     fn best_face(&mut self, frame: &Frame, near: Option<&FacePose>) -> Option<FaceBox> {
+        if let Some(p) = near {
+            let face_px = p.size / CROP_EXPAND;
+            let faces = self.detector.detect_near(&frame.luma, frame.width, frame.height, p.cx, p.cy, face_px);
+            if let Some(b) = faces.iter().find(|b| pose_from_box(b).iou(p) > 0.3) {
+                return Some(*b);
+            }
+        }
         let faces = self.detector.detect(&frame.luma, frame.width, frame.height);
         if let Some(p) = near {
             let best = faces
