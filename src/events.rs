@@ -5,6 +5,9 @@
 
 use crate::anatomy::{RegionKind, Side};
 use serde::{Deserialize, Serialize};
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 
 /// Clonic = short repeated jerks; tonic = a sustained squeeze.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,7 +64,10 @@ pub enum Event {
     },
     Twitch(Twitch),
     /// An interval with no face: no twitch can be seen, and it is not observed time.
-    FaceLost { start_s: f64, end_s: f64 },
+    FaceLost {
+        start_s: f64,
+        end_s: f64,
+    },
     /// Something odd in the input that the user should know about.
     Warning {
         t_s: f64,
@@ -79,4 +85,547 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
+}
+
+impl Event {
+    /// The `"kind"` tag of every variant this version understands.
+    pub const KINDS: [&'static str; 5] = ["session", "twitch", "face_lost", "warning", "summary"];
+
+    /// The `"kind"` tag this event is written with.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::Session { .. } => "session",
+            Event::Twitch(_) => "twitch",
+            Event::FaceLost { .. } => "face_lost",
+            Event::Warning { .. } => "warning",
+            Event::Summary { .. } => "summary",
+        }
+    }
+
+    pub fn as_twitch(&self) -> Option<&Twitch> {
+        match self {
+            Event::Twitch(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+impl Twitch {
+    pub fn duration_s(&self) -> f64 {
+        self.end_s - self.start_s
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sinks
+// ---------------------------------------------------------------------------------------------
+
+/// Where events go. One trait for every output format; `finish` is called once at the end.
+pub trait EventSink {
+    fn write(&mut self, event: &Event) -> io::Result<()>;
+    fn finish(&mut self) -> io::Result<()>;
+}
+
+/// How a log file is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OpenMode {
+    /// Truncate an existing file (reprocessing a clip).
+    Truncate,
+    /// Never truncate; add to the end (live sessions).
+    Append,
+}
+
+/// Opens (creating if needed) a file for writing events. A file created here is owner-only
+/// (0o600) on Unix; the permissions of a file that already existed are left as they are.
+/// Returns the file and whether it was created by this call.
+fn open_log_file(path: &Path, mode: OpenMode) -> io::Result<(File, bool)> {
+    let options = |create_new: bool| {
+        let mut o = OpenOptions::new();
+        o.write(true);
+        if create_new {
+            o.create_new(true);
+        } else if mode == OpenMode::Append {
+            o.append(true).create(true);
+        } else {
+            o.truncate(true).create(true);
+        }
+        if mode == OpenMode::Append {
+            o.append(true);
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            o.mode(0o600);
+        }
+        o
+    };
+    // create_new first: tells race-free whether we made the file.
+    let (file, created) = match options(true).open(path) {
+        Ok(f) => (f, true),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => (options(false).open(path)?, false),
+        Err(e) => return Err(e),
+    };
+    if created {
+        restrict_permissions(&file)?;
+    }
+    Ok((file, created))
+}
+
+/// Makes a file owner-only (the mode given at creation is subject to the umask and to the
+/// file system; this makes sure).
+#[cfg(unix)]
+fn restrict_permissions(file: &File) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
+}
+
+#[cfg(not(unix))]
+fn restrict_permissions(_file: &File) -> io::Result<()> {
+    Ok(())
+}
+
+enum Target {
+    File(File),
+    Writer(Box<dyn Write + Send>),
+}
+
+impl Target {
+    /// One `write_all` of a whole line, then flush: a crash can at worst leave the last line
+    /// half-written, and loses nothing already written.
+    fn write_line(&mut self, line: &[u8]) -> io::Result<()> {
+        match self {
+            Target::File(f) => {
+                f.write_all(line)?;
+                f.flush()
+            }
+            Target::Writer(w) => {
+                w.write_all(line)?;
+                w.flush()
+            }
+        }
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        match self {
+            Target::File(f) => {
+                f.flush()?;
+                f.sync_all()
+            }
+            Target::Writer(w) => w.flush(),
+        }
+    }
+}
+
+/// JSON Lines: one event object per line, written whole and flushed per event.
+pub struct JsonlSink {
+    target: Target,
+}
+
+impl JsonlSink {
+    /// Creates or truncates `path` (for `analyze`, which reprocesses a clip from scratch).
+    pub fn create(path: &Path) -> io::Result<Self> {
+        let (file, _) = open_log_file(path, OpenMode::Truncate)?;
+        Ok(Self {
+            target: Target::File(file),
+        })
+    }
+
+    /// Opens `path` for appending, creating it if needed; never truncates (live sessions).
+    pub fn append(path: &Path) -> io::Result<Self> {
+        let (file, _) = open_log_file(path, OpenMode::Append)?;
+        Ok(Self {
+            target: Target::File(file),
+        })
+    }
+
+    /// Writes to any writer (e.g. stdout); `finish` only flushes.
+    pub fn to_writer(writer: Box<dyn Write + Send>) -> Self {
+        Self {
+            target: Target::Writer(writer),
+        }
+    }
+}
+
+/// The exact bytes `JsonlSink` writes for one event: compact JSON plus `\n`.
+pub fn event_line(event: &Event) -> io::Result<Vec<u8>> {
+    let mut line = serde_json::to_vec(event).map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("cannot encode {} event: {e}", event.kind()),
+        )
+    })?;
+    line.push(b'\n');
+    Ok(line)
+}
+
+impl EventSink for JsonlSink {
+    fn write(&mut self, event: &Event) -> io::Result<()> {
+        let line = event_line(event)?;
+        self.target.write_line(&line)
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.target.finish()
+    }
+}
+
+/// The CSV header `CsvSink` writes. The evidence columns are always present (a fixed schema
+/// is easier on spreadsheets); their cells are empty when a twitch carries no evidence for
+/// that region.
+pub const CSV_HEADER: &str = "start_s,end_s,duration_s,side,regions,peak,asymmetry,pattern,confidence,\
+eye_left,eye_right,cheek_left,cheek_right,mouth_left,mouth_right";
+
+/// CSV of twitch events only, one row each, numbers with 3 decimals, regions joined with `+`.
+/// Other event kinds are ignored. Rows are written whole and flushed per event.
+pub struct CsvSink {
+    target: Target,
+    header_written: bool,
+}
+
+impl CsvSink {
+    /// Creates or truncates `path` and writes the header.
+    pub fn create(path: &Path) -> io::Result<Self> {
+        let (file, _) = open_log_file(path, OpenMode::Truncate)?;
+        let mut sink = Self {
+            target: Target::File(file),
+            header_written: false,
+        };
+        sink.write_header()?;
+        Ok(sink)
+    }
+
+    /// Appends to `path` (creating it if needed); writes the header only if the file is empty.
+    pub fn append(path: &Path) -> io::Result<Self> {
+        let (file, _) = open_log_file(path, OpenMode::Append)?;
+        let empty = file.metadata()?.len() == 0;
+        let mut sink = Self {
+            target: Target::File(file),
+            header_written: !empty,
+        };
+        if empty {
+            sink.write_header()?;
+        }
+        Ok(sink)
+    }
+
+    /// Writes to any writer (e.g. stdout), header first.
+    pub fn to_writer(writer: Box<dyn Write + Send>) -> io::Result<Self> {
+        let mut sink = Self {
+            target: Target::Writer(writer),
+            header_written: false,
+        };
+        sink.write_header()?;
+        Ok(sink)
+    }
+
+    fn write_header(&mut self) -> io::Result<()> {
+        if !self.header_written {
+            self.target
+                .write_line(format!("{CSV_HEADER}\n").as_bytes())?;
+            self.header_written = true;
+        }
+        Ok(())
+    }
+}
+
+/// One CSV row (with trailing `\n`) for a twitch, matching `CSV_HEADER`.
+pub fn csv_row(t: &Twitch) -> String {
+    let num = |x: f64| {
+        if x.is_finite() {
+            format!("{x:.3}")
+        } else {
+            String::new()
+        }
+    };
+    let regions: Vec<&str> = t.regions.iter().map(|r| r.as_str()).collect();
+    let pattern = match t.pattern {
+        Pattern::Clonic => "clonic",
+        Pattern::Tonic => "tonic",
+    };
+    let mut cells = vec![
+        num(t.start_s),
+        num(t.end_s),
+        num(t.duration_s()),
+        t.side.as_str().to_string(),
+        regions.join("+"),
+        num(t.peak),
+        num(t.asymmetry),
+        pattern.to_string(),
+        num(t.confidence),
+    ];
+    for region in RegionKind::ALL {
+        match t.evidence.iter().find(|e| e.region == region) {
+            Some(e) => {
+                cells.push(num(e.left));
+                cells.push(num(e.right));
+            }
+            None => {
+                cells.push(String::new());
+                cells.push(String::new());
+            }
+        }
+    }
+    let mut row = cells.join(",");
+    row.push('\n');
+    row
+}
+
+impl EventSink for CsvSink {
+    fn write(&mut self, event: &Event) -> io::Result<()> {
+        match event {
+            Event::Twitch(t) => self.target.write_line(csv_row(t).as_bytes()),
+            _ => Ok(()),
+        }
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.target.finish()
+    }
+}
+
+/// Fan-out to several sinks. Every sink gets every event even if another fails; the first
+/// error is returned.
+pub struct MultiSink(pub Vec<Box<dyn EventSink + Send>>);
+
+impl EventSink for MultiSink {
+    fn write(&mut self, event: &Event) -> io::Result<()> {
+        let mut first_err = None;
+        for sink in &mut self.0 {
+            if let Err(e) = sink.write(event) {
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        let mut first_err = None;
+        for sink in &mut self.0 {
+            if let Err(e) = sink.finish() {
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+}
+
+/// Keeps events in memory (tests, and callers that want the events afterwards).
+#[derive(Debug, Default, Clone)]
+pub struct MemorySink {
+    pub events: Vec<Event>,
+    pub finished: bool,
+}
+
+impl EventSink for MemorySink {
+    fn write(&mut self, event: &Event) -> io::Result<()> {
+        self.events.push(event.clone());
+        Ok(())
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.finished = true;
+        Ok(())
+    }
+}
+
+/// Fails fast, before a long run, if `path` cannot be written: an existing file must open
+/// for appending (it is not truncated); otherwise its directory must exist and accept a new
+/// file (a temporary file is created beside it and removed). Errors do not name the path:
+/// the caller adds it.
+pub fn check_writable(path: &Path) -> io::Result<()> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "is a directory, not a file",
+            ));
+        }
+        Ok(_) => {
+            OpenOptions::new().append(true).open(path)?;
+            return Ok(());
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    match std::fs::metadata(&parent) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                "its parent is not a directory",
+            ));
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                "its directory does not exist",
+            ));
+        }
+        Err(e) => return Err(e),
+    }
+    let probe = parent.join(format!(".twitchwatch-write-check-{}", std::process::id()));
+    let mut o = OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    match o.open(&probe) {
+        Ok(file) => {
+            drop(file);
+            // Best effort: the check succeeded even if the probe lingers.
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(e) => Err(io::Error::new(
+            e.kind(),
+            format!("its directory is not writable: {e}"),
+        )),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reader
+// ---------------------------------------------------------------------------------------------
+
+/// What a log held: the events this version understands, and what was wrong with the rest.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LogContents {
+    pub events: Vec<Event>,
+    /// One line each, with 1-based line numbers. Unknown kinds are not warned about.
+    pub warnings: Vec<String>,
+}
+
+impl LogContents {
+    pub fn twitches(&self) -> impl Iterator<Item = &Twitch> {
+        self.events.iter().filter_map(Event::as_twitch)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("cannot read event log {}: {source}", path.display())]
+    Io { path: PathBuf, source: io::Error },
+}
+
+/// Reads a JSON Lines event log. Bad lines become warnings, never errors; only failing to
+/// read the file at all is an error.
+pub fn read_log(path: &Path) -> Result<LogContents, ReadError> {
+    let bytes = std::fs::read(path).map_err(|source| ReadError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(read_log_bytes(&bytes))
+}
+
+pub fn read_log_str(text: &str) -> LogContents {
+    read_log_bytes(text.as_bytes())
+}
+
+/// Parses log bytes line by line. Never panics.
+///
+/// - blank lines are ignored;
+/// - a line whose `"kind"` this version does not know is skipped silently;
+/// - a known kind that does not parse, a line that is not JSON or has no `"kind"`, and
+///   invalid UTF-8 each give a warning and are skipped;
+/// - a last line without a trailing newline that is not valid JSON is reported as incomplete
+///   (the writer was interrupted mid-line).
+pub fn read_log_bytes(bytes: &[u8]) -> LogContents {
+    let mut out = LogContents::default();
+    let ends_with_newline = bytes.last() == Some(&b'\n');
+    let mut lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
+    if ends_with_newline || bytes.is_empty() {
+        // split leaves an empty piece after the final newline
+        lines.pop();
+    }
+    let count = lines.len();
+    for (i, raw) in lines.into_iter().enumerate() {
+        let n = i + 1;
+        let is_unterminated_last = n == count && !ends_with_newline;
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        let text = match std::str::from_utf8(raw) {
+            Ok(t) => t,
+            Err(_) => {
+                if is_unterminated_last {
+                    out.warnings.push(format!(
+                        "line {n} is incomplete (the writer was interrupted?)"
+                    ));
+                } else {
+                    out.warnings
+                        .push(format!("line {n} is not valid UTF-8; skipped"));
+                }
+                continue;
+            }
+        };
+        if text.trim().is_empty() {
+            continue;
+        }
+        let value: serde_json::Value = match serde_json::from_str(text) {
+            Ok(v) => v,
+            Err(e) => {
+                if is_unterminated_last {
+                    out.warnings.push(format!(
+                        "line {n} is incomplete (the writer was interrupted?)"
+                    ));
+                } else {
+                    out.warnings
+                        .push(format!("line {n} is not valid JSON ({e}); skipped"));
+                }
+                continue;
+            }
+        };
+        let kind = match value.get("kind").and_then(|k| k.as_str()) {
+            Some(k) => k.to_string(),
+            None => {
+                out.warnings
+                    .push(format!("line {n} has no \"kind\"; skipped"));
+                continue;
+            }
+        };
+        if !Event::KINDS.contains(&kind.as_str()) {
+            continue; // written by a newer version: skip silently
+        }
+        match serde_json::from_value::<Event>(value) {
+            Ok(ev) => out.events.push(ev),
+            Err(e) => out
+                .warnings
+                .push(format!("line {n}: invalid \"{kind}\" event ({e}); skipped")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kind_matches_serialized_tag() {
+        let events = [
+            Event::Session {
+                version: "v".into(),
+                source: "s".into(),
+                mirrored: true,
+                settings: serde_json::Value::Null,
+            },
+            Event::FaceLost {
+                start_s: 0.0,
+                end_s: 1.0,
+            },
+            Event::Warning {
+                t_s: 0.0,
+                message: "m".into(),
+            },
+        ];
+        for e in &events {
+            let v = serde_json::to_value(e).unwrap_or_default();
+            assert_eq!(v.get("kind").and_then(|k| k.as_str()), Some(e.kind()));
+            assert!(Event::KINDS.contains(&e.kind()));
+        }
+    }
 }

@@ -1,13 +1,21 @@
 //! twitchwatch: logs one-sided facial twitches (hemifacial spasm) from a clip or a webcam.
 //!
 //! Stages, each in its own module: `source` (decode) → `capture` (thread, bounded channel)
-//! → `face` (detect, track, regions) → `flow` (optical flow, head-motion removal)
-//! → `detect` (one-sided bursts) → `events` (JSON Lines / CSV). `synth` renders labelled
-//! test clips and `eval` scores event logs against labels.
+//! → `face` (detect, track, regions) → `flow` (optical flow) → `motion` (head-motion
+//! removal, per-region signals) → `detect` (one-sided bursts) → `events` (JSON Lines / CSV),
+//! joined by `pipeline`. `synth` renders labelled test clips and `eval` scores event logs
+//! against labels.
 
 pub mod anatomy;
+pub mod capture;
+pub mod cli;
+pub mod detect;
+pub mod eval;
 pub mod events;
 pub mod face;
+pub mod flow;
 pub mod labels;
+pub mod motion;
+pub mod pipeline;
 pub mod source;
 pub mod synth;

@@ -1,8 +1,8 @@
-//! Face stage: find the face in a frame (`detector`), then follow it and place the watched
-//! regions on it.
+//! Face stage: find the face in a frame (`detector`), follow it between detections
+//! (`track`) and place the watched regions on it (`regions`).
 //!
-//! Input: luma frames. Output: face boxes in full-frame pixels.
+//! Input: luma frames. Output: a face pose and region rectangles. Thread: analysis.
 
 pub mod detector;
-// `track` (follow the face between detections) and `regions` (eye/cheek/mouth boxes per side)
-// are added here later.
+pub mod regions;
+pub mod track;

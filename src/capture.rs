@@ -1,0 +1,203 @@
+//! Capture thread: pulls frames from a `FrameSource` and sends them over a bounded channel.
+//!
+//! Input: any `FrameSource` (clip decoder, camera, test double). Output: `CaptureMsg`s on
+//! `rx_frames`. Thread: its own, named `twitchwatch-capture`.
+
+use crate::source::{Frame, FrameSource, SourceError, SourceInfo};
+use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+
+/// What to do when the analysis falls behind and the channel is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backpressure {
+    /// Wait: nothing is dropped (clips).
+    Block,
+    /// Drop the oldest queued frame and count it: the source is never stalled (cameras).
+    DropOldest,
+}
+
+#[derive(Debug)]
+pub enum CaptureMsg {
+    Frame(Frame),
+    /// The source failed; no more messages follow.
+    Failed(SourceError),
+}
+
+/// A running capture thread. Dropping it without `shutdown` also stops and joins it.
+pub struct Capture {
+    pub info: SourceInfo,
+    rx_frames: Receiver<CaptureMsg>,
+    stop: Arc<AtomicBool>,
+    dropped: Arc<AtomicU64>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Capture {
+    /// Starts the capture thread. `capacity` bounds the frames in flight (memory).
+    pub fn spawn(
+        mut source: Box<dyn FrameSource>,
+        capacity: usize,
+        policy: Backpressure,
+    ) -> std::io::Result<Self> {
+        let info = source.info().clone();
+        let (tx_frames, rx_frames) = bounded(capacity.max(1));
+        let stop = Arc::new(AtomicBool::new(false));
+        let dropped = Arc::new(AtomicU64::new(0));
+        let handle = {
+            let (stop, dropped, rx_own) = (stop.clone(), dropped.clone(), rx_frames.clone());
+            std::thread::Builder::new()
+                .name("twitchwatch-capture".into())
+                .spawn(move || capture_loop(source.as_mut(), tx_frames, rx_own, policy, &stop, &dropped))?
+        };
+        Ok(Self { info, rx_frames, stop, dropped, handle: Some(handle) })
+    }
+
+    pub fn rx_frames(&self) -> &Receiver<CaptureMsg> {
+        &self.rx_frames
+    }
+
+    /// Frames dropped so far under `DropOldest`.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Asks the thread to stop, drains the channel so it cannot block, and joins it.
+    pub fn shutdown(mut self) {
+        self.stop_and_join();
+    }
+
+    fn stop_and_join(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        while self.rx_frames.try_recv().is_ok() {}
+        if let Some(h) = self.handle.take() {
+            // Keep draining while the thread finishes its current send.
+            while !h.is_finished() {
+                while self.rx_frames.try_recv().is_ok() {}
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            if h.join().is_err() {
+                tracing::error!("capture thread panicked");
+            }
+        }
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        self.stop_and_join();
+    }
+}
+
+fn capture_loop(
+    source: &mut dyn FrameSource,
+    tx_frames: Sender<CaptureMsg>,
+    rx_own: Receiver<CaptureMsg>,
+    policy: Backpressure,
+    stop: &AtomicBool,
+    dropped: &AtomicU64,
+) {
+    while !stop.load(Ordering::Relaxed) {
+        let msg = match source.next_frame() {
+            Ok(Some(f)) => CaptureMsg::Frame(f),
+            Ok(None) => return,
+            Err(e) => CaptureMsg::Failed(e),
+        };
+        let last = matches!(msg, CaptureMsg::Failed(_));
+        match policy {
+            Backpressure::Block => {
+                if tx_frames.send(msg).is_err() {
+                    return;
+                }
+            }
+            Backpressure::DropOldest => {
+                let mut msg = msg;
+                loop {
+                    match tx_frames.try_send(msg) {
+                        Ok(()) => break,
+                        Err(TrySendError::Disconnected(_)) => return,
+                        Err(TrySendError::Full(m)) => {
+                            if let Ok(CaptureMsg::Frame(_)) = rx_own.try_recv() {
+                                dropped.fetch_add(1, Ordering::Relaxed);
+                            }
+                            msg = m;
+                        }
+                    }
+                }
+            }
+        }
+        if last {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A test double producing `n` tiny frames, then an optional error.
+    struct Counting {
+        info: SourceInfo,
+        next: u64,
+        n: u64,
+        fail_at_end: bool,
+    }
+
+    impl FrameSource for Counting {
+        fn info(&self) -> &SourceInfo {
+            &self.info
+        }
+        fn next_frame(&mut self) -> Result<Option<Frame>, SourceError> {
+            if self.next >= self.n {
+                if self.fail_at_end {
+                    self.fail_at_end = false;
+                    return Err(SourceError::Corrupt { path: "fake".into(), message: "cut".into() });
+                }
+                return Ok(None);
+            }
+            self.next += 1;
+            Ok(Some(Frame { index: self.next - 1, pts_s: 0.0, width: 1, height: 1, luma: vec![0] }))
+        }
+    }
+
+    fn counting(n: u64, fail_at_end: bool) -> Box<dyn FrameSource> {
+        Box::new(Counting { info: SourceInfo::default(), next: 0, n, fail_at_end })
+    }
+
+    #[test]
+    fn blocking_capture_delivers_every_frame_then_the_error() {
+        let cap = Capture::spawn(counting(100, true), 2, Backpressure::Block).unwrap();
+        let msgs: Vec<_> = cap.rx_frames().iter().collect();
+        assert_eq!(msgs.len(), 101);
+        assert!(matches!(msgs[100], CaptureMsg::Failed(_)));
+        for (i, m) in msgs[..100].iter().enumerate() {
+            assert!(matches!(m, CaptureMsg::Frame(f) if f.index == i as u64));
+        }
+    }
+
+    #[test]
+    fn drop_oldest_never_blocks_and_keeps_the_newest() {
+        let cap = Capture::spawn(counting(1000, false), 4, Backpressure::DropOldest).unwrap();
+        // Consume nothing until the source is done.
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let got: Vec<u64> = cap
+            .rx_frames()
+            .iter()
+            .filter_map(|m| match m {
+                CaptureMsg::Frame(f) => Some(f.index),
+                CaptureMsg::Failed(_) => None,
+            })
+            .collect();
+        assert!(got.len() <= 4);
+        assert_eq!(got.last(), Some(&999));
+        assert_eq!(cap.dropped() + got.len() as u64, 1000);
+    }
+
+    #[test]
+    fn shutdown_joins_a_blocked_thread() {
+        let cap = Capture::spawn(counting(u64::MAX, false), 1, Backpressure::Block).unwrap();
+        cap.shutdown();
+    }
+}

@@ -1,0 +1,383 @@
+//! Burst detector: turns per-region motion signals into one-sided twitch events.
+//!
+//! Input: `FrameSignals` in time order. Output: closed `Twitch` events (and per-frame
+//! normalised activity for traces and previews). Thread: analysis.
+
+use crate::anatomy::{RegionKind, Side};
+use crate::events::{Pattern, RegionEvidence, Twitch};
+use crate::motion::FrameSignals;
+
+/// Detector parameters, in physical units: "% fw" is percent of the face's width, so the
+/// same values hold for small and large faces and any frame rate.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DetectParams {
+    /// A burst starts when one eye squeezes faster than the other by at least this
+    /// (% fw per second): spasms are quick involuntary contractions, while voluntary
+    /// expressions (frowns, squints) build slowly.
+    pub onset_rate: f32,
+    /// ...and its squeeze already exceeds the other eye's by this much (% fw).
+    pub onset_closure: f32,
+    /// The burst stays open while one eye stays squeezed more than the other by this
+    /// (% fw), or squeezes again at half the onset rate (clonic jerks).
+    pub hold_closure: f32,
+    /// Minimum (this side - other) / (this side + other) for a frame to count as one-sided.
+    pub min_asymmetry: f32,
+    /// Bursts separated by less than this (s) are one episode.
+    pub merge_gap_s: f64,
+    /// Shorter bursts (s, first to last active frame) are dropped as noise.
+    pub min_duration_s: f64,
+    /// A burst held squeezed this long (s) is tonic, otherwise clonic.
+    pub tonic_min_s: f64,
+    /// Cheek and mouth count as involved when their one-sided motion reaches this robust
+    /// z-score (residual speed against its running median and deviation).
+    pub spread_z: f32,
+    /// Time constant of the running statistics (s).
+    pub stats_tau_s: f64,
+    /// Floor for the running deviation of residual speed (% fw per second).
+    pub speed_floor: f32,
+    /// After (re)acquiring a face, signals settle for this long (s) before detection.
+    pub warmup_s: f64,
+}
+
+impl Default for DetectParams {
+    fn default() -> Self {
+        Self {
+            onset_rate: 12.0,
+            onset_closure: 0.6,
+            hold_closure: 1.0,
+            min_asymmetry: 0.4,
+            merge_gap_s: 0.4,
+            min_duration_s: 0.1,
+            tonic_min_s: 0.8,
+            spread_z: 4.0,
+            stats_tau_s: 8.0,
+            speed_floor: 4.0,
+            warmup_s: 0.2,
+        }
+    }
+}
+
+/// Running median and mean absolute deviation of a signal (a cheap quantile tracker).
+#[derive(Debug, Clone, Copy, Default)]
+struct RunningStats {
+    median: f32,
+    dev: f32,
+    seen: u32,
+}
+
+impl RunningStats {
+    fn update(&mut self, x: f32, rate: f32, floor: f32) {
+        if self.seen == 0 {
+            self.median = x;
+            self.dev = floor;
+        } else {
+            // Learn fast at first, then at the configured rate.
+            let r = rate.max(1.0 / (self.seen as f32 + 1.0));
+            let step = self.dev.max(floor) * r;
+            self.median += if x > self.median { step } else { -step };
+            self.dev += r * ((x - self.median).abs() - self.dev);
+        }
+        self.seen = self.seen.saturating_add(1);
+    }
+
+    fn z(&self, x: f32, floor: f32) -> f32 {
+        (x - self.median) / self.dev.max(floor)
+    }
+}
+
+/// What the detector saw in one frame (for traces and previews).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Activity {
+    pub t_s: f64,
+    /// Robust z-scores of residual speed, `[side][region]`.
+    pub z: [[f32; 3]; 2],
+    /// Per side: closure beyond the other eye's (% fw), the quantity bursts are held on.
+    pub one_sided: [f32; 2],
+    /// Per side: active in this frame.
+    pub flagged: [bool; 2],
+}
+
+#[derive(Debug, Clone)]
+struct Burst {
+    start_s: f64,
+    last_s: f64,
+    /// Largest one-sided closure (% fw) and the asymmetry then.
+    peak: f32,
+    asym_at_peak: f32,
+    /// Per region: largest one-sided speed z.
+    region_peak: [f32; 3],
+    evidence: [[f32; 3]; 2],
+    held_since: Option<f64>,
+    longest_held_s: f64,
+    frames: u32,
+}
+
+/// The detector's state across frames.
+pub struct BurstDetector {
+    params: DetectParams,
+    speed_stats: [RunningStats; 3],
+    open: [Option<Burst>; 2],
+    prev_t: Option<f64>,
+    tracking_since: Option<f64>,
+    last_frame_dt: f64,
+}
+
+impl BurstDetector {
+    pub fn new(params: DetectParams) -> Self {
+        Self {
+            params,
+            speed_stats: [RunningStats::default(); 3],
+            open: [None, None],
+            prev_t: None,
+            tracking_since: None,
+            last_frame_dt: 1.0 / 30.0,
+        }
+    }
+
+    pub fn params(&self) -> &DetectParams {
+        &self.params
+    }
+
+    /// Feeds one frame; returns the activity and pushes any twitch that closed into `out`.
+    pub fn push(&mut self, s: &FrameSignals, out: &mut Vec<Twitch>) -> Activity {
+        let p = self.params.clone();
+        let t = s.t_s;
+        let dt = match self.prev_t {
+            Some(prev) if t > prev => (t - prev).min(0.5),
+            _ => self.last_frame_dt,
+        };
+        self.last_frame_dt = dt;
+        self.prev_t = Some(t);
+        let mut act = Activity { t_s: t, ..Activity::default() };
+
+        if s.face.is_none() || s.discontinuity {
+            // No event may straddle a loss or a jump of the face.
+            self.close_all(out);
+            self.tracking_since = s.face.map(|_| t);
+            return act;
+        }
+        let since = *self.tracking_since.get_or_insert(t);
+
+        // Residual speed per region, normalised pooling both sides (a twitch is rare and
+        // one-sided, so the pooled median is the resting level). Learning slows while a
+        // burst is open so that spasms do not become the norm.
+        let any_open = self.open.iter().any(Option::is_some);
+        let rate = (dt / p.stats_tau_s) as f32 * if any_open { 0.1 } else { 1.0 };
+        for r in 0..3 {
+            for side in 0..2 {
+                act.z[side][r] = self.speed_stats[r].z(s.speed[side][r], p.speed_floor);
+            }
+            for side in 0..2 {
+                self.speed_stats[r].update(s.speed[side][r], rate, p.speed_floor);
+            }
+        }
+        for side in 0..2 {
+            act.one_sided[side] = s.closure[side] - s.closure[1 - side];
+        }
+        if t - since < p.warmup_s {
+            return act;
+        }
+
+        for side in Side::BOTH {
+            let (i, o) = (side.index(), side.other().index());
+            let closure = act.one_sided[i];
+            let asym = one_sided_ratio(s.closure[i], s.closure[o]);
+            let rate = s.closure_speed[i] - s.closure_speed[o];
+            let open = self.open[i].is_some();
+            let onset = rate >= p.onset_rate && closure >= p.onset_closure && asym >= p.min_asymmetry;
+            let hold = open
+                && asym >= p.min_asymmetry
+                && (closure >= p.hold_closure || (rate >= 0.5 * p.onset_rate && closure >= p.onset_closure));
+            act.flagged[i] = onset || hold;
+            if act.flagged[i] {
+                let b = self.open[i].get_or_insert(Burst {
+                    start_s: t,
+                    last_s: t,
+                    peak: 0.0,
+                    asym_at_peak: 0.0,
+                    region_peak: [0.0; 3],
+                    evidence: [[0.0; 3]; 2],
+                    held_since: None,
+                    longest_held_s: 0.0,
+                    frames: 0,
+                });
+                b.last_s = t;
+                b.frames += 1;
+                if closure > b.peak {
+                    b.peak = closure;
+                    b.asym_at_peak = asym;
+                }
+                for r in 0..3 {
+                    let one_sided = act.z[i][r] - act.z[o][r].max(0.0);
+                    b.region_peak[r] = b.region_peak[r].max(one_sided);
+                    b.evidence[i][r] = b.evidence[i][r].max(act.z[i][r]);
+                    b.evidence[o][r] = b.evidence[o][r].max(act.z[o][r]);
+                }
+            }
+            if let Some(b) = self.open[i].as_mut() {
+                if act.flagged[i] && closure >= p.hold_closure {
+                    let start = *b.held_since.get_or_insert(t);
+                    b.longest_held_s = b.longest_held_s.max(t - start);
+                } else {
+                    b.held_since = None;
+                }
+                if t - b.last_s > p.merge_gap_s {
+                    let b = self.open[i].take().expect("checked above");
+                    self.finish(side, b, out);
+                }
+            }
+        }
+        act
+    }
+
+    /// Closes any open burst (end of input, face lost).
+    pub fn close_all(&mut self, out: &mut Vec<Twitch>) {
+        for side in Side::BOTH {
+            if let Some(b) = self.open[side.index()].take() {
+                self.finish(side, b, out);
+            }
+        }
+    }
+
+    fn finish(&self, side: Side, b: Burst, out: &mut Vec<Twitch>) {
+        let p = &self.params;
+        let end = b.last_s + self.last_frame_dt;
+        if end - b.start_s < p.min_duration_s || b.frames < 2 {
+            return;
+        }
+        // The eye always takes part (that is what starts a burst); cheek and mouth when
+        // they moved clearly more than on the other side.
+        let mut regions = vec![RegionKind::Eye];
+        for r in [RegionKind::Cheek, RegionKind::Mouth] {
+            if b.region_peak[r.index()] >= p.spread_z {
+                regions.push(r);
+            }
+        }
+        let pattern = if b.longest_held_s >= p.tonic_min_s { Pattern::Tonic } else { Pattern::Clonic };
+        let strength = ((b.peak / p.onset_closure - 1.0) / 4.0).clamp(0.0, 1.0);
+        let confidence = (0.5 * strength + 0.5 * b.asym_at_peak).clamp(0.0, 1.0);
+        let (l, r) = (Side::Left.index(), Side::Right.index());
+        out.push(Twitch {
+            start_s: round3(b.start_s),
+            end_s: round3(end),
+            side,
+            regions,
+            peak: round3(b.peak as f64),
+            asymmetry: round3(b.asym_at_peak as f64),
+            pattern,
+            confidence: round3(confidence as f64),
+            evidence: RegionKind::ALL
+                .into_iter()
+                .map(|k| RegionEvidence {
+                    region: k,
+                    left: round3(b.evidence[l][k.index()] as f64),
+                    right: round3(b.evidence[r][k.index()] as f64),
+                })
+                .collect(),
+            wall_start: None,
+            wall_end: None,
+        });
+    }
+}
+
+/// (a - b) / (a + b) for non-negative magnitudes; 0 when both are 0.
+fn one_sided_ratio(a: f32, b: f32) -> f32 {
+    let (a, b) = (a.max(0.0), b.max(0.0));
+    if a + b > 0.0 { (a - b) / (a + b) } else { 0.0 }
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::face::track::FacePose;
+
+    const FPS: f64 = 30.0;
+    const POSE: FacePose = FacePose { cx: 100.0, cy: 100.0, size: 100.0, angle: 0.0 };
+
+    /// A quiet face with small noise on every region, plus `bump(t, side, region)` speed.
+    fn run(seconds: f64, bump: impl Fn(f64, usize, usize) -> f32) -> Vec<Twitch> {
+        let mut det = BurstDetector::new(DetectParams::default());
+        let mut out = vec![];
+        let frames = (seconds * FPS) as u64;
+        for i in 0..frames {
+            let t = i as f64 / FPS;
+            let mut s = FrameSignals { index: i, t_s: t, face: Some(POSE), ..FrameSignals::default() };
+            for side in 0..2 {
+                for r in 0..3 {
+                    // Deterministic pseudo-noise around 5 %fw/s and 0.05 change.
+                    let n = ((i * 7 + side as u64 * 13 + r as u64 * 29) % 11) as f32 / 11.0;
+                    s.speed[side][r] = 4.0 + 2.0 * n + bump(t, side, r);
+                    s.displacement[side][r] = 1.0 + 0.2 * n;
+                }
+            }
+            det.push(&s, &mut out);
+        }
+        det.close_all(&mut out);
+        out
+    }
+
+    #[test]
+    fn one_sided_burst_is_one_twitch_on_that_side() {
+        let l = Side::Left.index();
+        let out = run(10.0, |t, side, r| {
+            if side == l && r == 0 && (4.0..4.5).contains(&t) { 80.0 } else { 0.0 }
+        });
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].side, Side::Left);
+        assert!((out[0].start_s - 4.0).abs() < 0.05 && (out[0].end_s - 4.5).abs() < 0.1);
+        assert_eq!(out[0].regions, vec![RegionKind::Eye]);
+        assert_eq!(out[0].pattern, Pattern::Clonic);
+    }
+
+    #[test]
+    fn both_sides_together_is_not_a_twitch() {
+        let out = run(10.0, |t, _, r| if r == 0 && (4.0..4.3).contains(&t) { 80.0 } else { 0.0 });
+        assert!(out.is_empty(), "{out:?}");
+    }
+
+    #[test]
+    fn clonic_jerks_within_the_merge_gap_are_one_episode() {
+        let r_ = Side::Right.index();
+        let out = run(12.0, |t, side, r| {
+            let jerk = [3.0, 3.3, 3.6, 3.9, 4.3].iter().any(|&s| (s..s + 0.1).contains(&t));
+            if side == r_ && r == 1 && jerk { 60.0 } else { 0.0 }
+        });
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].side, Side::Right);
+        assert_eq!(out[0].regions, vec![RegionKind::Cheek]);
+    }
+
+    #[test]
+    fn nothing_fires_during_warmup_or_on_noise() {
+        let out = run(20.0, |_, _, _| 0.0);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn face_loss_closes_an_open_burst() {
+        let mut det = BurstDetector::new(DetectParams::default());
+        let mut out = vec![];
+        for i in 0..300u64 {
+            let t = i as f64 / FPS;
+            let face = if i < 150 { Some(POSE) } else { None };
+            let mut s = FrameSignals { index: i, t_s: t, face, ..FrameSignals::default() };
+            for side in 0..2 {
+                for r in 0..3 {
+                    s.speed[side][r] = 5.0 + ((i + r as u64) % 3) as f32;
+                }
+            }
+            if (120..150).contains(&i) {
+                s.speed[0][0] = 90.0;
+            }
+            det.push(&s, &mut out);
+            if i == 151 {
+                assert_eq!(out.len(), 1);
+                assert!(out[0].end_s <= 150.0 / FPS + 1e-9);
+            }
+        }
+        assert_eq!(out.len(), 1);
+    }
+}

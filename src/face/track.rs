@@ -1,0 +1,148 @@
+//! Face tracking between detections: a similarity pose (centre, size, angle) that follows the
+//! head with the fitted flow motion, and sampling of a face-aligned square crop.
+//!
+//! Input: a luma frame and the pose. Output: a `Plane` crop of `crop_px`² pixels.
+//! Thread: analysis.
+
+use crate::flow::{Affine, Plane};
+
+/// Where the face is: the centre and side of a square around it, rotated by `angle`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FacePose {
+    /// Centre in frame pixels.
+    pub cx: f32,
+    pub cy: f32,
+    /// Side of the square crop in frame pixels.
+    pub size: f32,
+    /// In-plane rotation in radians (positive = clockwise on screen, since y points down).
+    pub angle: f32,
+}
+
+impl FacePose {
+    /// Frame pixels per crop pixel.
+    pub fn pixel_scale(&self, crop_px: usize) -> f32 {
+        self.size / crop_px as f32
+    }
+
+    /// Frame coordinates of crop pixel (x, y).
+    pub fn to_frame(&self, crop_px: usize, x: f32, y: f32) -> (f32, f32) {
+        let k = self.pixel_scale(crop_px);
+        let half = crop_px as f32 * 0.5;
+        let (u, v) = ((x + 0.5 - half) * k, (y + 0.5 - half) * k);
+        let (c, s) = (self.angle.cos(), self.angle.sin());
+        (self.cx + c * u - s * v, self.cy + s * u + c * v)
+    }
+
+    /// Moves the pose by a motion measured in crop pixels (from the previous crop to the
+    /// current frame sampled with the same pose).
+    pub fn follow(&mut self, motion: &Affine, crop_px: usize) {
+        let k = self.pixel_scale(crop_px);
+        // The crop centre sits at the pose centre; predicted displacement there.
+        let half = crop_px as f32 * 0.5 - 0.5;
+        let (dx, dy) = motion.predict(half, half);
+        let (c, s) = (self.angle.cos(), self.angle.sin());
+        self.cx += k * (c * dx - s * dy);
+        self.cy += k * (s * dx + c * dy);
+        self.size *= motion.scale().clamp(0.8, 1.25);
+        self.angle += motion.rotation().clamp(-0.2, 0.2);
+    }
+
+    /// Intersection over union of the axis-aligned squares (angle ignored).
+    pub fn iou(&self, other: &FacePose) -> f32 {
+        let r = |p: &FacePose| {
+            let h = p.size * 0.5;
+            (p.cx - h, p.cy - h, p.cx + h, p.cy + h)
+        };
+        let (a, b) = (r(self), r(other));
+        let iw = (a.2.min(b.2) - a.0.max(b.0)).max(0.0);
+        let ih = (a.3.min(b.3) - a.1.max(b.1)).max(0.0);
+        let inter = iw * ih;
+        let union = self.size * self.size + other.size * other.size - inter;
+        if union > 0.0 { inter / union } else { 0.0 }
+    }
+}
+
+/// Samples the face-aligned crop of `luma` (`width` x `height`) into `out` (square).
+/// When the face is larger than the crop, each output pixel averages a small grid of taps
+/// so that downscaling does not alias skin texture into flow noise.
+pub fn sample_crop(luma: &[u8], width: usize, height: usize, pose: &FacePose, out: &mut Plane) {
+    let (n, _) = out.dim();
+    if width == 0 || height == 0 || luma.len() < width * height {
+        out.fill(0.0);
+        return;
+    }
+    let k = pose.pixel_scale(n);
+    let taps = (k.ceil() as usize).clamp(1, 4);
+    let (c, s) = (pose.angle.cos(), pose.angle.sin());
+    let half = n as f32 * 0.5;
+    let sub = k / taps as f32;
+    let inv_taps2 = 1.0 / (taps * taps) as f32;
+    let (wmax, hmax) = ((width - 1) as f32, (height - 1) as f32);
+    let o = out.as_slice_mut().expect("crop planes are contiguous");
+    for y in 0..n {
+        for x in 0..n {
+            let mut acc = 0.0f32;
+            for ty in 0..taps {
+                let v = (y as f32 - half) * k + (ty as f32 + 0.5) * sub;
+                for tx in 0..taps {
+                    let u = (x as f32 - half) * k + (tx as f32 + 0.5) * sub;
+                    let fx = (pose.cx + c * u - s * v).clamp(0.0, wmax);
+                    let fy = (pose.cy + s * u + c * v).clamp(0.0, hmax);
+                    let x0 = fx as usize;
+                    let y0 = fy as usize;
+                    let x1 = (x0 + 1).min(width - 1);
+                    let y1 = (y0 + 1).min(height - 1);
+                    let ax = fx - x0 as f32;
+                    let ay = fy - y0 as f32;
+                    let p00 = luma[y0 * width + x0] as f32;
+                    let p01 = luma[y0 * width + x1] as f32;
+                    let p10 = luma[y1 * width + x0] as f32;
+                    let p11 = luma[y1 * width + x1] as f32;
+                    let top = p00 + ax * (p01 - p00);
+                    let bot = p10 + ax * (p11 - p10);
+                    acc += top + ay * (bot - top);
+                }
+            }
+            o[y * n + x] = acc * inv_taps2;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crop_of_identity_pose_copies_pixels() {
+        let (w, h) = (40usize, 30usize);
+        let luma: Vec<u8> = (0..w * h).map(|i| (i % 251) as u8).collect();
+        // A 10x10 crop centred on (20, 15) with one frame pixel per crop pixel.
+        let pose = FacePose { cx: 20.0, cy: 15.0, size: 10.0, angle: 0.0 };
+        let mut out = Plane::zeros((10, 10));
+        sample_crop(&luma, w, h, &pose, &mut out);
+        // Crop pixel (0,0) samples frame (15.5, 10.5): the mean of four neighbours.
+        let expect = (luma[10 * w + 15] as f32
+            + luma[10 * w + 16] as f32
+            + luma[11 * w + 15] as f32
+            + luma[11 * w + 16] as f32)
+            / 4.0;
+        assert!((out[[0, 0]] - expect).abs() < 1e-3);
+    }
+
+    #[test]
+    fn follow_moves_the_pose_in_frame_pixels() {
+        let mut pose = FacePose { cx: 100.0, cy: 100.0, size: 192.0, angle: 0.0 };
+        // 2 crop px right at 96-px crop = 4 frame px.
+        let m = Affine { t: [2.0, -1.0], centre: [47.5, 47.5], ..Affine::default() };
+        pose.follow(&m, 96);
+        assert!((pose.cx - 104.0).abs() < 1e-4 && (pose.cy - 98.0).abs() < 1e-4);
+    }
+
+    #[test]
+    fn iou_of_same_and_disjoint() {
+        let a = FacePose { cx: 0.0, cy: 0.0, size: 10.0, angle: 0.0 };
+        assert!((a.iou(&a) - 1.0).abs() < 1e-6);
+        let b = FacePose { cx: 100.0, ..a };
+        assert_eq!(a.iou(&b), 0.0);
+    }
+}

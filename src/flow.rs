@@ -1,0 +1,511 @@
+//! Optical flow on face-aligned crops: pyramidal Lucas–Kanade on a grid, and a robust affine
+//! fit of the whole face's motion so that head motion can be subtracted.
+//!
+//! Input: two same-size `Plane`s (previous and current crop). Output: per-grid-point
+//! displacement and residual after removing the fitted affine motion. Thread: analysis.
+
+use ndarray::Array2;
+
+/// A grey image as `f32`, row-major (`[row, col]`), values 0..255.
+pub type Plane = Array2<f32>;
+
+/// Lucas–Kanade parameters. Units are crop pixels at full resolution (level 0).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlowParams {
+    /// Pyramid levels including full resolution. 3 covers ~±16 px motion per frame.
+    pub levels: usize,
+    /// Half width of the square matching window (radius 3 → 7x7 pixels).
+    pub window_radius: usize,
+    /// Gauss–Newton iterations per level, at most.
+    pub max_iterations: usize,
+    /// Stop iterating once an update is smaller than this (pixels at that level).
+    pub epsilon: f32,
+    /// Points whose structure tensor's smaller eigenvalue (per window pixel, grey levels²)
+    /// is below this lie on flat skin: their flow is unreliable and gets weight 0.
+    pub min_eigen: f32,
+}
+
+impl Default for FlowParams {
+    fn default() -> Self {
+        Self {
+            levels: 3,
+            window_radius: 3,
+            max_iterations: 6,
+            epsilon: 0.02,
+            min_eigen: 4.0,
+        }
+    }
+}
+
+/// Displacement of one grid point from the previous crop to the current crop.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct FlowVec {
+    pub dx: f32,
+    pub dy: f32,
+    /// Reliability 0..1 from the structure tensor (0 = flat, do not trust).
+    pub weight: f32,
+}
+
+/// An image pyramid whose levels are reused across frames (no allocation once warm).
+#[derive(Debug, Default)]
+pub struct Pyramid {
+    pub levels: Vec<Plane>,
+}
+
+impl Pyramid {
+    /// Rebuilds the pyramid from `base`, reusing buffers when the sizes match.
+    pub fn build(&mut self, base: &Plane, levels: usize) {
+        let levels = levels.max(1);
+        self.levels.truncate(levels);
+        if self.levels.is_empty() {
+            self.levels.push(base.clone());
+        } else if self.levels[0].dim() != base.dim() {
+            self.levels[0] = base.clone();
+        } else {
+            self.levels[0].assign(base);
+        }
+        for l in 1..levels {
+            let (h, w) = self.levels[l - 1].dim();
+            let (nh, nw) = (h.div_ceil(2).max(1), w.div_ceil(2).max(1));
+            if self.levels.len() <= l {
+                self.levels.push(Plane::zeros((nh, nw)));
+            } else if self.levels[l].dim() != (nh, nw) {
+                self.levels[l] = Plane::zeros((nh, nw));
+            }
+            let (prev, rest) = self.levels.split_at_mut(l);
+            downsample_2x(&prev[l - 1], &mut rest[0]);
+        }
+    }
+}
+
+/// Binomial [1 2 1]² blur and decimation (edges replicate): anti-aliasing for the pyramid,
+/// so coarse levels still see large motions of fine skin texture.
+fn downsample_2x(src: &Plane, dst: &mut Plane) {
+    let (h, w) = src.dim();
+    let (nh, nw) = dst.dim();
+    let s = src.as_slice().expect("pyramid planes are contiguous");
+    let d = dst.as_slice_mut().expect("pyramid planes are contiguous");
+    let clamp_x = |x: isize| x.clamp(0, w as isize - 1) as usize;
+    let clamp_y = |y: isize| y.clamp(0, h as isize - 1) as usize;
+    for y in 0..nh {
+        let cy = 2 * y as isize;
+        let rows = [clamp_y(cy - 1) * w, clamp_y(cy) * w, clamp_y(cy + 1) * w];
+        for x in 0..nw {
+            let cx = 2 * x as isize;
+            let cols = [clamp_x(cx - 1), clamp_x(cx), clamp_x(cx + 1)];
+            let mut acc = 0.0;
+            for (ry, wy) in rows.iter().zip([1.0f32, 2.0, 1.0]) {
+                acc += wy * (s[ry + cols[0]] + 2.0 * s[ry + cols[1]] + s[ry + cols[2]]);
+            }
+            d[y * nw + x] = acc / 16.0;
+        }
+    }
+}
+
+/// Bilinear sample with edge clamping.
+#[inline]
+fn bilinear(s: &[f32], w: usize, h: usize, x: f32, y: f32) -> f32 {
+    let x = x.clamp(0.0, (w - 1) as f32);
+    let y = y.clamp(0.0, (h - 1) as f32);
+    let x0 = x.floor() as usize;
+    let y0 = y.floor() as usize;
+    let x1 = (x0 + 1).min(w - 1);
+    let y1 = (y0 + 1).min(h - 1);
+    let fx = x - x0 as f32;
+    let fy = y - y0 as f32;
+    let a = s[y0 * w + x0] + fx * (s[y0 * w + x1] - s[y0 * w + x0]);
+    let b = s[y1 * w + x0] + fx * (s[y1 * w + x1] - s[y1 * w + x0]);
+    a + fy * (b - a)
+}
+
+/// Pyramidal Lucas–Kanade on a fixed set of points, with scratch buffers kept across calls.
+#[derive(Debug, Default)]
+pub struct LucasKanade {
+    pub params: FlowParams,
+    template: Vec<f32>,
+    grad_x: Vec<f32>,
+    grad_y: Vec<f32>,
+}
+
+impl LucasKanade {
+    pub fn new(params: FlowParams) -> Self {
+        Self {
+            params,
+            ..Self::default()
+        }
+    }
+
+    /// Flow from `prev` to `cur` at each of `points` (level-0 pixel coordinates, (x, y)).
+    /// `out` must have the same length as `points`.
+    pub fn track(
+        &mut self,
+        prev: &Pyramid,
+        cur: &Pyramid,
+        points: &[(f32, f32)],
+        out: &mut [FlowVec],
+    ) {
+        let r = self.params.window_radius as isize;
+        let n = ((2 * r + 1) * (2 * r + 1)) as usize;
+        self.template.resize(n, 0.0);
+        self.grad_x.resize(n, 0.0);
+        self.grad_y.resize(n, 0.0);
+        let levels = prev.levels.len().min(cur.levels.len());
+        for (p, o) in points.iter().zip(out.iter_mut()) {
+            let mut gx = 0.0f32;
+            let mut gy = 0.0f32;
+            let mut weight = 1.0f32;
+            for l in (0..levels).rev() {
+                let scale = 1.0 / (1u32 << l) as f32;
+                let (px, py) = (p.0 * scale, p.1 * scale);
+                let (d, w) = self.track_level(&prev.levels[l], &cur.levels[l], px, py, gx, gy);
+                gx = d.0;
+                gy = d.1;
+                if l == 0 {
+                    weight = w;
+                } else {
+                    gx *= 2.0;
+                    gy *= 2.0;
+                }
+            }
+            *o = FlowVec {
+                dx: gx,
+                dy: gy,
+                weight,
+            };
+        }
+    }
+
+    /// One level of iterative LK starting from guess (gx, gy). Returns the displacement at
+    /// this level and a reliability weight.
+    fn track_level(
+        &mut self,
+        prev: &Plane,
+        cur: &Plane,
+        px: f32,
+        py: f32,
+        gx: f32,
+        gy: f32,
+    ) -> ((f32, f32), f32) {
+        let (h, w) = prev.dim();
+        let ps = prev.as_slice().expect("contiguous");
+        let cs = cur.as_slice().expect("contiguous");
+        let r = self.params.window_radius as isize;
+        let (mut sxx, mut sxy, mut syy) = (0.0f32, 0.0f32, 0.0f32);
+        let mut i = 0;
+        for dy in -r..=r {
+            for dx in -r..=r {
+                let x = px + dx as f32;
+                let y = py + dy as f32;
+                let v = bilinear(ps, w, h, x, y);
+                let ix = 0.5 * (bilinear(ps, w, h, x + 1.0, y) - bilinear(ps, w, h, x - 1.0, y));
+                let iy = 0.5 * (bilinear(ps, w, h, x, y + 1.0) - bilinear(ps, w, h, x, y - 1.0));
+                self.template[i] = v;
+                self.grad_x[i] = ix;
+                self.grad_y[i] = iy;
+                sxx += ix * ix;
+                sxy += ix * iy;
+                syy += iy * iy;
+                i += 1;
+            }
+        }
+        let n = i as f32;
+        let det = sxx * syy - sxy * sxy;
+        // Smaller eigenvalue of the structure tensor, per pixel: how trackable the patch is.
+        let tr = 0.5 * (sxx + syy);
+        let min_eig = (tr - (tr * tr - det).max(0.0).sqrt()) / n;
+        if det.abs() < 1e-6 || min_eig < self.params.min_eigen * 0.1 {
+            return ((gx, gy), 0.0);
+        }
+        let weight = (min_eig / self.params.min_eigen).min(1.0);
+        let (mut ux, mut uy) = (gx, gy);
+        for _ in 0..self.params.max_iterations {
+            let (mut bx, mut by) = (0.0f32, 0.0f32);
+            let mut i = 0;
+            for dy in -r..=r {
+                for dx in -r..=r {
+                    let c = bilinear(cs, w, h, px + dx as f32 + ux, py + dy as f32 + uy);
+                    let e = self.template[i] - c;
+                    bx += e * self.grad_x[i];
+                    by += e * self.grad_y[i];
+                    i += 1;
+                }
+            }
+            let ddx = (syy * bx - sxy * by) / det;
+            let ddy = (sxx * by - sxy * bx) / det;
+            ux += ddx;
+            uy += ddy;
+            if ddx * ddx + ddy * ddy < self.params.epsilon * self.params.epsilon {
+                break;
+            }
+        }
+        // Runaway solutions (occlusion, no texture) are clamped and distrusted.
+        let lim = (w.max(h) as f32) * 0.5;
+        if !ux.is_finite() || !uy.is_finite() || ux.abs() > lim || uy.abs() > lim {
+            return ((gx, gy), 0.0);
+        }
+        ((ux, uy), weight)
+    }
+}
+
+/// Affine motion `d(p) = A (p - c) + t` of a set of points about centre `c`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Affine {
+    /// Row-major 2x2 part: [a11 a12; a21 a22] (a displacement gradient, 0 = no deformation).
+    pub a: [f32; 4],
+    /// Displacement at the centre.
+    pub t: [f32; 2],
+    pub centre: [f32; 2],
+    /// Share of reliable points that agree with the fit (0..1).
+    pub inlier_share: f32,
+    /// Robust scale of the residuals (pixels).
+    pub residual_scale: f32,
+}
+
+impl Affine {
+    /// Displacement the fitted motion predicts at point (x, y).
+    pub fn predict(&self, x: f32, y: f32) -> (f32, f32) {
+        let (u, v) = (x - self.centre[0], y - self.centre[1]);
+        (
+            self.a[0] * u + self.a[1] * v + self.t[0],
+            self.a[2] * u + self.a[3] * v + self.t[1],
+        )
+    }
+
+    /// Uniform scale change (1 = none) of the similarity closest to this affine.
+    pub fn scale(&self) -> f32 {
+        1.0 + 0.5 * (self.a[0] + self.a[3])
+    }
+
+    /// Rotation in radians of the closest similarity (small-angle).
+    pub fn rotation(&self) -> f32 {
+        0.5 * (self.a[2] - self.a[1])
+    }
+}
+
+/// Robust (iteratively reweighted, Tukey) affine fit of `flows` at `points`.
+/// Returns `None` when too few points are reliable.
+pub fn fit_affine(points: &[(f32, f32)], flows: &[FlowVec], weights: &mut Vec<f32>) -> Option<Affine> {
+    let n = points.len().min(flows.len());
+    weights.clear();
+    weights.extend(flows[..n].iter().map(|f| f.weight));
+    let reliable = weights.iter().filter(|w| **w > 0.0).count();
+    if reliable < 6 {
+        return None;
+    }
+    let (mut cx, mut cy, mut sw) = (0.0f64, 0.0f64, 0.0f64);
+    for i in 0..n {
+        cx += (weights[i] * points[i].0) as f64;
+        cy += (weights[i] * points[i].1) as f64;
+        sw += weights[i] as f64;
+    }
+    let centre = [(cx / sw) as f32, (cy / sw) as f32];
+    let mut model = Affine {
+        centre,
+        ..Affine::default()
+    };
+    let mut residuals = vec![0.0f32; n];
+    let mut scale = 0.0f32;
+    for iter in 0..4 {
+        let mut robust_w = vec![0.0f64; n];
+        for i in 0..n {
+            let base = flows[i].weight as f64;
+            robust_w[i] = if iter == 0 || base == 0.0 {
+                base
+            } else {
+                // Tukey biweight with c = 4.685 sigma.
+                let u = residuals[i] / (4.685 * scale);
+                if u.abs() >= 1.0 {
+                    0.0
+                } else {
+                    base * ((1.0 - u * u) * (1.0 - u * u)) as f64
+                }
+            };
+        }
+        let next = solve_affine(points, flows, &robust_w, centre)?;
+        model = Affine { centre, ..next };
+        for i in 0..n {
+            let (px, py) = model.predict(points[i].0, points[i].1);
+            residuals[i] = ((flows[i].dx - px).powi(2) + (flows[i].dy - py).powi(2)).sqrt();
+        }
+        let mut rel: Vec<f32> = (0..n)
+            .filter(|&i| flows[i].weight > 0.0)
+            .map(|i| residuals[i])
+            .collect();
+        scale = (1.4826 * median(&mut rel)).max(0.05);
+    }
+    let inliers = (0..n)
+        .filter(|&i| flows[i].weight > 0.0 && residuals[i] < 2.5 * scale)
+        .count();
+    model.inlier_share = inliers as f32 / reliable as f32;
+    model.residual_scale = scale;
+    weights.clear();
+    weights.extend(residuals);
+    Some(model)
+}
+
+/// Weighted least squares for dx and dy separately, each `a*u + b*v + t`.
+fn solve_affine(
+    points: &[(f32, f32)],
+    flows: &[FlowVec],
+    w: &[f64],
+    centre: [f32; 2],
+) -> Option<Affine> {
+    let mut m = [[0.0f64; 3]; 3];
+    let mut bx = [0.0f64; 3];
+    let mut by = [0.0f64; 3];
+    for i in 0..w.len() {
+        if w[i] <= 0.0 {
+            continue;
+        }
+        let row = [
+            (points[i].0 - centre[0]) as f64,
+            (points[i].1 - centre[1]) as f64,
+            1.0,
+        ];
+        for r in 0..3 {
+            for c in 0..3 {
+                m[r][c] += w[i] * row[r] * row[c];
+            }
+            bx[r] += w[i] * row[r] * flows[i].dx as f64;
+            by[r] += w[i] * row[r] * flows[i].dy as f64;
+        }
+    }
+    let sx = solve3(m, bx)?;
+    let sy = solve3(m, by)?;
+    Some(Affine {
+        a: [sx[0] as f32, sx[1] as f32, sy[0] as f32, sy[1] as f32],
+        t: [sx[2] as f32, sy[2] as f32],
+        centre,
+        inlier_share: 1.0,
+        residual_scale: 0.0,
+    })
+}
+
+/// Solves a 3x3 system by Cramer's rule; `None` if (nearly) singular.
+fn solve3(m: [[f64; 3]; 3], b: [f64; 3]) -> Option<[f64; 3]> {
+    let det = |m: &[[f64; 3]; 3]| {
+        m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+            - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+            + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
+    };
+    let d = det(&m);
+    if d.abs() < 1e-9 {
+        return None;
+    }
+    let mut out = [0.0; 3];
+    for (c, o) in out.iter_mut().enumerate() {
+        let mut mc = m;
+        for r in 0..3 {
+            mc[r][c] = b[r];
+        }
+        *o = det(&mc) / d;
+    }
+    Some(out)
+}
+
+/// Median of a slice (reorders it); 0 for an empty slice.
+pub fn median(v: &mut [f32]) -> f32 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    let mid = v.len() / 2;
+    let (_, m, _) = v.select_nth_unstable_by(mid, |a, b| a.total_cmp(b));
+    *m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Smooth random-ish texture with known analytic form, so shifted copies are exact.
+    fn texture(x: f32, y: f32) -> f32 {
+        // Wavelengths from ~15 to ~60 px, like skin texture plus facial features.
+        128.0
+            + 40.0 * (0.11 * x + 0.07 * y).sin()
+            + 30.0 * (0.09 * x - 0.13 * y).cos()
+            + 20.0 * (0.31 * x + 0.17 * y).sin()
+            + 15.0 * (0.23 * x - 0.29 * y).cos()
+    }
+
+    fn render(size: usize, f: impl Fn(f32, f32) -> f32) -> Plane {
+        Plane::from_shape_fn((size, size), |(y, x)| f(x as f32, y as f32))
+    }
+
+    fn grid(size: usize, step: usize, margin: usize) -> Vec<(f32, f32)> {
+        let mut p = vec![];
+        for y in (margin..size - margin).step_by(step) {
+            for x in (margin..size - margin).step_by(step) {
+                p.push((x as f32, y as f32));
+            }
+        }
+        p
+    }
+
+    fn flow_between(a: &Plane, b: &Plane, pts: &[(f32, f32)]) -> Vec<FlowVec> {
+        let (mut pa, mut pb) = (Pyramid::default(), Pyramid::default());
+        let params = FlowParams::default();
+        pa.build(a, params.levels);
+        pb.build(b, params.levels);
+        let mut lk = LucasKanade::new(params);
+        let mut out = vec![FlowVec::default(); pts.len()];
+        lk.track(&pa, &pb, pts, &mut out);
+        out
+    }
+
+    #[test]
+    fn recovers_subpixel_translation() {
+        for &(sx, sy) in &[(0.3f32, -0.2f32), (1.7, 0.9), (-4.2, 3.1), (9.0, -6.5)] {
+            let a = render(96, texture);
+            let b = render(96, |x, y| texture(x - sx, y - sy));
+            let pts = grid(96, 8, 20);
+            let f = flow_between(&a, &b, &pts);
+            let mut ex: Vec<f32> = f.iter().map(|v| (v.dx - sx).abs()).collect();
+            let mut ey: Vec<f32> = f.iter().map(|v| (v.dy - sy).abs()).collect();
+            assert!(median(&mut ex) < 0.05, "shift {sx},{sy}: dx error {}", median(&mut ex));
+            assert!(median(&mut ey) < 0.05, "shift {sx},{sy}: dy error {}", median(&mut ey));
+        }
+    }
+
+    #[test]
+    fn affine_fit_recovers_rotation_scale_and_ignores_a_local_twitch() {
+        // Rotate 3 degrees and scale 1.03 about the centre; a local patch moves down 3 px.
+        let (c, ang, s) = (48.0f32, 3.0f32.to_radians(), 1.03f32);
+        let warp = |x: f32, y: f32| {
+            // Inverse map of the similarity for rendering the moved image.
+            let (u, v) = ((x - c) / s, (y - c) / s);
+            let (ca, sa) = (ang.cos(), ang.sin());
+            (c + ca * u + sa * v, c - sa * u + ca * v)
+        };
+        let a = render(96, texture);
+        let b = render(96, |x, y| {
+            let (u, v) = warp(x, y);
+            let twitch = if (60.0..80.0).contains(&x) && (20.0..36.0).contains(&y) { 3.0 } else { 0.0 };
+            texture(u, v - twitch)
+        });
+        let pts = grid(96, 4, 12);
+        let f = flow_between(&a, &b, &pts);
+        let mut w = vec![];
+        let m = fit_affine(&pts, &f, &mut w).expect("fit");
+        assert!((m.rotation() - ang).abs() < 0.004, "rotation {}", m.rotation());
+        assert!((m.scale() - s).abs() < 0.006, "scale {}", m.scale());
+        // Residuals: large in the twitch patch, small elsewhere.
+        let (mut inside, mut outside) = (vec![], vec![]);
+        for (i, p) in pts.iter().enumerate() {
+            if (64.0..76.0).contains(&p.0) && (24.0..32.0).contains(&p.1) {
+                inside.push(w[i]);
+            } else if !((56.0..84.0).contains(&p.0) && (16.0..40.0).contains(&p.1)) {
+                outside.push(w[i]);
+            }
+        }
+        assert!(median(&mut inside) > 2.0, "twitch residual {}", median(&mut inside));
+        assert!(median(&mut outside) < 0.25, "background residual {}", median(&mut outside));
+    }
+
+    #[test]
+    fn flat_patches_are_distrusted() {
+        let a = render(64, |_, _| 100.0);
+        let b = render(64, |_, _| 100.0);
+        let f = flow_between(&a, &b, &[(32.0, 32.0)]);
+        assert_eq!(f[0].weight, 0.0);
+    }
+}

@@ -1,0 +1,373 @@
+//! Per-frame measurement: finds and tracks the face, measures optical flow in a face-aligned
+//! crop, removes the head's own motion, and reports per-region motion on each of the
+//! person's sides.
+//!
+//! Input: `Frame`s in order. Output: one `FrameSignals` per frame. Thread: analysis.
+
+use crate::anatomy::{RegionKind, Side};
+use crate::face::detector::{DetectorParams, FaceBox, FaceDetector};
+use crate::face::regions::{CROP_EXPAND, RegionLayout};
+use crate::face::track::{FacePose, sample_crop};
+use crate::flow::{FlowParams, FlowVec, LucasKanade, Plane, Pyramid, fit_affine};
+use crate::source::Frame;
+
+/// Measurement parameters. Times in seconds of media time, sizes in crop pixels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MotionParams {
+    /// Side of the face-aligned crop. Motion is measured at this resolution whatever the
+    /// face's size in the frame, which makes cost and units independent of it.
+    pub crop_px: usize,
+    /// Spacing of the flow grid.
+    pub grid_step: usize,
+    /// How often to re-run the face detector while tracking.
+    pub detect_interval_s: f64,
+    /// How often to try the detector while no face is tracked.
+    pub search_interval_s: f64,
+    /// With no detection confirming the tracked face for this long, the face counts as lost.
+    pub lost_after_s: f64,
+    /// Leak time constant of the accumulated displacement: deformation held longer than
+    /// this fades (so tracking drift cannot build up).
+    pub displacement_tau_s: f64,
+    /// The view is a selfie mirror: the person's left is on the image's left.
+    pub mirrored: bool,
+    pub flow: FlowParams,
+    pub detector: DetectorParams,
+}
+
+impl Default for MotionParams {
+    fn default() -> Self {
+        Self {
+            crop_px: 96,
+            grid_step: 3,
+            detect_interval_s: 0.5,
+            search_interval_s: 0.2,
+            lost_after_s: 1.0,
+            displacement_tau_s: 2.0,
+            mirrored: false,
+            flow: FlowParams::default(),
+            detector: DetectorParams::default(),
+        }
+    }
+}
+
+/// What one frame shows, region by region. Arrays are `[side.index()][region.index()]`
+/// with sides the person's.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FrameSignals {
+    pub index: u64,
+    pub t_s: f64,
+    /// Where the face is, or `None` while no face is tracked.
+    pub face: Option<FacePose>,
+    /// The face was (re)acquired or jumped: this frame's signals are not comparable with
+    /// the previous frame's.
+    pub discontinuity: bool,
+    /// Local motion left after removing head motion: RMS residual flow speed in percent of
+    /// the face's width per second.
+    pub speed: [[f32; 3]; 2],
+    /// Speed of the region's mean residual motion (its coherent part), percent of face width
+    /// per second: a lid closing or a cheek rising moves the whole region one way.
+    pub coherent_speed: [[f32; 3]; 2],
+    /// How far the region's skin has moved from where it rested, once head motion is
+    /// removed: the region's mean residual displacement accumulated with a leak, in percent
+    /// of the face's width. Unlike `speed` it stays up while a squeeze is held (tonic spasm).
+    pub displacement: [[f32; 3]; 2],
+    /// Per side: how much the eye region is squeezed vertically (lid closing), accumulated
+    /// with a leak, in percent of face width (0 = at rest or opened wider).
+    pub closure: [f32; 2],
+    /// Per side: the rate of that squeeze, percent of face width per second.
+    pub closure_speed: [f32; 2],
+    /// Per side, the eye region's look in this frame: [mean gradient magnitude, contrast
+    /// (standard deviation), dark mass], each relative to the whole face's.
+    pub eye_look: [[f32; 3]; 2],
+    /// Speed of the head's own motion at the face centre, percent of face width per second.
+    pub head_speed: f32,
+    /// Robust scale of flow residuals over the whole face (crop px per frame).
+    pub residual_scale: f32,
+}
+
+/// The measurement stage's state, kept across frames.
+pub struct MotionAnalyzer {
+    params: MotionParams,
+    detector: FaceDetector,
+    layout: RegionLayout,
+    lk: LucasKanade,
+    points: Vec<(f32, f32)>,
+    /// For each grid point, the (side, region) it lies in.
+    point_region: Vec<Option<(Side, RegionKind)>>,
+    flows: Vec<FlowVec>,
+    scratch: Vec<f32>,
+    crop: Plane,
+    prev_pyr: Pyramid,
+    cur_pyr: Pyramid,
+    /// Accumulated mean residual displacement per (side, region), crop px.
+    accumulated: Vec<(f32, f32)>,
+    /// Accumulated vertical squeeze of each eye region (crop px).
+    closure: [f32; 2],
+    pose: Option<FacePose>,
+    last_confirmed_t: f64,
+    last_detect_t: f64,
+    prev_t: Option<f64>,
+}
+
+impl MotionAnalyzer {
+    pub fn new(params: MotionParams) -> Self {
+        let n = params.crop_px;
+        let layout = RegionLayout::new(n, params.mirrored);
+        let mut points = vec![];
+        let step = params.grid_step.max(1);
+        let margin = (n as f32 * 0.04) as usize;
+        for y in (margin..n - margin).step_by(step) {
+            for x in (margin..n - margin).step_by(step) {
+                points.push((x as f32, y as f32));
+            }
+        }
+        let point_region = points.iter().map(|&(x, y)| layout.locate(x, y)).collect();
+        let flows = vec![FlowVec::default(); points.len()];
+        let accumulated = vec![(0.0, 0.0); 6];
+        Self {
+            detector: FaceDetector::new(params.detector.clone()),
+            lk: LucasKanade::new(params.flow.clone()),
+            layout,
+            points,
+            point_region,
+            flows,
+            scratch: vec![],
+            crop: Plane::zeros((n, n)),
+            prev_pyr: Pyramid::default(),
+            cur_pyr: Pyramid::default(),
+            accumulated,
+            closure: [0.0; 2],
+            pose: None,
+            last_confirmed_t: f64::NEG_INFINITY,
+            last_detect_t: f64::NEG_INFINITY,
+            prev_t: None,
+            params,
+        }
+    }
+
+    pub fn params(&self) -> &MotionParams {
+        &self.params
+    }
+
+    pub fn layout(&self) -> &RegionLayout {
+        &self.layout
+    }
+
+    /// The most recent face-aligned crop (for previews and debugging).
+    pub fn crop(&self) -> &Plane {
+        &self.crop
+    }
+
+    /// Measures one frame.
+    pub fn process(&mut self, frame: &Frame) -> FrameSignals {
+        let t = frame.pts_s;
+        let dt = match self.prev_t {
+            Some(p) if t > p => (t - p).min(0.5),
+            _ => 1.0 / 30.0,
+        };
+        self.prev_t = Some(t);
+        let mut out = FrameSignals { index: frame.index, t_s: t, ..FrameSignals::default() };
+        let (w, h) = (frame.width as usize, frame.height as usize);
+        let n = self.params.crop_px;
+
+        let Some(mut pose) = self.pose else {
+            if t - self.last_detect_t >= self.params.search_interval_s {
+                self.last_detect_t = t;
+                if let Some(b) = self.best_face(frame, None) {
+                    let pose = pose_from_box(&b);
+                    self.start_track(frame, pose, t);
+                    out.face = Some(pose);
+                    out.discontinuity = true;
+                }
+            }
+            return out;
+        };
+
+        // Flow from the previous aligned crop to this frame sampled with the previous pose.
+        sample_crop(&frame.luma, w, h, &pose, &mut self.crop);
+        self.cur_pyr.build(&self.crop, self.params.flow.levels);
+        self.lk.track(&self.prev_pyr, &self.cur_pyr, &self.points, &mut self.flows);
+        let Some(motion) = fit_affine(&self.points, &self.flows, &mut self.scratch) else {
+            // Nothing trackable (a black frame, a hand over the whole face): drop the track.
+            self.pose = None;
+            return out;
+        };
+        let residuals = std::mem::take(&mut self.scratch);
+        let face_px = n as f32 / CROP_EXPAND;
+        let to_pct_per_s = 100.0 / face_px / dt as f32;
+        let (hx, hy) = motion.predict(n as f32 * 0.5, n as f32 * 0.5);
+        out.head_speed = (hx * hx + hy * hy).sqrt() * to_pct_per_s;
+        out.residual_scale = motion.residual_scale;
+
+        let leak = (-dt / self.params.displacement_tau_s).exp() as f32;
+        let mut halves = [[(0.0f32, 0.0f32); 2]; 2]; // [side][upper/lower] (sum dy, weight)
+        let mut sq = [[0.0f32; 3]; 2];
+        let mut mean = [[(0.0f32, 0.0f32); 3]; 2];
+        let mut count = [[0.0f32; 3]; 2];
+        for (i, pr) in self.point_region.iter().enumerate() {
+            let f = self.flows[i];
+            if let Some((s, r)) = pr
+                && f.weight > 0.0
+            {
+                let (px, py) = motion.predict(self.points[i].0, self.points[i].1);
+                if *r == RegionKind::Eye {
+                    let rect = self.layout.rect(*s, *r);
+                    let half = usize::from(self.points[i].1 >= 0.5 * (rect.y0 + rect.y1));
+                    halves[s.index()][half].0 += f.weight * (f.dy - py);
+                    halves[s.index()][half].1 += f.weight;
+                }
+                let (s, r) = (s.index(), r.index());
+                sq[s][r] += f.weight * residuals[i] * residuals[i];
+                mean[s][r].0 += f.weight * (f.dx - px);
+                mean[s][r].1 += f.weight * (f.dy - py);
+                count[s][r] += f.weight;
+            }
+        }
+        let to_pct = 100.0 / face_px;
+        for s in 0..2 {
+            for r in 0..3 {
+                let acc = &mut self.accumulated[s * 3 + r];
+                acc.0 *= leak;
+                acc.1 *= leak;
+                if count[s][r] > 0.0 {
+                    let (mx, my) = (mean[s][r].0 / count[s][r], mean[s][r].1 / count[s][r]);
+                    acc.0 += mx;
+                    acc.1 += my;
+                    out.speed[s][r] = (sq[s][r] / count[s][r]).sqrt() * to_pct_per_s;
+                    out.coherent_speed[s][r] = (mx * mx + my * my).sqrt() * to_pct_per_s;
+                }
+                out.displacement[s][r] = (acc.0 * acc.0 + acc.1 * acc.1).sqrt() * to_pct;
+            }
+            // Lid closure squeezes the eye region vertically: the upper half moves down
+            // relative to the lower half. Differences of neighbours cancel common drift.
+            let [(up, wu), (lo, wl)] = halves[s];
+            if wu > 0.0 && wl > 0.0 {
+                let rate = up / wu - lo / wl;
+                self.closure[s] = leak * self.closure[s] + rate;
+                out.closure_speed[s] = rate.max(0.0) * to_pct_per_s;
+            } else {
+                self.closure[s] *= leak;
+            }
+            out.closure[s] = self.closure[s].max(0.0) * to_pct;
+        }
+
+        self.scratch = residuals;
+        pose.follow(&motion, n);
+        let mut discontinuity = false;
+        if t - self.last_detect_t >= self.params.detect_interval_s {
+            self.last_detect_t = t;
+            if let Some(b) = self.best_face(frame, Some(&pose)) {
+                let found = pose_from_box(&b);
+                if found.iou(&pose) > 0.3 {
+                    // Nudge towards the detection: small steps keep crops comparable.
+                    pose.cx += 0.2 * (found.cx - pose.cx);
+                    pose.cy += 0.2 * (found.cy - pose.cy);
+                    pose.size += 0.2 * (found.size - pose.size);
+                    pose.angle *= 0.9;
+                    self.last_confirmed_t = t;
+                } else {
+                    pose = found;
+                    discontinuity = true;
+                    self.last_confirmed_t = t;
+                }
+            }
+        }
+        let off_frame = pose.cx < 0.0 || pose.cy < 0.0 || pose.cx > w as f32 || pose.cy > h as f32;
+        if t - self.last_confirmed_t > self.params.lost_after_s || off_frame || pose.size < 16.0 {
+            self.pose = None;
+            return FrameSignals { index: frame.index, t_s: t, ..FrameSignals::default() };
+        }
+        if discontinuity {
+            self.start_track(frame, pose, t);
+            out.discontinuity = true;
+            out.face = Some(pose);
+            out.speed = [[0.0; 3]; 2];
+            return out;
+        }
+
+        // The aligned crop for this frame: next frame's flow template and this frame's look.
+        sample_crop(&frame.luma, w, h, &pose, &mut self.crop);
+        self.prev_pyr.build(&self.crop, self.params.flow.levels);
+        out.eye_look = self.eye_look();
+        self.pose = Some(pose);
+        out.face = Some(pose);
+        out
+    }
+
+    fn eye_look(&self) -> [[f32; 3]; 2] {
+        let n = self.params.crop_px;
+        let c = self.crop.as_slice().expect("contiguous");
+        // Whole-face reference statistics (inner square of the crop).
+        let (a, b) = (n / 5, n - n / 5);
+        let stats = |x0: usize, x1: usize, y0: usize, y1: usize| {
+            let (mut s, mut ss, mut g, mut cnt) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
+            for y in y0.max(1)..y1.min(n - 1) {
+                for x in x0.max(1)..x1.min(n - 1) {
+                    let v = c[y * n + x];
+                    s += v;
+                    ss += v * v;
+                    let gx = c[y * n + x + 1] - c[y * n + x - 1];
+                    let gy = c[(y + 1) * n + x] - c[(y - 1) * n + x];
+                    g += (gx * gx + gy * gy).sqrt();
+                    cnt += 1.0;
+                }
+            }
+            let m = s / cnt.max(1.0);
+            (m, (ss / cnt.max(1.0) - m * m).max(0.0).sqrt(), g / cnt.max(1.0))
+        };
+        let (fm, fs, fg) = stats(a, b, a, b);
+        let mut out = [[0.0f32; 3]; 2];
+        for side in Side::BOTH {
+            let r = self.layout.rect(side, RegionKind::Eye);
+            let (x0, x1, y0, y1) = (r.x0 as usize, r.x1 as usize, r.y0 as usize, r.y1 as usize);
+            let (_m, sd, g) = stats(x0, x1, y0, y1);
+            let mut dark = 0.0f32;
+            let mut cnt = 0.0f32;
+            for y in y0..y1.min(n) {
+                for x in x0..x1.min(n) {
+                    dark += (0.7 * fm - c[y * n + x]).max(0.0);
+                    cnt += 1.0;
+                }
+            }
+            out[side.index()] = [g / fg.max(1.0), sd / fs.max(1.0), dark / cnt.max(1.0) / fm.max(1.0)];
+        }
+        out
+    }
+
+    fn start_track(&mut self, frame: &Frame, pose: FacePose, t: f64) {
+        sample_crop(&frame.luma, frame.width as usize, frame.height as usize, &pose, &mut self.crop);
+        self.prev_pyr.build(&self.crop, self.params.flow.levels);
+        self.accumulated.iter_mut().for_each(|a| *a = (0.0, 0.0));
+        self.closure = [0.0; 2];
+        self.pose = Some(pose);
+        self.last_confirmed_t = t;
+    }
+
+    /// The face to follow: the one overlapping the tracked pose, else the largest and most
+    /// central one (the detector's ordering).
+    fn best_face(&mut self, frame: &Frame, near: Option<&FacePose>) -> Option<FaceBox> {
+        let faces = self.detector.detect(&frame.luma, frame.width, frame.height);
+        if let Some(p) = near {
+            let best = faces
+                .iter()
+                .map(|b| (pose_from_box(b).iou(p), b))
+                .max_by(|a, b| a.0.total_cmp(&b.0));
+            if let Some((iou, b)) = best
+                && iou > 0.3
+            {
+                return Some(*b);
+            }
+        }
+        faces.into_iter().next()
+    }
+}
+
+/// The crop square around a detector box (square, centred, enlarged by `CROP_EXPAND`).
+pub fn pose_from_box(b: &FaceBox) -> FacePose {
+    FacePose {
+        cx: b.x + b.width * 0.5,
+        cy: b.y + b.height * 0.5,
+        size: b.width.max(b.height) * CROP_EXPAND,
+        angle: 0.0,
+    }
+}

@@ -1,0 +1,298 @@
+//! The analysis pipeline shared by clips and the live camera: capture thread → measurement
+//! → burst detector → events. Only the source and the sinks differ between uses.
+//!
+//! Input: a `FrameSource`. Output: `Event`s handed to `emit` as soon as each one closes.
+//! Thread: runs on the caller's thread (analysis) and owns the capture thread.
+
+use crate::anatomy::Side;
+use crate::capture::{Backpressure, Capture, CaptureMsg};
+use crate::detect::{Activity, BurstDetector, DetectParams};
+use crate::events::{Event, Twitch};
+use crate::motion::{FrameSignals, MotionAnalyzer, MotionParams};
+use crate::source::{FrameSource, SourceError, SourceInfo};
+use std::io::Write;
+
+/// Everything that shapes an analysis run.
+#[derive(Debug, Clone, Default)]
+pub struct AnalyzeOptions {
+    pub motion: MotionParams,
+    pub detect: DetectParams,
+    /// Frames in flight between the capture thread and the analysis.
+    pub channel_capacity: usize,
+}
+
+/// What a finished (or interrupted) run saw.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunSummary {
+    pub frames: u64,
+    /// Media time from the first to just past the last frame.
+    pub duration_s: f64,
+    /// Time with a tracked face.
+    pub observed_s: f64,
+    pub twitches: [u64; 2],
+}
+
+impl RunSummary {
+    pub fn per_minute(&self, side: Side) -> f64 {
+        if self.observed_s > 0.0 { self.twitches[side.index()] as f64 * 60.0 / self.observed_s } else { 0.0 }
+    }
+
+    pub fn to_event(&self, error: Option<String>) -> Event {
+        Event::Summary {
+            duration_s: round3(self.duration_s),
+            observed_s: round3(self.observed_s),
+            frames: self.frames,
+            twitches_left: self.twitches[0],
+            twitches_right: self.twitches[1],
+            per_minute_left: round3(self.per_minute(Side::Left)),
+            per_minute_right: round3(self.per_minute(Side::Right)),
+            error,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The source failed part-way; everything detected before is already emitted.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// Writing the log failed; the run stopped.
+    #[error("writing events: {0}")]
+    Sink(std::io::Error),
+    #[error("starting the capture thread: {0}")]
+    Thread(std::io::Error),
+}
+
+/// Per-frame observer (progress bars, debug traces, previews).
+pub trait FrameObserver {
+    fn frame(&mut self, signals: &FrameSignals, activity: &Activity);
+}
+
+impl FrameObserver for () {
+    fn frame(&mut self, _: &FrameSignals, _: &Activity) {}
+}
+
+/// Runs the whole analysis over `source`. Every event is passed to `emit` as it closes;
+/// a `session` line first and a `summary` line last (also when the source fails).
+pub fn run(
+    source: Box<dyn FrameSource>,
+    source_name: &str,
+    opts: &AnalyzeOptions,
+    emit: &mut dyn FnMut(&Event) -> std::io::Result<()>,
+    observer: &mut dyn FrameObserver,
+) -> Result<RunSummary, RunError> {
+    let settings = serde_json::json!({
+        "detect": opts.detect,
+        "crop_px": opts.motion.crop_px,
+        "grid_step": opts.motion.grid_step,
+    });
+    emit(&Event::Session {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        source: source_name.to_string(),
+        mirrored: opts.motion.mirrored,
+        settings,
+    })
+    .map_err(RunError::Sink)?;
+
+    let capture = Capture::spawn(source, opts.channel_capacity.max(2), Backpressure::Block)
+        .map_err(RunError::Thread)?;
+    let mut state = RunState::new(opts);
+    let mut failure = None;
+    for msg in capture.rx_frames().iter() {
+        match msg {
+            CaptureMsg::Frame(frame) => {
+                let signals = state.motion.process(&frame);
+                state.step(&signals, emit, observer).map_err(RunError::Sink)?;
+            }
+            CaptureMsg::Failed(e) => {
+                failure = Some(e);
+                break;
+            }
+        }
+    }
+    capture.shutdown();
+    state.finish(emit, failure.as_ref().map(|e| e.to_string())).map_err(RunError::Sink)?;
+    match failure {
+        Some(e) => Err(RunError::Source(e)),
+        None => Ok(state.summary),
+    }
+}
+
+/// Analysis state between frames: measurement, detector, face-lost bookkeeping.
+pub struct RunState {
+    pub motion: MotionAnalyzer,
+    detector: BurstDetector,
+    summary: RunSummary,
+    first_t: Option<f64>,
+    last_t: f64,
+    frame_dt: f64,
+    lost_since: Option<f64>,
+    closed: Vec<Twitch>,
+}
+
+impl RunState {
+    pub fn new(opts: &AnalyzeOptions) -> Self {
+        Self {
+            motion: MotionAnalyzer::new(opts.motion.clone()),
+            detector: BurstDetector::new(opts.detect.clone()),
+            summary: RunSummary::default(),
+            first_t: None,
+            last_t: 0.0,
+            frame_dt: 1.0 / 30.0,
+            lost_since: None,
+            closed: vec![],
+        }
+    }
+
+    /// Handles one measured frame.
+    pub fn step(
+        &mut self,
+        s: &FrameSignals,
+        emit: &mut dyn FnMut(&Event) -> std::io::Result<()>,
+        observer: &mut dyn FrameObserver,
+    ) -> std::io::Result<()> {
+        let t = s.t_s;
+        if let Some(_first) = self.first_t {
+            if t > self.last_t {
+                self.frame_dt = (t - self.last_t).min(0.5);
+            }
+        } else {
+            self.first_t = Some(t);
+        }
+        self.summary.frames += 1;
+        match (s.face.is_some(), self.lost_since) {
+            (true, Some(since)) => {
+                emit(&Event::FaceLost { start_s: round3(since), end_s: round3(t) })?;
+                self.lost_since = None;
+            }
+            (false, None) => self.lost_since = Some(t),
+            _ => {}
+        }
+        if s.face.is_some() {
+            self.summary.observed_s += self.frame_dt;
+        }
+        self.last_t = t;
+        let activity = self.detector.push(s, &mut self.closed);
+        observer.frame(s, &activity);
+        self.emit_closed(emit)
+    }
+
+    /// Closes open bursts and intervals and writes the summary line.
+    pub fn finish(
+        &mut self,
+        emit: &mut dyn FnMut(&Event) -> std::io::Result<()>,
+        error: Option<String>,
+    ) -> std::io::Result<()> {
+        self.detector.close_all(&mut self.closed);
+        self.emit_closed(emit)?;
+        let end = self.last_t + self.frame_dt;
+        if let Some(since) = self.lost_since.take() {
+            emit(&Event::FaceLost { start_s: round3(since), end_s: round3(end) })?;
+        }
+        self.summary.duration_s = self.first_t.map_or(0.0, |f| end - f);
+        emit(&self.summary.to_event(error))
+    }
+
+    pub fn summary(&self) -> &RunSummary {
+        &self.summary
+    }
+
+    fn emit_closed(&mut self, emit: &mut dyn FnMut(&Event) -> std::io::Result<()>) -> std::io::Result<()> {
+        for tw in self.closed.drain(..) {
+            self.summary.twitches[tw.side.index()] += 1;
+            emit(&Event::Twitch(tw))?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes every frame's signals as CSV, for plotting why the detector did what it did.
+pub struct TraceWriter<W: Write> {
+    out: W,
+    header_done: bool,
+    pub error: Option<std::io::Error>,
+}
+
+impl<W: Write> TraceWriter<W> {
+    pub fn new(out: W) -> Self {
+        Self { out, header_done: false, error: None }
+    }
+
+    fn write_row(&mut self, s: &FrameSignals, a: &Activity) -> std::io::Result<()> {
+        if !self.header_done {
+            self.header_done = true;
+            let mut h = String::from("frame,t_s,face,face_cx,face_cy,face_size,discontinuity,head_speed,residual_scale");
+            for kind in ["speed", "coherent", "displacement", "z"] {
+                for side in ["left", "right"] {
+                    for region in ["eye", "cheek", "mouth"] {
+                        h.push_str(&format!(",{kind}_{side}_{region}"));
+                    }
+                }
+            }
+            h.push_str(",closure_left,closure_right,closure_speed_left,closure_speed_right");
+            h.push_str(",look_grad_left,look_std_left,look_dark_left,look_grad_right,look_std_right,look_dark_right");
+            h.push_str(",one_sided_left,one_sided_right,flag_left,flag_right\n");
+            self.out.write_all(h.as_bytes())?;
+        }
+        let (cx, cy, size) = s.face.map_or((0.0, 0.0, 0.0), |p| (p.cx, p.cy, p.size));
+        let mut row = format!(
+            "{},{:.4},{},{:.1},{:.1},{:.1},{},{:.2},{:.4}",
+            s.index,
+            s.t_s,
+            s.face.is_some() as u8,
+            cx,
+            cy,
+            size,
+            s.discontinuity as u8,
+            s.head_speed,
+            s.residual_scale
+        );
+        for arr in [&s.speed, &s.coherent_speed, &s.displacement, &a.z] {
+            for side in arr.iter() {
+                for v in side {
+                    row.push_str(&format!(",{v:.4}"));
+                }
+            }
+        }
+        row.push_str(&format!(
+            ",{:.4},{:.4},{:.4},{:.4}",
+            s.closure[0], s.closure[1], s.closure_speed[0], s.closure_speed[1]
+        ));
+        for side in &s.eye_look {
+            for v in side {
+                row.push_str(&format!(",{v:.4}"));
+            }
+        }
+        row.push_str(&format!(
+            ",{:.3},{:.3},{},{}\n",
+            a.one_sided[0], a.one_sided[1], a.flagged[0] as u8, a.flagged[1] as u8
+        ));
+        self.out.write_all(row.as_bytes())
+    }
+
+    pub fn finish(mut self) -> std::io::Result<()> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        self.out.flush()
+    }
+}
+
+impl<W: Write> FrameObserver for TraceWriter<W> {
+    fn frame(&mut self, s: &FrameSignals, a: &Activity) {
+        if self.error.is_none()
+            && let Err(e) = self.write_row(s, a)
+        {
+            self.error = Some(e);
+        }
+    }
+}
+
+/// Source description for logs: the source's own words.
+pub fn describe(info: &SourceInfo) -> String {
+    info.description.clone()
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
