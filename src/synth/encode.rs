@@ -56,10 +56,10 @@ pub struct ClipWriter {
 
 impl ClipWriter {
     pub fn create(path: &Path, width: u32, height: u32, fps: f64, bitrate_bps: u32) -> anyhow::Result<Self> {
-        if width % 2 != 0 || height % 2 != 0 || width == 0 || height == 0 {
+        if !width.is_multiple_of(2) || !height.is_multiple_of(2) || width == 0 || height == 0 {
             bail!("{}: frame size {width}x{height} must be even", path.display());
         }
-        if !(fps > 0.0) {
+        if fps.is_nan() || fps <= 0.0 {
             bail!("{}: fps must be positive", path.display());
         }
         let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
@@ -67,7 +67,7 @@ impl ClipWriter {
         let is_y4m = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("y4m"));
         let sink = if is_y4m {
             let (num, den) = fps_ratio(fps);
-            write!(out, "YUV4MPEG2 W{width} H{height} F{num}:{den} Ip A1:1 C420jpeg\n")?;
+            writeln!(out, "YUV4MPEG2 W{width} H{height} F{num}:{den} Ip A1:1 C420jpeg")?;
             Sink::Y4m(out)
         } else {
             // Timescale: 1000 ticks per frame keeps fractional rates (29.97) exact enough.

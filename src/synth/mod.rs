@@ -563,7 +563,7 @@ fn parse_size(s: &str) -> Result<(u32, u32), String> {
     let (w, h) = s.split_once(['x', 'X']).ok_or_else(|| format!("{s:?}: expected WIDTHxHEIGHT"))?;
     let w: u32 = w.trim().parse().map_err(|_| format!("{s:?}: bad width"))?;
     let h: u32 = h.trim().parse().map_err(|_| format!("{s:?}: bad height"))?;
-    if w < 32 || h < 32 || w % 2 != 0 || h % 2 != 0 {
+    if w < 32 || h < 32 || !w.is_multiple_of(2) || !h.is_multiple_of(2) {
         return Err(format!("{s:?}: width and height must be even and at least 32"));
     }
     Ok((w, h))
@@ -588,7 +588,7 @@ impl SynthArgs {
         if !(self.fps > 0.0 && self.fps <= 240.0) {
             bail!("--fps must be in (0, 240]");
         }
-        if !(self.duration > 0.0) {
+        if self.duration.is_nan() || self.duration <= 0.0 {
             bail!("--duration must be positive");
         }
         Ok(SynthParams {
