@@ -14,9 +14,13 @@ const MODEL_FILE: &str = "seeta_fd_frontal_v1.0.bin";
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
-    let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
+    let manifest_dir =
+        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     // A new rustface version shows up in the lock file.
-    println!("cargo:rerun-if-changed={}", manifest_dir.join("Cargo.lock").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        manifest_dir.join("Cargo.lock").display()
+    );
     println!("cargo:rerun-if-env-changed=TWITCHWATCH_SEETA_MODEL");
 
     let model = find_model(&manifest_dir).unwrap_or_else(|why| {
@@ -39,14 +43,19 @@ fn find_model(manifest_dir: &Path) -> Result<PathBuf, String> {
         return if p.is_file() {
             Ok(p)
         } else {
-            Err(format!("TWITCHWATCH_SEETA_MODEL={} is not a file", p.display()))
+            Err(format!(
+                "TWITCHWATCH_SEETA_MODEL={} is not a file",
+                p.display()
+            ))
         };
     }
     let via_metadata = from_metadata(manifest_dir);
     match via_metadata {
         Ok(p) => Ok(p),
         Err(meta_err) => {
-            println!("cargo:warning=cargo metadata did not locate rustface ({meta_err}); scanning CARGO_HOME");
+            println!(
+                "cargo:warning=cargo metadata did not locate rustface ({meta_err}); scanning CARGO_HOME"
+            );
             from_registry_scan().map_err(|scan_err| format!("{meta_err}; {scan_err}"))
         }
     }
@@ -65,12 +74,17 @@ fn from_metadata(manifest_dir: &Path) -> Result<PathBuf, String> {
         if let Ok(target) = env::var("TARGET") {
             cmd.args(["--filter-platform", &target]);
         }
-        let out = cmd.output().map_err(|e| format!("running cargo metadata: {e}"))?;
+        let out = cmd
+            .output()
+            .map_err(|e| format!("running cargo metadata: {e}"))?;
         if out.status.success() {
             Ok(out.stdout)
         } else {
             let err = String::from_utf8_lossy(&out.stderr);
-            Err(format!("cargo metadata failed: {}", err.lines().last().unwrap_or("").trim()))
+            Err(format!(
+                "cargo metadata failed: {}",
+                err.lines().last().unwrap_or("").trim()
+            ))
         }
     };
     // Every dependency is already downloaded when a build script runs, so the offline
@@ -78,10 +92,14 @@ fn from_metadata(manifest_dir: &Path) -> Result<PathBuf, String> {
     let stdout = run(&[]).or_else(|_| run(&["--offline"]))?;
     let meta: serde_json::Value =
         serde_json::from_slice(&stdout).map_err(|e| format!("cargo metadata JSON: {e}"))?;
-    let packages = meta["packages"].as_array().ok_or("cargo metadata: no packages")?;
+    let packages = meta["packages"]
+        .as_array()
+        .ok_or("cargo metadata: no packages")?;
     for pkg in packages {
         if pkg["name"] == "rustface" {
-            let manifest_path = pkg["manifest_path"].as_str().ok_or("rustface: no manifest_path")?;
+            let manifest_path = pkg["manifest_path"]
+                .as_str()
+                .ok_or("rustface: no manifest_path")?;
             let model = Path::new(manifest_path)
                 .parent()
                 .ok_or("rustface: bad manifest_path")?
@@ -105,8 +123,13 @@ fn from_registry_scan() -> Result<PathBuf, String> {
         .ok_or("neither CARGO_HOME nor HOME is set")?;
     let src = cargo_home.join("registry").join("src");
     let mut found = Vec::new();
-    for index in fs::read_dir(&src).map_err(|e| format!("{}: {e}", src.display()))?.flatten() {
-        let Ok(entries) = fs::read_dir(index.path()) else { continue };
+    for index in fs::read_dir(&src)
+        .map_err(|e| format!("{}: {e}", src.display()))?
+        .flatten()
+    {
+        let Ok(entries) = fs::read_dir(index.path()) else {
+            continue;
+        };
         for pkg in entries.flatten() {
             let name = pkg.file_name().to_string_lossy().into_owned();
             if let Some(version) = name.strip_prefix("rustface-") {
@@ -125,5 +148,7 @@ fn from_registry_scan() -> Result<PathBuf, String> {
 }
 
 fn version_key(v: &str) -> Vec<u64> {
-    v.split(['.', '-']).map(|s| s.parse().unwrap_or(0)).collect()
+    v.split(['.', '-'])
+        .map(|s| s.parse().unwrap_or(0))
+        .collect()
 }

@@ -37,7 +37,10 @@ fn read_pgm(path: &str) -> std::io::Result<(Vec<u8>, u32, u32)> {
 fn main() -> std::io::Result<()> {
     // Optional: MIN_FACE_PX=40 to try another smallest face size (pixels of the shrunk image).
     let mut params = DetectorParams::default();
-    if let Some(v) = std::env::var("MIN_FACE_PX").ok().and_then(|v| v.parse().ok()) {
+    if let Some(v) = std::env::var("MIN_FACE_PX")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
         params.min_face_px = v;
     }
     let mut det = FaceDetector::new(params);
@@ -52,9 +55,17 @@ fn main() -> std::io::Result<()> {
         n += 1;
         let best = faces
             .first()
-            .map(|f| format!("{:.0},{:.0} {:.0}x{:.0} score {:.1}", f.x, f.y, f.width, f.height, f.score))
+            .map(|f| {
+                format!(
+                    "{:.0},{:.0} {:.0}x{:.0} score {:.1}",
+                    f.x, f.y, f.width, f.height, f.score
+                )
+            })
             .unwrap_or_else(|| "none".into());
-        println!("{path}: {w}x{h} {} face(s), best {best}, {ms:.1} ms", faces.len());
+        println!(
+            "{path}: {w}x{h} {} face(s), best {best}, {ms:.1} ms",
+            faces.len()
+        );
     }
     if n > 0 {
         println!("mean {:.1} ms over {n} frames", total / n as f64);

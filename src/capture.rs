@@ -49,9 +49,17 @@ impl Capture {
             let (stop, dropped, rx_own) = (stop.clone(), dropped.clone(), rx_frames.clone());
             std::thread::Builder::new()
                 .name("twitchwatch-capture".into())
-                .spawn(move || capture_loop(source.as_mut(), tx_frames, rx_own, policy, &stop, &dropped))?
+                .spawn(move || {
+                    capture_loop(source.as_mut(), tx_frames, rx_own, policy, &stop, &dropped)
+                })?
         };
-        Ok(Self { info, rx_frames, stop, dropped, handle: Some(handle) })
+        Ok(Self {
+            info,
+            rx_frames,
+            stop,
+            dropped,
+            handle: Some(handle),
+        })
     }
 
     pub fn rx_frames(&self) -> &Receiver<CaptureMsg> {
@@ -153,17 +161,31 @@ mod tests {
             if self.next >= self.n {
                 if self.fail_at_end {
                     self.fail_at_end = false;
-                    return Err(SourceError::Corrupt { path: "fake".into(), message: "cut".into() });
+                    return Err(SourceError::Corrupt {
+                        path: "fake".into(),
+                        message: "cut".into(),
+                    });
                 }
                 return Ok(None);
             }
             self.next += 1;
-            Ok(Some(Frame { index: self.next - 1, pts_s: 0.0, width: 1, height: 1, luma: vec![0] }))
+            Ok(Some(Frame {
+                index: self.next - 1,
+                pts_s: 0.0,
+                width: 1,
+                height: 1,
+                luma: vec![0],
+            }))
         }
     }
 
     fn counting(n: u64, fail_at_end: bool) -> Box<dyn FrameSource> {
-        Box::new(Counting { info: SourceInfo::default(), next: 0, n, fail_at_end })
+        Box::new(Counting {
+            info: SourceInfo::default(),
+            next: 0,
+            n,
+            fail_at_end,
+        })
     }
 
     #[test]

@@ -14,7 +14,11 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Parser)]
-#[command(name = "twitchwatch", version, about = "Logs one-sided facial twitches (hemifacial spasm) from a recorded clip or a webcam")]
+#[command(
+    name = "twitchwatch",
+    version,
+    about = "Logs one-sided facial twitches (hemifacial spasm) from a recorded clip or a webcam"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -80,14 +84,20 @@ pub fn run(cli: Cli) -> Result<()> {
 }
 
 fn default_events_path(clip: &Path) -> PathBuf {
-    let stem = clip.file_stem().map_or_else(|| "clip".into(), |s| s.to_string_lossy().into_owned());
+    let stem = clip
+        .file_stem()
+        .map_or_else(|| "clip".into(), |s| s.to_string_lossy().into_owned());
     PathBuf::from(format!("{stem}.events.jsonl"))
 }
 
 fn analyze(a: &AnalyzeArgs) -> Result<()> {
-    let events_path = a.events.clone().unwrap_or_else(|| default_events_path(&a.clip));
+    let events_path = a
+        .events
+        .clone()
+        .unwrap_or_else(|| default_events_path(&a.clip));
     // Fail before a long run, not after it.
-    check_writable(&events_path).with_context(|| format!("{}: cannot write the event log", events_path.display()))?;
+    check_writable(&events_path)
+        .with_context(|| format!("{}: cannot write the event log", events_path.display()))?;
     if let Some(csv) = &a.csv {
         check_writable(csv).with_context(|| format!("{}: cannot write the CSV", csv.display()))?;
     }
@@ -96,10 +106,13 @@ fn analyze(a: &AnalyzeArgs) -> Result<()> {
     let opts = analyze_options(a.mirrored);
 
     let mut sinks: Vec<Box<dyn EventSink + Send>> = vec![Box::new(
-        JsonlSink::create(&events_path).with_context(|| format!("{}: cannot create", events_path.display()))?,
+        JsonlSink::create(&events_path)
+            .with_context(|| format!("{}: cannot create", events_path.display()))?,
     )];
     if let Some(csv) = &a.csv {
-        sinks.push(Box::new(CsvSink::create(csv).with_context(|| format!("{}: cannot create", csv.display()))?));
+        sinks.push(Box::new(
+            CsvSink::create(csv).with_context(|| format!("{}: cannot create", csv.display()))?,
+        ));
     }
     let mut emit = |e: &Event| sinks.iter_mut().try_for_each(|s| s.write(e));
 
@@ -107,13 +120,26 @@ fn analyze(a: &AnalyzeArgs) -> Result<()> {
     let mut progress = ProgressObserver { bar: bar.clone() };
     let mut trace = match &a.debug_trace {
         Some(p) => Some(TraceWriter::new(std::io::BufWriter::new(
-            std::fs::File::create(p).with_context(|| format!("{}: cannot create the trace", p.display()))?,
+            std::fs::File::create(p)
+                .with_context(|| format!("{}: cannot create the trace", p.display()))?,
         ))),
         None => None,
     };
-    let mut observers = Observers { progress: &mut progress, trace: trace.as_mut() };
-    let name = a.clip.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    let result = pipeline::run(source, &format!("{name} ({})", info.description), &opts, &mut emit, &mut observers);
+    let mut observers = Observers {
+        progress: &mut progress,
+        trace: trace.as_mut(),
+    };
+    let name = a
+        .clip
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let result = pipeline::run(
+        source,
+        &format!("{name} ({})", info.description),
+        &opts,
+        &mut emit,
+        &mut observers,
+    );
     bar.finish_and_clear();
     let finish_errors: Vec<_> = sinks.iter_mut().filter_map(|s| s.finish().err()).collect();
     if let Some(t) = trace {
@@ -121,7 +147,10 @@ fn analyze(a: &AnalyzeArgs) -> Result<()> {
     }
     let summary = match result {
         Ok(s) => s,
-        Err(RunError::Source(e)) => bail!("{e} (events detected before the error are kept in {})", events_path.display()),
+        Err(RunError::Source(e)) => bail!(
+            "{e} (events detected before the error are kept in {})",
+            events_path.display()
+        ),
         Err(e) => return Err(e).with_context(|| format!("{}", events_path.display())),
     };
     if let Some(e) = finish_errors.into_iter().next() {
@@ -135,7 +164,10 @@ fn analyze(a: &AnalyzeArgs) -> Result<()> {
 
 /// The one place where command-line flags become analysis options.
 pub fn analyze_options(mirrored: bool) -> AnalyzeOptions {
-    let mut opts = AnalyzeOptions { channel_capacity: 8, ..AnalyzeOptions::default() };
+    let mut opts = AnalyzeOptions {
+        channel_capacity: 8,
+        ..AnalyzeOptions::default()
+    };
     opts.motion.mirrored = mirrored;
     opts
 }
@@ -162,11 +194,15 @@ fn progress_bar(enabled: bool, frames: Option<u64>, clip: &Path) -> ProgressBar 
         Some(n) => ProgressBar::new(n),
         None => ProgressBar::new_spinner(),
     };
-    let style = ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} frames, {per_sec}, eta {eta}")
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ");
+    let style =
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} frames, {per_sec}, eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
     bar.set_style(style);
-    bar.set_message(clip.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()));
+    bar.set_message(
+        clip.file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+    );
     bar
 }
 
@@ -203,7 +239,8 @@ fn run_eval(e: &EvalArgs) -> Result<()> {
             bail!("{}: no clip with a .labels.json beside it", dir.display());
         }
         if let Some(k) = &e.keep_events {
-            std::fs::create_dir_all(k).with_context(|| format!("{}: cannot create", k.display()))?;
+            std::fs::create_dir_all(k)
+                .with_context(|| format!("{}: cannot create", k.display()))?;
         }
         for (clip, labels_path) in pairs {
             let labels = eval::load_labels(&labels_path)?;
@@ -223,13 +260,18 @@ fn run_eval(e: &EvalArgs) -> Result<()> {
     if let Some(csv) = &e.csv {
         let mut rows = scores.clone();
         rows.extend(total);
-        std::fs::write(csv, eval::to_csv(&rows)).with_context(|| format!("{}: cannot write", csv.display()))?;
+        std::fs::write(csv, eval::to_csv(&rows))
+            .with_context(|| format!("{}: cannot write", csv.display()))?;
     }
     Ok(())
 }
 
 /// Runs the analysis on one clip, keeping the events in memory (and on disk if asked).
-pub fn analyze_to_memory(clip: &Path, mirrored: bool, keep_dir: Option<&Path>) -> Result<Vec<Event>> {
+pub fn analyze_to_memory(
+    clip: &Path,
+    mirrored: bool,
+    keep_dir: Option<&Path>,
+) -> Result<Vec<Event>> {
     let source = open_clip(clip)?;
     let opts = analyze_options(mirrored);
     let mut file_sink = match keep_dir {

@@ -152,7 +152,10 @@ impl BurstDetector {
         };
         self.last_frame_dt = dt;
         self.prev_t = Some(t);
-        let mut act = Activity { t_s: t, ..Activity::default() };
+        let mut act = Activity {
+            t_s: t,
+            ..Activity::default()
+        };
 
         if s.face.is_none() || s.discontinuity {
             // No event may straddle a loss or a jump of the face.
@@ -188,8 +191,10 @@ impl BurstDetector {
             let asym = one_sided_ratio(s.closure[i], s.closure[o]);
             let rate = s.closure_speed[i] - s.closure_speed[o];
             let open = self.open[i].is_some();
-            let onset =
-                s.reliable && rate >= p.onset_rate && closure >= p.onset_closure && asym >= p.min_asymmetry;
+            let onset = s.reliable
+                && rate >= p.onset_rate
+                && closure >= p.onset_closure
+                && asym >= p.min_asymmetry;
             let held = self.open[i]
                 .as_ref()
                 .is_some_and(|b| closure >= p.hold_closure.max(p.hold_share * b.peak));
@@ -260,7 +265,11 @@ impl BurstDetector {
                 regions.push(r);
             }
         }
-        let pattern = if b.longest_held_s >= p.tonic_min_s { Pattern::Tonic } else { Pattern::Clonic };
+        let pattern = if b.longest_held_s >= p.tonic_min_s {
+            Pattern::Tonic
+        } else {
+            Pattern::Clonic
+        };
         let strength = ((b.peak / p.onset_closure - 1.0) / 4.0).clamp(0.0, 1.0);
         let confidence = (0.5 * strength + 0.5 * b.asym_at_peak).clamp(0.0, 1.0);
         let (l, r) = (Side::Left.index(), Side::Right.index());
@@ -302,7 +311,12 @@ mod tests {
     use crate::face::track::FacePose;
 
     const FPS: f64 = 30.0;
-    const POSE: FacePose = FacePose { cx: 100.0, cy: 100.0, size: 100.0, angle: 0.0 };
+    const POSE: FacePose = FacePose {
+        cx: 100.0,
+        cy: 100.0,
+        size: 100.0,
+        angle: 0.0,
+    };
 
     /// A squeeze profile (% fw): ramps up over `rise` s from `t0`, holds, ramps down over
     /// `fall` s, ending at `t1`.
@@ -345,13 +359,19 @@ mod tests {
         for i in 0..(seconds * FPS) as u64 {
             let t = i as f64 / FPS;
             let face = (sim.face)(t).then_some(POSE);
-            let mut s = FrameSignals { index: i, t_s: t, face, reliable: (sim.reliable)(t), ..FrameSignals::default() };
-            for side in 0..2 {
+            let mut s = FrameSignals {
+                index: i,
+                t_s: t,
+                face,
+                reliable: (sim.reliable)(t),
+                ..FrameSignals::default()
+            };
+            for (side, prev) in prev.iter_mut().enumerate() {
                 // Small deterministic noise on every signal.
                 let n = ((i * 7 + side as u64 * 13) % 11) as f32 / 11.0;
                 s.closure[side] = (sim.closure)(t, side) + 0.1 * n;
-                s.closure_speed[side] = ((s.closure[side] - prev[side]) * FPS as f32).max(0.0);
-                prev[side] = s.closure[side];
+                s.closure_speed[side] = ((s.closure[side] - *prev) * FPS as f32).max(0.0);
+                *prev = s.closure[side];
                 for r in 0..3 {
                     s.speed[side][r] = 5.0 + 2.0 * n + (sim.speed)(t, side, r);
                 }
@@ -367,48 +387,81 @@ mod tests {
 
     #[test]
     fn fast_one_sided_squeeze_is_one_twitch_on_that_side() {
-        let out = run(10.0, Sim {
-            closure: Box::new(|t, side| if side == L { squeeze(t, 4.0, 4.6, 0.1, 0.1, 3.0) } else { 0.0 }),
-            ..Sim::default()
-        });
+        let out = run(
+            10.0,
+            Sim {
+                closure: Box::new(|t, side| {
+                    if side == L {
+                        squeeze(t, 4.0, 4.6, 0.1, 0.1, 3.0)
+                    } else {
+                        0.0
+                    }
+                }),
+                ..Sim::default()
+            },
+        );
         assert_eq!(out.len(), 1, "{out:?}");
         let tw = &out[0];
         assert_eq!(tw.side, Side::Left);
-        assert!((tw.start_s - 4.0).abs() < 0.1 && (tw.end_s - 4.55).abs() < 0.1, "{tw:?}");
+        assert!(
+            (tw.start_s - 4.0).abs() < 0.1 && (tw.end_s - 4.55).abs() < 0.1,
+            "{tw:?}"
+        );
         assert_eq!(tw.regions, vec![RegionKind::Eye]);
         assert_eq!(tw.pattern, Pattern::Clonic);
-        assert!(tw.peak > 2.8 && tw.asymmetry > 0.9 && tw.confidence > 0.5, "{tw:?}");
+        assert!(
+            tw.peak > 2.8 && tw.asymmetry > 0.9 && tw.confidence > 0.5,
+            "{tw:?}"
+        );
     }
 
     #[test]
     fn a_blink_closes_both_eyes_and_is_not_a_twitch() {
-        let out = run(10.0, Sim {
-            closure: Box::new(|t, _| squeeze(t, 4.0, 4.25, 0.08, 0.1, 4.0)),
-            ..Sim::default()
-        });
+        let out = run(
+            10.0,
+            Sim {
+                closure: Box::new(|t, _| squeeze(t, 4.0, 4.25, 0.08, 0.1, 4.0)),
+                ..Sim::default()
+            },
+        );
         assert!(out.is_empty(), "{out:?}");
     }
 
     #[test]
     fn a_slow_one_sided_frown_is_not_a_twitch() {
         // Builds over a second: voluntary, not a spasm.
-        let out = run(10.0, Sim {
-            closure: Box::new(|t, side| if side == R { squeeze(t, 3.0, 6.0, 1.0, 1.0, 3.0) } else { 0.0 }),
-            ..Sim::default()
-        });
+        let out = run(
+            10.0,
+            Sim {
+                closure: Box::new(|t, side| {
+                    if side == R {
+                        squeeze(t, 3.0, 6.0, 1.0, 1.0, 3.0)
+                    } else {
+                        0.0
+                    }
+                }),
+                ..Sim::default()
+            },
+        );
         assert!(out.is_empty(), "{out:?}");
     }
 
     #[test]
     fn clonic_jerks_within_the_merge_gap_are_one_episode() {
-        let out = run(12.0, Sim {
-            closure: Box::new(|t, side| {
-                let jerks = [3.0, 3.35, 3.7, 4.05, 4.4];
-                let c = jerks.iter().map(|&j| squeeze(t, j, j + 0.15, 0.04, 0.08, 2.0)).fold(0.0, f32::max);
-                if side == R { c } else { 0.0 }
-            }),
-            ..Sim::default()
-        });
+        let out = run(
+            12.0,
+            Sim {
+                closure: Box::new(|t, side| {
+                    let jerks = [3.0, 3.35, 3.7, 4.05, 4.4];
+                    let c = jerks
+                        .iter()
+                        .map(|&j| squeeze(t, j, j + 0.15, 0.04, 0.08, 2.0))
+                        .fold(0.0, f32::max);
+                    if side == R { c } else { 0.0 }
+                }),
+                ..Sim::default()
+            },
+        );
         assert_eq!(out.len(), 1, "{out:?}");
         assert_eq!(out[0].side, Side::Right);
         assert_eq!(out[0].pattern, Pattern::Clonic);
@@ -417,10 +470,19 @@ mod tests {
 
     #[test]
     fn a_held_squeeze_is_tonic() {
-        let out = run(10.0, Sim {
-            closure: Box::new(|t, side| if side == L { squeeze(t, 2.0, 5.0, 0.15, 0.2, 4.0) } else { 0.0 }),
-            ..Sim::default()
-        });
+        let out = run(
+            10.0,
+            Sim {
+                closure: Box::new(|t, side| {
+                    if side == L {
+                        squeeze(t, 2.0, 5.0, 0.15, 0.2, 4.0)
+                    } else {
+                        0.0
+                    }
+                }),
+                ..Sim::default()
+            },
+        );
         assert_eq!(out.len(), 1, "{out:?}");
         assert_eq!(out[0].pattern, Pattern::Tonic);
         assert!(out[0].end_s > 4.7, "{out:?}");
@@ -428,11 +490,26 @@ mod tests {
 
     #[test]
     fn cheek_and_mouth_join_when_they_move_on_the_same_side() {
-        let out = run(10.0, Sim {
-            closure: Box::new(|t, side| if side == L { squeeze(t, 4.0, 4.6, 0.1, 0.1, 3.0) } else { 0.0 }),
-            speed: Box::new(|t, side, r| if side == L && r == 1 && (4.0..4.5).contains(&t) { 80.0 } else { 0.0 }),
-            ..Sim::default()
-        });
+        let out = run(
+            10.0,
+            Sim {
+                closure: Box::new(|t, side| {
+                    if side == L {
+                        squeeze(t, 4.0, 4.6, 0.1, 0.1, 3.0)
+                    } else {
+                        0.0
+                    }
+                }),
+                speed: Box::new(|t, side, r| {
+                    if side == L && r == 1 && (4.0..4.5).contains(&t) {
+                        80.0
+                    } else {
+                        0.0
+                    }
+                }),
+                ..Sim::default()
+            },
+        );
         assert_eq!(out.len(), 1, "{out:?}");
         assert_eq!(out[0].regions, vec![RegionKind::Eye, RegionKind::Cheek]);
         let cheek = &out[0].evidence[1];
@@ -441,23 +518,44 @@ mod tests {
 
     #[test]
     fn no_onset_while_the_flow_is_unreliable() {
-        let out = run(10.0, Sim {
-            closure: Box::new(|t, side| if side == L { squeeze(t, 4.0, 4.6, 0.1, 0.1, 3.0) } else { 0.0 }),
-            reliable: Box::new(|t| !(3.9..4.7).contains(&t)),
-            ..Sim::default()
-        });
+        let out = run(
+            10.0,
+            Sim {
+                closure: Box::new(|t, side| {
+                    if side == L {
+                        squeeze(t, 4.0, 4.6, 0.1, 0.1, 3.0)
+                    } else {
+                        0.0
+                    }
+                }),
+                reliable: Box::new(|t| !(3.9..4.7).contains(&t)),
+                ..Sim::default()
+            },
+        );
         assert!(out.is_empty(), "{out:?}");
     }
 
     #[test]
     fn face_loss_ends_an_open_burst_and_no_event_straddles_it() {
-        let out = run(10.0, Sim {
-            closure: Box::new(|t, side| if side == L { squeeze(t, 4.0, 6.0, 0.1, 0.1, 3.0) } else { 0.0 }),
-            face: Box::new(|t| !(5.0..5.5).contains(&t)),
-            ..Sim::default()
-        });
+        let out = run(
+            10.0,
+            Sim {
+                closure: Box::new(|t, side| {
+                    if side == L {
+                        squeeze(t, 4.0, 6.0, 0.1, 0.1, 3.0)
+                    } else {
+                        0.0
+                    }
+                }),
+                face: Box::new(|t| !(5.0..5.5).contains(&t)),
+                ..Sim::default()
+            },
+        );
         assert_eq!(out.len(), 1, "{out:?}");
-        assert!(out[0].start_s >= 3.9 && out[0].end_s <= 5.0 + 1e-9, "{out:?}");
+        assert!(
+            out[0].start_s >= 3.9 && out[0].end_s <= 5.0 + 1e-9,
+            "{out:?}"
+        );
     }
 
     #[test]

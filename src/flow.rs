@@ -188,7 +188,11 @@ impl LucasKanade {
         self.template.resize(n, 0.0);
         self.grad_x.resize(n, 0.0);
         self.grad_y.resize(n, 0.0);
-        let levels = prev.levels.len().min(cur.levels.len()).min(prev.grad_x.len());
+        let levels = prev
+            .levels
+            .len()
+            .min(cur.levels.len())
+            .min(prev.grad_x.len());
         if levels == 0 {
             return self.track_reference(prev, cur, points, out);
         }
@@ -196,7 +200,10 @@ impl LucasKanade {
             let (mut gx, mut gy, mut weight) = (0.0f32, 0.0f32, 1.0f32);
             for l in (0..levels).rev() {
                 let scale = 1.0 / (1u32 << l) as f32;
-                let (px, py) = ((p.0 * scale).round() as isize, (p.1 * scale).round() as isize);
+                let (px, py) = (
+                    (p.0 * scale).round() as isize,
+                    (p.1 * scale).round() as isize,
+                );
                 let (d, w) = self.track_level_fast(prev, cur, l, px, py, gx, gy);
                 (gx, gy) = d;
                 if l == 0 {
@@ -206,7 +213,11 @@ impl LucasKanade {
                     gy *= 2.0;
                 }
             }
-            *o = FlowVec { dx: gx, dy: gy, weight };
+            *o = FlowVec {
+                dx: gx,
+                dy: gy,
+                weight,
+            };
         }
     }
 
@@ -305,7 +316,10 @@ impl LucasKanade {
             let (bx0, by0) = (x.floor(), y.floor());
             let (fx, fy) = (x - bx0, y - by0);
             let (bx0, by0) = (bx0 as isize, by0 as isize);
-            let inside = bx0 - r >= 0 && by0 - r >= 0 && bx0 + r + 1 < w as isize && by0 + r + 1 < h as isize;
+            let inside = bx0 - r >= 0
+                && by0 - r >= 0
+                && bx0 + r + 1 < w as isize
+                && by0 + r + 1 < h as isize;
             let (mut bx, mut by) = (0.0f32, 0.0f32);
             let mut i = 0;
             for dy in -r..=r {
@@ -448,7 +462,11 @@ impl Affine {
 
 /// Robust (iteratively reweighted, Tukey) affine fit of `flows` at `points`.
 /// Returns `None` when too few points are reliable.
-pub fn fit_affine(points: &[(f32, f32)], flows: &[FlowVec], weights: &mut Vec<f32>) -> Option<Affine> {
+pub fn fit_affine(
+    points: &[(f32, f32)],
+    flows: &[FlowVec],
+    weights: &mut Vec<f32>,
+) -> Option<Affine> {
     let n = points.len().min(flows.len());
     weights.clear();
     weights.extend(flows[..n].iter().map(|f| f.weight));
@@ -625,8 +643,16 @@ mod tests {
             let f = flow_between(&a, &b, &pts);
             let mut ex: Vec<f32> = f.iter().map(|v| (v.dx - sx).abs()).collect();
             let mut ey: Vec<f32> = f.iter().map(|v| (v.dy - sy).abs()).collect();
-            assert!(median(&mut ex) < 0.05, "shift {sx},{sy}: dx error {}", median(&mut ex));
-            assert!(median(&mut ey) < 0.05, "shift {sx},{sy}: dy error {}", median(&mut ey));
+            assert!(
+                median(&mut ex) < 0.05,
+                "shift {sx},{sy}: dx error {}",
+                median(&mut ex)
+            );
+            assert!(
+                median(&mut ey) < 0.05,
+                "shift {sx},{sy}: dy error {}",
+                median(&mut ey)
+            );
         }
     }
 
@@ -643,14 +669,22 @@ mod tests {
         let a = render(96, texture);
         let b = render(96, |x, y| {
             let (u, v) = warp(x, y);
-            let twitch = if (60.0..80.0).contains(&x) && (20.0..36.0).contains(&y) { 3.0 } else { 0.0 };
+            let twitch = if (60.0..80.0).contains(&x) && (20.0..36.0).contains(&y) {
+                3.0
+            } else {
+                0.0
+            };
             texture(u, v - twitch)
         });
         let pts = grid(96, 4, 12);
         let f = flow_between(&a, &b, &pts);
         let mut w = vec![];
         let m = fit_affine(&pts, &f, &mut w).expect("fit");
-        assert!((m.rotation() - ang).abs() < 0.004, "rotation {}", m.rotation());
+        assert!(
+            (m.rotation() - ang).abs() < 0.004,
+            "rotation {}",
+            m.rotation()
+        );
         assert!((m.scale() - s).abs() < 0.006, "scale {}", m.scale());
         // Residuals: large in the twitch patch, small elsewhere.
         let (mut inside, mut outside) = (vec![], vec![]);
@@ -661,8 +695,16 @@ mod tests {
                 outside.push(w[i]);
             }
         }
-        assert!(median(&mut inside) > 2.0, "twitch residual {}", median(&mut inside));
-        assert!(median(&mut outside) < 0.25, "background residual {}", median(&mut outside));
+        assert!(
+            median(&mut inside) > 2.0,
+            "twitch residual {}",
+            median(&mut inside)
+        );
+        assert!(
+            median(&mut outside) < 0.25,
+            "background residual {}",
+            median(&mut outside)
+        );
     }
 
     #[test]

@@ -175,7 +175,11 @@ impl MotionAnalyzer {
             _ => 1.0 / 30.0,
         };
         self.prev_t = Some(t);
-        let mut out = FrameSignals { index: frame.index, t_s: t, ..FrameSignals::default() };
+        let mut out = FrameSignals {
+            index: frame.index,
+            t_s: t,
+            ..FrameSignals::default()
+        };
         let (w, h) = (frame.width as usize, frame.height as usize);
         let n = self.params.crop_px;
 
@@ -197,7 +201,8 @@ impl MotionAnalyzer {
         self.sampler.sample(&pose, &mut self.crop);
         normalize_contrast(&mut self.crop);
         self.cur_pyr.build(&self.crop, self.params.flow.levels);
-        self.lk.track(&self.prev_pyr, &self.cur_pyr, &self.points, &mut self.flows);
+        self.lk
+            .track(&self.prev_pyr, &self.cur_pyr, &self.points, &mut self.flows);
         let Some(motion) = fit_affine(&self.points, &self.flows, &mut self.scratch) else {
             // Nothing trackable (a black frame, a hand over the whole face): drop the track.
             self.pose = None;
@@ -290,7 +295,11 @@ impl MotionAnalyzer {
         let off_frame = pose.cx < 0.0 || pose.cy < 0.0 || pose.cx > w as f32 || pose.cy > h as f32;
         if t - self.last_confirmed_t > self.params.lost_after_s || off_frame || pose.size < 16.0 {
             self.pose = None;
-            return FrameSignals { index: frame.index, t_s: t, ..FrameSignals::default() };
+            return FrameSignals {
+                index: frame.index,
+                t_s: t,
+                ..FrameSignals::default()
+            };
         }
         if discontinuity {
             self.start_track(frame, pose, t);
@@ -303,7 +312,8 @@ impl MotionAnalyzer {
         // The aligned crop for this frame: next frame's flow template and this frame's look.
         self.sampler.sample(&pose, &mut self.crop);
         normalize_contrast(&mut self.crop);
-        self.prev_pyr.build_with_gradients(&self.crop, self.params.flow.levels);
+        self.prev_pyr
+            .build_with_gradients(&self.crop, self.params.flow.levels);
         self.pose = Some(pose);
         out.face = Some(pose);
         out
@@ -311,10 +321,17 @@ impl MotionAnalyzer {
 
     fn start_track(&mut self, frame: &Frame, pose: FacePose, t: f64) {
         let n = self.params.crop_px;
-        self.sampler.prepare(&frame.luma, frame.width as usize, frame.height as usize, &pose, n);
+        self.sampler.prepare(
+            &frame.luma,
+            frame.width as usize,
+            frame.height as usize,
+            &pose,
+            n,
+        );
         self.sampler.sample(&pose, &mut self.crop);
         normalize_contrast(&mut self.crop);
-        self.prev_pyr.build_with_gradients(&self.crop, self.params.flow.levels);
+        self.prev_pyr
+            .build_with_gradients(&self.crop, self.params.flow.levels);
         self.accumulated.iter_mut().for_each(|a| *a = (0.0, 0.0));
         self.closure = [0.0; 2];
         self.pose = Some(pose);
@@ -326,7 +343,14 @@ impl MotionAnalyzer {
     fn best_face(&mut self, frame: &Frame, near: Option<&FacePose>) -> Option<FaceBox> {
         if let Some(p) = near {
             let face_px = p.size / CROP_EXPAND;
-            let faces = self.detector.detect_near(&frame.luma, frame.width, frame.height, p.cx, p.cy, face_px);
+            let faces = self.detector.detect_near(
+                &frame.luma,
+                frame.width,
+                frame.height,
+                p.cx,
+                p.cy,
+                face_px,
+            );
             if let Some(b) = faces.iter().find(|b| pose_from_box(b).iou(p) > 0.3) {
                 return Some(*b);
             }

@@ -34,7 +34,11 @@ pub struct RunSummary {
 
 impl RunSummary {
     pub fn per_minute(&self, side: Side) -> f64 {
-        if self.observed_s > 0.0 { self.twitches[side.index()] as f64 * 60.0 / self.observed_s } else { 0.0 }
+        if self.observed_s > 0.0 {
+            self.twitches[side.index()] as f64 * 60.0 / self.observed_s
+        } else {
+            0.0
+        }
     }
 
     pub fn to_event(&self, error: Option<String>) -> Event {
@@ -102,7 +106,9 @@ pub fn run(
         match msg {
             CaptureMsg::Frame(frame) => {
                 let signals = state.motion.process(&frame);
-                state.step(&signals, emit, observer).map_err(RunError::Sink)?;
+                state
+                    .step(&signals, emit, observer)
+                    .map_err(RunError::Sink)?;
             }
             CaptureMsg::Failed(e) => {
                 failure = Some(e);
@@ -111,7 +117,9 @@ pub fn run(
         }
     }
     capture.shutdown();
-    state.finish(emit, failure.as_ref().map(|e| e.to_string())).map_err(RunError::Sink)?;
+    state
+        .finish(emit, failure.as_ref().map(|e| e.to_string()))
+        .map_err(RunError::Sink)?;
     match failure {
         Some(e) => Err(RunError::Source(e)),
         None => Ok(state.summary),
@@ -162,7 +170,10 @@ impl RunState {
         self.summary.frames += 1;
         match (s.face.is_some(), self.lost_since) {
             (true, Some(since)) => {
-                emit(&Event::FaceLost { start_s: round3(since), end_s: round3(t) })?;
+                emit(&Event::FaceLost {
+                    start_s: round3(since),
+                    end_s: round3(t),
+                })?;
                 self.lost_since = None;
             }
             (false, None) => self.lost_since = Some(t),
@@ -187,7 +198,10 @@ impl RunState {
         self.emit_closed(emit)?;
         let end = self.last_t + self.frame_dt;
         if let Some(since) = self.lost_since.take() {
-            emit(&Event::FaceLost { start_s: round3(since), end_s: round3(end) })?;
+            emit(&Event::FaceLost {
+                start_s: round3(since),
+                end_s: round3(end),
+            })?;
         }
         self.summary.duration_s = self.first_t.map_or(0.0, |f| end - f);
         emit(&self.summary.to_event(error))
@@ -197,7 +211,10 @@ impl RunState {
         &self.summary
     }
 
-    fn emit_closed(&mut self, emit: &mut dyn FnMut(&Event) -> std::io::Result<()>) -> std::io::Result<()> {
+    fn emit_closed(
+        &mut self,
+        emit: &mut dyn FnMut(&Event) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
         for tw in self.closed.drain(..) {
             self.summary.twitches[tw.side.index()] += 1;
             emit(&Event::Twitch(tw))?;
@@ -215,13 +232,19 @@ pub struct TraceWriter<W: Write> {
 
 impl<W: Write> TraceWriter<W> {
     pub fn new(out: W) -> Self {
-        Self { out, header_done: false, error: None }
+        Self {
+            out,
+            header_done: false,
+            error: None,
+        }
     }
 
     fn write_row(&mut self, s: &FrameSignals, a: &Activity) -> std::io::Result<()> {
         if !self.header_done {
             self.header_done = true;
-            let mut h = String::from("frame,t_s,face,face_cx,face_cy,face_size,discontinuity,head_speed,residual_scale");
+            let mut h = String::from(
+                "frame,t_s,face,face_cx,face_cy,face_size,discontinuity,head_speed,residual_scale",
+            );
             for kind in ["speed", "coherent", "displacement", "z"] {
                 for side in ["left", "right"] {
                     for region in ["eye", "cheek", "mouth"] {
@@ -260,7 +283,10 @@ impl<W: Write> TraceWriter<W> {
         row.push_str(&format!(
             ",{},{:.3},{:.3},{},{}\n",
             s.reliable as u8,
-            a.one_sided[0], a.one_sided[1], a.flagged[0] as u8, a.flagged[1] as u8
+            a.one_sided[0],
+            a.one_sided[1],
+            a.flagged[0] as u8,
+            a.flagged[1] as u8
         ));
         self.out.write_all(row.as_bytes())
     }

@@ -53,7 +53,10 @@ fn assert_clean_error(o: &Output, name: &str, problem: &str) {
     let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "one line expected, got: {err}");
     assert!(lines[0].contains(name), "error should name {name}: {err}");
-    assert!(lines[0].to_lowercase().contains(problem), "error should say {problem}: {err}");
+    assert!(
+        lines[0].to_lowercase().contains(problem),
+        "error should say {problem}: {err}"
+    );
 }
 
 #[test]
@@ -76,16 +79,24 @@ fn sample_clips_match_their_golden_event_logs() {
         .unwrap();
         let out = dir.path().join(format!("{stem}.events.jsonl"));
         let mut cmd = bin();
-        cmd.arg("analyze").arg(&clip).arg("--events").arg(&out).arg("-q");
+        cmd.arg("analyze")
+            .arg(&clip)
+            .arg("--events")
+            .arg(&out)
+            .arg("-q");
         if labels["mirrored"] == true {
             cmd.arg("--mirrored");
         }
         let o = run(&mut cmd);
         assert!(o.status.success(), "{stem}: {}", stderr(&o));
         // The session line names the version and settings: not part of the golden output.
-        let got: Vec<serde_json::Value> =
-            read_events(&out).into_iter().filter(|e| e["kind"] != "session").collect();
-        let golden = manifest().join("tests/golden").join(format!("{stem}.events.jsonl"));
+        let got: Vec<serde_json::Value> = read_events(&out)
+            .into_iter()
+            .filter(|e| e["kind"] != "session")
+            .collect();
+        let golden = manifest()
+            .join("tests/golden")
+            .join(format!("{stem}.events.jsonl"));
         if bless {
             std::fs::create_dir_all(golden.parent().unwrap()).unwrap();
             let text: String = got.iter().map(|e| format!("{e}\n")).collect();
@@ -93,7 +104,12 @@ fn sample_clips_match_their_golden_event_logs() {
             continue;
         }
         let want = read_events(&golden);
-        assert_eq!(got, want, "{stem}: events differ from {} (TWITCHWATCH_BLESS=1 to update)", golden.display());
+        assert_eq!(
+            got,
+            want,
+            "{stem}: events differ from {} (TWITCHWATCH_BLESS=1 to update)",
+            golden.display()
+        );
     }
 }
 
@@ -102,7 +118,12 @@ fn winks_are_found_on_the_persons_sides() {
     let Some(clips) = shared_clips() else { return };
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("winks.jsonl");
-    let o = run(bin().arg("analyze").arg(clips.join("winks.mp4")).arg("--events").arg(&out).arg("-q"));
+    let o = run(bin()
+        .arg("analyze")
+        .arg(clips.join("winks.mp4"))
+        .arg("--events")
+        .arg(&out)
+        .arg("-q"));
     assert!(o.status.success(), "{}", stderr(&o));
     let events = read_events(&out);
     let tw = twitches(&events);
@@ -111,7 +132,10 @@ fn winks_are_found_on_the_persons_sides() {
     assert_eq!(tw[0]["side"], "left");
     assert_eq!(tw[1]["side"], "right");
     let start = |t: &serde_json::Value| t["start_s"].as_f64().unwrap();
-    assert!((start(tw[0]) - 0.2).abs() <= 0.3 && (start(tw[1]) - 1.1).abs() <= 0.3, "{tw:?}");
+    assert!(
+        (start(tw[0]) - 0.2).abs() <= 0.3 && (start(tw[1]) - 1.1).abs() <= 0.3,
+        "{tw:?}"
+    );
     assert_eq!(events.first().unwrap()["kind"], "session");
     assert_eq!(events.last().unwrap()["kind"], "summary");
 }
@@ -124,20 +148,32 @@ fn event_logs_are_readable_by_the_owner_only() {
     let out = dir.path().join("log.jsonl");
     let csv = dir.path().join("log.csv");
     let clip = manifest().join("sample_videos/clonic_left.mp4");
-    let o = run(bin().arg("analyze").arg(&clip).arg("--events").arg(&out).arg("--csv").arg(&csv).arg("-q"));
+    let o = run(bin()
+        .arg("analyze")
+        .arg(&clip)
+        .arg("--events")
+        .arg(&out)
+        .arg("--csv")
+        .arg(&csv)
+        .arg("-q"));
     assert!(o.status.success(), "{}", stderr(&o));
     for p in [&out, &csv] {
         let mode = std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{}", p.display());
     }
     let text = std::fs::read_to_string(&csv).unwrap();
-    assert!(text.starts_with("start_s,end_s,duration_s,side,regions"), "{text}");
+    assert!(
+        text.starts_with("start_s,end_s,duration_s,side,regions"),
+        "{text}"
+    );
     assert_eq!(text.lines().count() - 1, twitches(&read_events(&out)).len());
 }
 
 #[test]
 fn missing_file() {
-    let o = run(bin().args(["analyze", "no_such_clip.mp4", "--events"]).arg(tempfile::tempdir().unwrap().path().join("e.jsonl")));
+    let o = run(bin()
+        .args(["analyze", "no_such_clip.mp4", "--events"])
+        .arg(tempfile::tempdir().unwrap().path().join("e.jsonl")));
     assert_clean_error(&o, "no_such_clip.mp4", "not found");
 }
 
@@ -146,7 +182,11 @@ fn text_file_named_mp4() {
     let dir = tempfile::tempdir().unwrap();
     let clip = dir.path().join("notes.mp4");
     std::fs::write(&clip, "These are my notes, not a video.\n").unwrap();
-    let o = run(bin().arg("analyze").arg(&clip).arg("--events").arg(dir.path().join("e.jsonl")));
+    let o = run(bin()
+        .arg("analyze")
+        .arg(&clip)
+        .arg("--events")
+        .arg(dir.path().join("e.jsonl")));
     assert_clean_error(&o, "notes.mp4", "not a video");
 }
 
@@ -155,7 +195,11 @@ fn zero_byte_file() {
     let dir = tempfile::tempdir().unwrap();
     let clip = dir.path().join("empty.mp4");
     std::fs::write(&clip, b"").unwrap();
-    let o = run(bin().arg("analyze").arg(&clip).arg("--events").arg(dir.path().join("e.jsonl")));
+    let o = run(bin()
+        .arg("analyze")
+        .arg(&clip)
+        .arg("--events")
+        .arg(dir.path().join("e.jsonl")));
     assert_clean_error(&o, "empty.mp4", "empty");
 }
 
@@ -186,7 +230,12 @@ fn truncated_mp4_keeps_the_events_found_before_the_cut() {
     // Keep the movie header (written first by our muxer? not necessarily): cut the media
     // data short wherever it is, at 70% of the file.
     std::fs::write(&clip, &src[..src.len() * 7 / 10]).unwrap();
-    let o = run(bin().arg("analyze").arg(&clip).arg("--events").arg(&out).arg("-q"));
+    let o = run(bin()
+        .arg("analyze")
+        .arg(&clip)
+        .arg("--events")
+        .arg(&out)
+        .arg("-q"));
     let err = stderr(&o);
     assert!(!o.status.success() && !err.contains("panicked"), "{err}");
     assert!(err.contains("cut.mp4"), "{err}");
@@ -195,11 +244,17 @@ fn truncated_mp4_keeps_the_events_found_before_the_cut() {
         let events = read_events(&out);
         let last = events.last().unwrap();
         assert_eq!(last["kind"], "summary", "{events:?}");
-        assert!(last["error"].as_str().unwrap().contains("truncated"), "{last}");
+        assert!(
+            last["error"].as_str().unwrap().contains("truncated"),
+            "{last}"
+        );
         assert!(last["frames"].as_u64().unwrap() > 0);
     } else {
         // The cut removed the movie header: nothing could be decoded at all.
-        assert!(err.to_lowercase().contains("moov") || err.to_lowercase().contains("truncated"), "{err}");
+        assert!(
+            err.to_lowercase().contains("moov") || err.to_lowercase().contains("truncated"),
+            "{err}"
+        );
     }
 }
 
@@ -217,7 +272,12 @@ fn eval_scores_a_log_against_labels() {
     let dir = tempfile::tempdir().unwrap();
     let clip = manifest().join("sample_videos/clonic_left.mp4");
     let out = dir.path().join("e.jsonl");
-    let o = run(bin().arg("analyze").arg(&clip).arg("--events").arg(&out).arg("-q"));
+    let o = run(bin()
+        .arg("analyze")
+        .arg(&clip)
+        .arg("--events")
+        .arg(&out)
+        .arg("-q"));
     assert!(o.status.success(), "{}", stderr(&o));
     let o = run(bin()
         .arg("eval")
@@ -228,7 +288,10 @@ fn eval_scores_a_log_against_labels() {
     assert!(o.status.success(), "{}", stderr(&o));
     let table = String::from_utf8_lossy(&o.stdout);
     for col in ["precision", "recall", "F1"] {
-        assert!(table.to_lowercase().contains(&col.to_lowercase()), "{table}");
+        assert!(
+            table.to_lowercase().contains(&col.to_lowercase()),
+            "{table}"
+        );
     }
 }
 
@@ -242,14 +305,22 @@ fn mid_file_decode_error_keeps_the_events_already_detected() {
     let clip = dir.path().join("winks_cut.mp4");
     std::fs::write(&clip, &src[..src.len() / 2]).unwrap();
     let out = dir.path().join("e.jsonl");
-    let o = run(bin().arg("analyze").arg(&clip).arg("--events").arg(&out).arg("-q"));
+    let o = run(bin()
+        .arg("analyze")
+        .arg(&clip)
+        .arg("--events")
+        .arg(&out)
+        .arg("-q"));
     assert_clean_error(&o, "winks_cut.mp4", "truncated");
     let events = read_events(&out);
     let tw = twitches(&events);
     assert_eq!(tw.len(), 2, "both winks were before the cut: {events:?}");
     let last = events.last().unwrap();
     assert_eq!(last["kind"], "summary");
-    assert!(last["error"].as_str().unwrap().contains("truncated"), "{last}");
+    assert!(
+        last["error"].as_str().unwrap().contains("truncated"),
+        "{last}"
+    );
 }
 
 #[test]
@@ -257,14 +328,30 @@ fn truncated_y4m_is_analysed_up_to_the_cut() {
     let dir = tempfile::tempdir().unwrap();
     let clip = dir.path().join("short.y4m");
     let o = run(bin()
-        .args(["synth", "--duration", "4", "--size", "320x240", "--face-width", "110", "--twitches", "1", "--out"])
+        .args([
+            "synth",
+            "--duration",
+            "4",
+            "--size",
+            "320x240",
+            "--face-width",
+            "110",
+            "--twitches",
+            "1",
+            "--out",
+        ])
         .arg(&clip));
     assert!(o.status.success(), "{}", stderr(&o));
     let bytes = std::fs::read(&clip).unwrap();
     // Cut in the middle of a frame, past the half of the clip.
     std::fs::write(&clip, &bytes[..bytes.len() * 3 / 4 + 1000]).unwrap();
     let out = dir.path().join("e.jsonl");
-    let o = run(bin().arg("analyze").arg(&clip).arg("--events").arg(&out).arg("-q"));
+    let o = run(bin()
+        .arg("analyze")
+        .arg(&clip)
+        .arg("--events")
+        .arg(&out)
+        .arg("-q"));
     assert_clean_error(&o, "short.y4m", "truncated");
     let events = read_events(&out);
     assert_eq!(events.first().unwrap()["kind"], "session");

@@ -104,8 +104,16 @@ impl FaceDetector {
         det.set_min_face_size(params.min_face_px.max(20));
         det.set_score_thresh(params.score_thresh);
         det.set_pyramid_scale_factor(params.pyramid_scale.clamp(0.1, 0.99));
-        det.set_slide_window_step(params.slide_window_step.0.max(1), params.slide_window_step.1.max(1));
-        FaceDetector { params, inner: SendDetector(det), small: Vec::new(), tmp: Vec::new() }
+        det.set_slide_window_step(
+            params.slide_window_step.0.max(1),
+            params.slide_window_step.1.max(1),
+        );
+        FaceDetector {
+            params,
+            inner: SendDetector(det),
+            small: Vec::new(),
+            tmp: Vec::new(),
+        }
     }
 
     pub fn params(&self) -> &DetectorParams {
@@ -147,7 +155,8 @@ impl FaceDetector {
             .collect();
         let rank = |f: &FaceBox| {
             let (cx, cy) = f.center();
-            let d = ((cx - 0.5 * w).powi(2) + (cy - 0.5 * h).powi(2)).sqrt() / (0.5 * (w * w + h * h).sqrt());
+            let d = ((cx - 0.5 * w).powi(2) + (cy - 0.5 * h).powi(2)).sqrt()
+                / (0.5 * (w * w + h * h).sqrt());
             f.width * (1.0 - 0.5 * d.min(1.0))
         };
         faces.sort_by(|a, b| rank(b).total_cmp(&rank(a)));
@@ -157,8 +166,20 @@ impl FaceDetector {
     /// Faces near a known one: searches only a square of twice `face_px` around
     /// (`cx`, `cy`), scaled so the face is about 90 pixels wide, and only for faces of
     /// roughly that size. A fraction of the cost of `detect`, for confirming a tracked face.
-    pub fn detect_near(&mut self, luma: &[u8], width: u32, height: u32, cx: f32, cy: f32, face_px: f32) -> Vec<FaceBox> {
-        if width < 20 || height < 20 || luma.len() < width as usize * height as usize || face_px < 8.0 {
+    pub fn detect_near(
+        &mut self,
+        luma: &[u8],
+        width: u32,
+        height: u32,
+        cx: f32,
+        cy: f32,
+        face_px: f32,
+    ) -> Vec<FaceBox> {
+        if width < 20
+            || height < 20
+            || luma.len() < width as usize * height as usize
+            || face_px < 8.0
+        {
             return Vec::new();
         }
         let half = face_px;
@@ -168,7 +189,10 @@ impl FaceDetector {
         let y1 = (cy + half).ceil().clamp(y0 as f32 + 1.0, height as f32) as u32;
         let (rw, rh) = (x1 - x0, y1 - y0);
         let scale = (90.0 / face_px).min(1.0);
-        let (dw, dh) = (((rw as f32 * scale) as u32).max(24), ((rh as f32 * scale) as u32).max(24));
+        let (dw, dh) = (
+            ((rw as f32 * scale) as u32).max(24),
+            ((rh as f32 * scale) as u32).max(24),
+        );
         let mut roi = Vec::with_capacity((rw * rh) as usize);
         for y in y0..y1 {
             let row = (y * width) as usize;
@@ -183,7 +207,9 @@ impl FaceDetector {
         let min_face = ((face_px * sw as f32 / rw as f32) * 0.6).max(20.0) as u32;
         self.inner.0.set_min_face_size(min_face);
         let raw = self.inner.0.detect(&ImageData::new(src, sw, sh));
-        self.inner.0.set_min_face_size(self.params.min_face_px.max(20));
+        self.inner
+            .0
+            .set_min_face_size(self.params.min_face_px.max(20));
         let (fx, fy) = (rw as f32 / sw as f32, rh as f32 / sh as f32);
         let mut faces: Vec<FaceBox> = raw
             .iter()
@@ -221,7 +247,15 @@ fn shrunk_size(width: u32, height: u32, max_width: u32) -> (u32, u32) {
 /// Area-average resampling (each output pixel is the mean of the source area it covers,
 /// with fractional edge weights). Separable: rows first into `tmp`, then columns into `out`.
 /// Intended for shrinking; also correct (nearest-like) when enlarging.
-pub fn area_resize(src: &[u8], sw: u32, sh: u32, dw: u32, dh: u32, tmp: &mut Vec<f32>, out: &mut Vec<u8>) {
+pub fn area_resize(
+    src: &[u8],
+    sw: u32,
+    sh: u32,
+    dw: u32,
+    dh: u32,
+    tmp: &mut Vec<f32>,
+    out: &mut Vec<u8>,
+) {
     let (sw, sh, dw, dh) = (sw as usize, sh as usize, dw as usize, dh as usize);
     let xw = area_weights(sw, dw);
     let yw = area_weights(sh, dh);

@@ -51,15 +51,34 @@ impl RegionLayout {
     pub fn new(crop_px: usize, mirrored: bool) -> Self {
         let n = crop_px as f32;
         let to_crop = |f: f32| (0.5 + (f - 0.5) / CROP_EXPAND) * n;
-        let mut rects = [[Rect { x0: 0.0, y0: 0.0, x1: 0.0, y1: 0.0 }; 3]; 2];
+        let mut rects = [[Rect {
+            x0: 0.0,
+            y0: 0.0,
+            x1: 0.0,
+            y1: 0.0,
+        }; 3]; 2];
         let image_left_side = if mirrored { Side::Left } else { Side::Right };
         for (kind, [u0, v0, u1, v1]) in IMAGE_LEFT_HALF {
-            let left = Rect { x0: to_crop(u0), y0: to_crop(v0), x1: to_crop(u1), y1: to_crop(v1) };
-            let right = Rect { x0: n - left.x1, y0: left.y0, x1: n - left.x0, y1: left.y1 };
+            let left = Rect {
+                x0: to_crop(u0),
+                y0: to_crop(v0),
+                x1: to_crop(u1),
+                y1: to_crop(v1),
+            };
+            let right = Rect {
+                x0: n - left.x1,
+                y0: left.y0,
+                x1: n - left.x0,
+                y1: left.y1,
+            };
             rects[image_left_side.index()][kind.index()] = left;
             rects[image_left_side.other().index()][kind.index()] = right;
         }
-        Self { rects, crop_px, mirrored }
+        Self {
+            rects,
+            crop_px,
+            mirrored,
+        }
     }
 
     pub fn rect(&self, side: Side, region: RegionKind) -> Rect {

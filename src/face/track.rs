@@ -124,7 +124,14 @@ pub struct CropSampler {
 
 impl CropSampler {
     /// Reduces the part of the frame around `pose` (with margin for motion and rotation).
-    pub fn prepare(&mut self, luma: &[u8], width: usize, height: usize, pose: &FacePose, crop_px: usize) {
+    pub fn prepare(
+        &mut self,
+        luma: &[u8],
+        width: usize,
+        height: usize,
+        pose: &FacePose,
+        crop_px: usize,
+    ) {
         let k = pose.pixel_scale(crop_px);
         let f = (k.floor() as usize).clamp(1, 16);
         // Half diagonal of the crop plus a margin for the next pose's motion.
@@ -203,7 +210,12 @@ mod tests {
         let (w, h) = (40usize, 30usize);
         let luma: Vec<u8> = (0..w * h).map(|i| (i % 251) as u8).collect();
         // A 10x10 crop centred on (20, 15) with one frame pixel per crop pixel.
-        let pose = FacePose { cx: 20.0, cy: 15.0, size: 10.0, angle: 0.0 };
+        let pose = FacePose {
+            cx: 20.0,
+            cy: 15.0,
+            size: 10.0,
+            angle: 0.0,
+        };
         let mut out = Plane::zeros((10, 10));
         sample_crop(&luma, w, h, &pose, &mut out);
         // Crop pixel (0,0) samples frame (15.5, 10.5): the mean of four neighbours.
@@ -217,16 +229,30 @@ mod tests {
 
     #[test]
     fn follow_moves_the_pose_in_frame_pixels() {
-        let mut pose = FacePose { cx: 100.0, cy: 100.0, size: 192.0, angle: 0.0 };
+        let mut pose = FacePose {
+            cx: 100.0,
+            cy: 100.0,
+            size: 192.0,
+            angle: 0.0,
+        };
         // 2 crop px right at 96-px crop = 4 frame px.
-        let m = Affine { t: [2.0, -1.0], centre: [47.5, 47.5], ..Affine::default() };
+        let m = Affine {
+            t: [2.0, -1.0],
+            centre: [47.5, 47.5],
+            ..Affine::default()
+        };
         pose.follow(&m, 96);
         assert!((pose.cx - 104.0).abs() < 1e-4 && (pose.cy - 98.0).abs() < 1e-4);
     }
 
     #[test]
     fn iou_of_same_and_disjoint() {
-        let a = FacePose { cx: 0.0, cy: 0.0, size: 10.0, angle: 0.0 };
+        let a = FacePose {
+            cx: 0.0,
+            cy: 0.0,
+            size: 10.0,
+            angle: 0.0,
+        };
         assert!((a.iou(&a) - 1.0).abs() < 1e-6);
         let b = FacePose { cx: 100.0, ..a };
         assert_eq!(a.iou(&b), 0.0);
