@@ -195,7 +195,7 @@ fn progress_bar(enabled: bool, frames: Option<u64>, clip: &Path) -> ProgressBar 
         None => ProgressBar::new_spinner(),
     };
     let style =
-        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} frames, {per_sec}, eta {eta}")
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} frames ({percent}%), eta {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> ");
     bar.set_style(style);
