@@ -183,21 +183,47 @@ impl SynthParams {
     }
 }
 
-/// One brief contraction of a clonic twitch.
+/// One brief contraction of a clonic twitch: contracts over `rise_s` (30-80 ms), relaxes
+/// over the rest of `dur_s` (60-150 ms).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Jerk {
     pub start_s: f64,
+    /// Contraction time, seconds.
+    pub rise_s: f64,
+    /// Contraction plus relaxation, seconds.
     pub dur_s: f64,
     /// Peak contraction 0..1.
     pub amplitude: f32,
+}
+
+impl Jerk {
+    /// Contraction at time `t`: raised-cosine rise to `amplitude`, raised-cosine fall.
+    pub fn activation(&self, t: f64) -> f32 {
+        let x = t - self.start_s;
+        if x <= 0.0 || x >= self.dur_s {
+            return 0.0;
+        }
+        let a = if x < self.rise_s { ease(x / self.rise_s) } else { 1.0 - ease((x - self.rise_s) / (self.dur_s - self.rise_s)) };
+        self.amplitude * a
+    }
+
+    /// A random jerk starting at `start_s`: rise 30-80 ms, relax 60-150 ms (total <= 200 ms),
+    /// amplitude in `amp`.
+    fn random(rng: &mut ChaCha8Rng, start_s: f64, amp: std::ops::Range<f32>) -> Jerk {
+        let rise_s = rng.random_range(0.03..0.08f64);
+        let fall_s = rng.random_range(0.06..0.15f64).min(0.2 - rise_s);
+        Jerk { start_s, rise_s, dur_s: rise_s + fall_s, amplitude: rng.random_range(amp) }
+    }
 }
 
 /// Time course of a twitch.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TwitchShape {
     Clonic { jerks: Vec<Jerk> },
-    /// Ramps from 0 to `amplitude` over `onset_s`, holds `hold_s`, returns over `offset_s`.
-    Tonic { onset_s: f64, hold_s: f64, offset_s: f64, amplitude: f32 },
+    /// A few building clonic `lead` jerks, then from `ramp_s` (absolute seconds) a contraction
+    /// to `amplitude` over `onset_s` (<= 0.2 s), held `hold_s` with a slight tremor, released
+    /// over `offset_s` (0.15-0.3 s).
+    Tonic { lead: Vec<Jerk>, ramp_s: f64, onset_s: f64, hold_s: f64, offset_s: f64, amplitude: f32 },
 }
 
 /// One hemifacial twitch event (ground truth).
@@ -227,21 +253,22 @@ impl Twitch {
             return 0.0;
         }
         match &self.shape {
-            TwitchShape::Clonic { jerks } => jerks
-                .iter()
-                .map(|j| j.amplitude * bump((t - j.start_s) / j.dur_s))
-                .fold(0.0, f32::max),
-            TwitchShape::Tonic { onset_s, hold_s, offset_s, amplitude } => {
-                let x = t - self.start_s;
-                let a = if x < *onset_s {
-                    smoothstep(x / onset_s)
+            TwitchShape::Clonic { jerks } => jerks.iter().map(|j| j.activation(t)).fold(0.0, f32::max),
+            TwitchShape::Tonic { lead, ramp_s, onset_s, hold_s, offset_s, amplitude } => {
+                let x = t - ramp_s;
+                let a = if x <= 0.0 {
+                    0.0
+                } else if x < *onset_s {
+                    ease(x / onset_s)
                 } else if x < onset_s + hold_s {
-                    // Slight tremor while held, as in real tonic spasms.
-                    1.0 - 0.04 * (1.0 - (2.0 * std::f64::consts::PI * 7.0 * (x - onset_s)).cos()) as f32 * 0.5
+                    // Slight irregular tremor while held, as in real tonic spasms.
+                    let y = x - onset_s;
+                    let tau = std::f64::consts::TAU;
+                    1.0 - (0.03 + 0.015 * ((tau * 6.3 * y).sin() + (tau * 9.1 * y + 1.0).sin())) as f32
                 } else {
-                    1.0 - smoothstep((x - onset_s - hold_s) / offset_s)
+                    1.0 - ease((x - onset_s - hold_s) / offset_s)
                 };
-                amplitude * a
+                lead.iter().map(|j| j.activation(t)).fold(amplitude * a, f32::max)
             }
         }
     }
@@ -362,22 +389,33 @@ pub fn plan(params: &SynthParams) -> Scenario {
                 let n = rng.random_range(3..=8usize);
                 let span = rng.random_range(0.3..2.0f64).max(n as f64 * 0.11);
                 let mut jerks = Vec::with_capacity(n);
-                // Jerk starts spread over the span, each 60-200 ms, never overlapping much.
+                // Jerk starts spread over the span; amplitude >= 0.4 so every jerk is visible.
                 let slot = span / n as f64;
                 for i in 0..n {
-                    let d = rng.random_range(0.06..0.2f64).min(slot * 1.6).max(0.06);
                     let s = i as f64 * slot + rng.random_range(0.0..(slot * 0.4).max(1e-6));
-                    jerks.push(Jerk { start_s: s, dur_s: d, amplitude: rng.random_range(0.3..1.0f32) });
+                    jerks.push(Jerk::random(&mut rng, s, 0.4..1.0));
                 }
                 let len = jerks.iter().map(|j| j.start_s + j.dur_s).fold(0.0, f64::max);
                 (TwitchShape::Clonic { jerks }, len)
             }
             PatternKind::Tonic => {
-                let onset = rng.random_range(0.12..0.35f64);
+                // 1-3 building jerks 150-350 ms apart, then the sustained squeeze.
+                let n = rng.random_range(1..=3usize);
+                let mut lead = Vec::with_capacity(n);
+                let mut s = 0.0;
+                for i in 0..n {
+                    let lo = 0.4 + 0.15 * i as f32;
+                    lead.push(Jerk::random(&mut rng, s, lo..lo + 0.3));
+                    s += rng.random_range(0.15..0.35f64);
+                }
+                let last = lead[n - 1];
+                let ramp = last.start_s + last.rise_s + 0.5 * (last.dur_s - last.rise_s);
+                let onset = rng.random_range(0.08..0.2f64);
                 let hold = rng.random_range(1.0..4.0f64);
-                let offset = rng.random_range(0.2..0.5f64);
+                let offset = rng.random_range(0.15..0.3f64);
                 let amp = rng.random_range(0.85..1.0f32);
-                (TwitchShape::Tonic { onset_s: onset, hold_s: hold, offset_s: offset, amplitude: amp }, onset + hold + offset)
+                let len = ramp + onset + hold + offset;
+                (TwitchShape::Tonic { lead, ramp_s: ramp, onset_s: onset, hold_s: hold, offset_s: offset, amplitude: amp }, len)
             }
         };
         shapes.push((regions, shape, len));
@@ -396,9 +434,11 @@ pub fn plan(params: &SynthParams) -> Scenario {
         for ((regions, mut shape, len), cut) in shapes.into_iter().zip(cuts) {
             t += (cut - prev_cut) * slack;
             prev_cut = cut;
-            if let TwitchShape::Clonic { jerks } = &mut shape {
-                for j in jerks.iter_mut() {
-                    j.start_s += t;
+            match &mut shape {
+                TwitchShape::Clonic { jerks } => jerks.iter_mut().for_each(|j| j.start_s += t),
+                TwitchShape::Tonic { lead, ramp_s, .. } => {
+                    lead.iter_mut().for_each(|j| j.start_s += t);
+                    *ramp_s += t;
                 }
             }
             twitches.push(Twitch { start_s: t, end_s: t + len, side, regions, shape });
@@ -636,6 +676,11 @@ pub fn run(args: &SynthArgs) -> anyhow::Result<()> {
 /// Raised cosine on 0..1 (0 outside), peak 1 at 0.5.
 fn bump(x: f64) -> f32 {
     if (0.0..=1.0).contains(&x) { (0.5 - 0.5 * (2.0 * std::f64::consts::PI * x).cos()) as f32 } else { 0.0 }
+}
+
+/// Raised-cosine ease 0 → 1 on 0..1 (clamped).
+fn ease(x: f64) -> f32 {
+    (0.5 - 0.5 * (std::f64::consts::PI * x.clamp(0.0, 1.0)).cos()) as f32
 }
 
 fn smoothstep(x: f64) -> f32 {

@@ -11,9 +11,8 @@
 use super::{DistractorKind, Scenario};
 use crate::anatomy::{RegionKind, Side};
 use crate::source::Frame;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rand::Rng;
 use std::f32::consts::{FRAC_PI_2, PI, TAU};
 
 /// Face-coordinate sign of a person's side: left → +1 (image right, unmirrored).
@@ -47,7 +46,7 @@ struct State {
     shake: (f32, f32),
     gain: f32,
     /// Per person's side (index = `Side::index()`): lid closure 0..1, orbicularis squeeze
-    /// (skin pulled toward the eye) 0..1, cheek raise 0..1, mouth corner pull 0..1.
+    /// (skin pulled toward the eye) 0..1,, cheek raise 0..1, mouth corner pull 0..1.
     closure: [f32; 2],
     squeeze: [f32; 2],
     cheek: [f32; 2],
@@ -59,16 +58,193 @@ struct State {
     walker: Option<(f32, f32)>,
 }
 
-/// Renders frames of one scenario. Cheap to create; `render` is pure (same index → same frame).
+/// A sampled image over a rectangle of some coordinate plane (N channels), read with
+/// bilinear interpolation, clamped at the edges.
+struct Grid<const N: usize> {
+    nx: usize,
+    ny: usize,
+    x0: f32,
+    y0: f32,
+    /// Texels per coordinate unit.
+    inv: f32,
+    data: Vec<[f32; N]>,
+}
+
+impl<const N: usize> Grid<N> {
+    /// Samples `f` on [x0, x1] × [y0, y1] every `step` units.
+    fn build(x0: f32, x1: f32, y0: f32, y1: f32, step: f32, f: impl Fn(f32, f32) -> [f32; N]) -> Self {
+        let nx = (((x1 - x0) / step).ceil() as usize + 1).max(2);
+        let ny = (((y1 - y0) / step).ceil() as usize + 1).max(2);
+        let mut data = Vec::with_capacity(nx * ny);
+        for j in 0..ny {
+            let y = y0 + j as f32 * step;
+            for i in 0..nx {
+                data.push(f(x0 + i as f32 * step, y));
+            }
+        }
+        Grid { nx, ny, x0, y0, inv: 1.0 / step, data }
+    }
+
+    #[inline]
+    fn sample(&self, x: f32, y: f32) -> [f32; N] {
+        let fx = ((x - self.x0) * self.inv).clamp(0.0, (self.nx - 1) as f32 - 1e-3);
+        let fy = ((y - self.y0) * self.inv).clamp(0.0, (self.ny - 1) as f32 - 1e-3);
+        let (i, j) = (floor_small(fx), floor_small(fy));
+        let (tx, ty) = (fx - i as f32, fy - j as f32);
+        let k = j * self.nx + i;
+        let (a, b, c, d) = (&self.data[k], &self.data[k + 1], &self.data[k + self.nx], &self.data[k + self.nx + 1]);
+        let mut out = [0.0; N];
+        for n in 0..N {
+            let top = a[n] + (b[n] - a[n]) * tx;
+            let bot = c[n] + (d[n] - c[n]) * tx;
+            out[n] = top + (bot - top) * ty;
+        }
+        out
+    }
+}
+
+/// floor(x) for 0 <= x < 2^22 (round-to-nearest of x - 0.5 by the float-add trick; much
+/// cheaper than a saturating float → integer conversion).
+#[inline]
+fn floor_small(x: f32) -> usize {
+    ((x - 0.5 + 12_582_912.0).to_bits() - 0x4b40_0000) as usize
+}
+
+/// Piecewise-linear lookup table of a function on [-1, 1].
+struct Lut {
+    v: Vec<f32>,
+}
+
+impl Lut {
+    const N: usize = 1024;
+
+    fn new(f: impl Fn(f32) -> f32) -> Self {
+        Lut { v: (0..=Self::N).map(|i| f(-1.0 + 2.0 * i as f32 / Self::N as f32)).collect() }
+    }
+
+    #[inline]
+    fn get(&self, x: f32) -> f32 {
+        let f = ((x.clamp(-1.0, 1.0) + 1.0) * 0.5 * Self::N as f32).min(Self::N as f32 - 1e-3);
+        let i = floor_small(f);
+        self.v[i] + (self.v[i + 1] - self.v[i]) * (f - i as f32)
+    }
+}
+
+/// Per-frame values derived from the state (lookup tables for yaw and pitch).
+struct FrameCtx {
+    /// Frontal u from projected u (NaN: back of the head), when the head is turned.
+    yaw: Option<Lut>,
+    /// Frontal v / HEAD_B from projected v / HEAD_B, when the head is pitched.
+    pitch: Option<Lut>,
+    deform: bool,
+}
+
+/// Renders frames of one scenario. Creating one precomputes the clip's static images (room,
+/// body, face texture); `render` is pure (same index → same frame).
 pub struct Renderer<'a> {
     sc: &'a Scenario,
-    seed: u32,
+    /// Room behind the person, pixel coordinates (texel centres at +0.5).
+    bg: Grid<1>,
+    /// Walker silhouette [alpha, texture] relative to its centre x (pixels) and y.
+    walker: Grid<2>,
+    /// Projected face coordinates: [transmittance and colour of shirt, neck and hair volume
+    /// over the room (l = bg * t + c), head coverage, head shading].
+    body: Grid<4>,
+    /// Rest face coordinates: [skin features and texture (added to the shading), hairline
+    /// coverage, hair luma].
+    face: Grid<3>,
+    /// Per `body` row: the projected u range (with a margin) outside which the body layer
+    /// leaves the room untouched.
+    body_rows: Vec<(f32, f32)>,
+    /// ~1.5 pixels in face units (edge softness).
+    edge: f32,
+    /// Sensor noise samples (sums of four random bytes minus their mean: nearly Gaussian,
+    /// sigma 147.8), read from a random offset per row and frame.
+    noise: Vec<i16>,
 }
+
+const NOISE_LEN: usize = 1 << 20;
 
 impl<'a> Renderer<'a> {
     pub fn new(sc: &'a Scenario) -> Self {
-        let seed = (sc.params.seed ^ (sc.params.seed >> 32)) as u32;
-        Renderer { sc, seed }
+        let p = &sc.params;
+        let seed = (p.seed ^ (p.seed >> 32)) as u32;
+        let (w, h) = (p.width as f32, p.height as f32);
+        let scale0 = 0.5 * p.face_width_px.max(1.0);
+        let edge = 1.5 / scale0;
+        // Room.
+        let bg = Grid::build(0.5, w - 0.5, 0.5, h - 0.5, 1.0, |x, y| {
+            let mut l = 125.0 + 30.0 * (y / h - 0.5) + 12.0 * vnoise(x / (0.08 * w), y / (0.08 * w), seed ^ 11);
+            l -= 35.0 * soft_box((x - 0.14 * w).abs(), 0.025 * w, 1.5); // a door frame
+            [l]
+        });
+        let walker = Grid::build(-0.1 * w, 0.1 * w, 0.5, h - 0.5, 1.0, |dx, y| {
+            let body = soft_box(dx.abs(), 0.085 * w, 2.0) * smooth((y - 0.36 * h) / 3.0);
+            let head = smooth((0.06 * w - (dx * dx + (y - 0.26 * h).powi(2)).sqrt()) / 2.0);
+            [body.max(head), 6.0 * vnoise(dx / 6.0, y / 6.0, seed ^ 12)]
+        });
+        // Body layer down to the farthest image corner for any pose, shake included.
+        let reach = (0.5 * w + 0.2 * p.face_width_px).hypot(0.55 * h + 0.2 * p.face_width_px);
+        let pv_max = (reach / (scale0 * (1.0 - 0.6 * p.sway.abs()))).max(2.0);
+        let px = edge;
+        let hair = move |u: f32, v: f32| 38.0 + 10.0 * vnoise(u / 0.012, v / 0.12, seed ^ 31) + 6.0 * vnoise(u / 0.1, v / 0.1, seed ^ 32);
+        let body = Grid::build(-3.0, 3.0, -1.9, pv_max, 1.0 / scale0, |pu, pv| {
+            let (mut t, mut c) = (1.0f32, 0.0f32);
+            let mut over = |a: f32, l: f32| {
+                t *= 1.0 - a;
+                c = c * (1.0 - a) + a * l;
+            };
+            // Shirt and neck (they do not turn with the head).
+            let shirt_half = 1.05 + (pv - 1.55) * 1.3;
+            if pv > 1.45 {
+                let a = smooth((pv - 1.55) / px) * smooth((shirt_half - pu.abs()) / px);
+                over(a, 85.0 + 5.0 * vnoise(pu / 0.03, pv / 0.03, seed ^ 21));
+            }
+            if pv > 0.7 {
+                let a = smooth((0.45 - pu.abs()) / px) * (1.0 - smooth((pv - 1.55) / px));
+                over(a, 120.0 - 25.0 * (pu / 0.45).powi(2) + 4.0 * vnoise(pu / 0.02, pv / 0.02, seed ^ 22));
+            }
+            // Hair volume behind and above the head.
+            let hr = (pu / 1.1).powi(2) + ((pv + 0.12) / 1.45).powi(2);
+            if hr < 1.2 && pv < 0.35 {
+                over(smooth((1.0 - hr.sqrt()) / px) * smooth((0.3 - pv) / 0.08), hair(pu, pv));
+            }
+            // Head coverage and Lambert shading of an ellipsoid lit from the upper left.
+            let r = (pu * pu + (pv / HEAD_B).powi(2)).sqrt();
+            let nv = pv / HEAD_B;
+            let nz = (1.0 - pu * pu - nv * nv).max(0.0).sqrt();
+            let lam = (-0.35 * pu - 0.3 * nv + 0.88 * nz).max(0.0);
+            [t, c, smooth((1.0 - r) / px), 45.0 + 140.0 * lam]
+        });
+        let fine = smooth((0.018 * scale0 - 1.2) / 1.0);
+        let face = Grid::build(-1.1, 1.1, -1.45, 1.45, 1.0 / (1.25 * scale0), |u, v| {
+            let hairline = -0.74 + 0.25 * u * u - 0.05 * (u / 0.3).sin() * 0.3;
+            let side_hair = smooth((u.abs() - 0.9) / 0.03) * smooth((0.05 - v) / 0.1);
+            let hair_a = smooth((hairline - v) / 0.02).max(side_hair);
+            let tex = 7.0 * fine * vnoise(u / 0.018, v / 0.018, seed ^ 41)
+                + 6.0 * vnoise(u / 0.05, v / 0.05, seed ^ 42)
+                + 5.0 * vnoise(u / 0.15, v / 0.15, seed ^ 43);
+            [features(u, v, edge) + tex, hair_a, hair(u, v)]
+        });
+        let body_rows = body
+            .data
+            .chunks(body.nx)
+            .map(|row| {
+                let busy = |t: &[f32; 4]| t[0] < 1.0 || t[1] != 0.0 || t[2] > 0.0;
+                match (row.iter().position(busy), row.iter().rposition(busy)) {
+                    (Some(a), Some(b)) => (-3.0 + (a as f32 - 2.0) / body.inv, -3.0 + (b as f32 + 2.0) / body.inv),
+                    _ => (f32::INFINITY, f32::NEG_INFINITY),
+                }
+            })
+            .collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(p.seed ^ 0x6e6f_6973_6500);
+        let noise = (0..NOISE_LEN + p.width as usize)
+            .map(|_| {
+                let r = rng.next_u32();
+                ((r & 0xff) + ((r >> 8) & 0xff) + ((r >> 16) & 0xff) + (r >> 24)) as i16 - 510
+            })
+            .collect();
+        Renderer { sc, bg, walker, body, face, body_rows, edge, noise }
     }
 
     fn state(&self, t: f64) -> State {
@@ -95,7 +271,8 @@ impl<'a> Renderer<'a> {
             for r in &tw.regions {
                 match r {
                     RegionKind::Eye => {
-                        st.closure[k] = st.closure[k].max(a);
+                        // A squeeze at >= 0.8 of full shuts the lids.
+                        st.closure[k] = st.closure[k].max((1.25 * a).min(1.0));
                         st.squeeze[k] = st.squeeze[k].max(a);
                     }
                     RegionKind::Cheek => st.cheek[k] = st.cheek[k].max(a),
@@ -165,25 +342,47 @@ impl<'a> Renderer<'a> {
         let (cr, sr) = (st.roll.cos(), st.roll.sin());
         let inv_s = 1.0 / st.scale;
         let noise = p.noise_sigma / 147.8;
+        let ctx = FrameCtx {
+            yaw: (st.yaw != 0.0).then(|| {
+                Lut::new(|pu| {
+                    let a = pu.asin() - st.yaw;
+                    if a.abs() > FRAC_PI_2 { f32::NAN } else { a.sin() }
+                })
+            }),
+            pitch: (st.pitch != 0.0).then(|| Lut::new(|nv| (nv.asin() - st.pitch).clamp(-FRAC_PI_2, FRAC_PI_2).sin())),
+            deform: st.squeeze.iter().chain(&st.cheek).chain(&st.mouth).any(|&a| a > 0.0) || st.smile > 0.0 || st.jaw > 0.0,
+        };
+        let still = st.shake == (0.0, 0.0);
+        let walker = st.walker.map(|(wx, wl)| (wx, wl, 0.1 * p.width as f32));
         for y in 0..h {
             let row = &mut luma[y * w..(y + 1) * w];
-            for (x, out) in row.iter_mut().enumerate() {
+            let ys = y as f32 + 0.5 - st.shake.1;
+            let dy = ys - st.cy;
+            // Pixels x0..x1 may show the person; the others show the room only.
+            let (x0, x1) = self.person_span(dy, cr, sr, inv_s, st.shake.0 + st.cx, w);
+            let off = rng.next_u32() as usize & (NOISE_LEN - 1);
+            let row_noise = &self.noise[off..off + w];
+            for (x, (out, &n)) in row.iter_mut().zip(row_noise).enumerate() {
                 let xs = x as f32 + 0.5 - st.shake.0;
-                let ys = y as f32 + 0.5 - st.shake.1;
-                let mut l = self.background(xs, ys, &st);
-                let (dx, dy) = (xs - st.cx, ys - st.cy);
+                let mut l = if still { self.bg.data[y * w + x][0] } else { self.bg.sample(xs, ys)[0] };
+                if let Some((wx, wl, half)) = walker
+                    && (xs - wx).abs() < half
+                {
+                    let [a, tex] = self.walker.sample(xs - wx, ys);
+                    l += a * (wl + tex - l);
+                }
+                let dx = xs - st.cx;
                 let pu = (dx * cr + dy * sr) * inv_s;
                 let pv = (-dx * sr + dy * cr) * inv_s;
-                if pu.abs() < 3.0 && pv > -1.9 {
-                    l = self.person(pu, pv, l, &st);
+                if x >= x0 && x < x1 && pu.abs() < 3.0 && pv > -1.9 {
+                    let [bt, bc, head_a, shade] = self.body.sample(pu, pv);
+                    l = l * bt + bc;
+                    if head_a > 0.0 {
+                        l += head_a * (self.head(pu, pv, shade, &st, &ctx) - l);
+                    }
                 }
-                let mut v = l * st.gain;
-                if noise > 0.0 {
-                    let r = rng.next_u32();
-                    let s = (r & 0xff) + ((r >> 8) & 0xff) + ((r >> 16) & 0xff) + (r >> 24);
-                    v += (s as f32 - 510.0) * noise;
-                }
-                *out = v.round().clamp(0.0, 255.0) as u8;
+                let v = l * st.gain + n as f32 * noise;
+                *out = (v.clamp(0.0, 255.0) + 0.5) as i32 as u8;
             }
             if p.mirrored {
                 row.reverse();
@@ -192,78 +391,88 @@ impl<'a> Renderer<'a> {
         Frame { index, pts_s: t, width: p.width, height: p.height, luma }
     }
 
-    /// Room behind the person (image coordinates, pixels), with the walker.
-    fn background(&self, x: f32, y: f32, st: &State) -> f32 {
-        let p = &self.sc.params;
-        let (w, h) = (p.width as f32, p.height as f32);
-        let mut l = 125.0 + 30.0 * (y / h - 0.5) + 12.0 * vnoise(x / (0.08 * w), y / (0.08 * w), self.seed ^ 11);
-        // A door frame.
-        let fx = 0.14 * w;
-        l -= 35.0 * soft_box((x - fx).abs(), 0.025 * w, 1.5);
-        if let Some((wx, wl)) = st.walker {
-            let body = soft_box((x - wx).abs(), 0.085 * w, 2.0) * smooth((y - 0.36 * h) / 3.0);
-            let hd = ((x - wx).powi(2) + (y - 0.26 * h).powi(2)).sqrt();
-            let head = smooth((0.06 * w - hd) / 2.0);
-            let a = body.max(head);
-            l += a * (wl + 6.0 * vnoise(x / 6.0, y / 6.0, self.seed ^ 12) - l);
+    /// Range of pixel columns of a row (offset `dy` from the head centre) where the body layer
+    /// is not empty (a conservative bound). `ox`: head centre x plus the camera shake, so that
+    /// a column x is at dx = x + 0.5 - ox from the head centre.
+    fn person_span(&self, dy: f32, cr: f32, sr: f32, inv_s: f32, ox: f32, w: usize) -> (usize, usize) {
+        let dx_a = 0.5 - ox;
+        let dx_b = w as f32 - 0.5 - ox;
+        let pv_a = (-dx_a * sr + dy * cr) * inv_s;
+        let pv_b = (-dx_b * sr + dy * cr) * inv_s;
+        let (lo, hi) = (pv_a.min(pv_b), pv_a.max(pv_b));
+        let b = &self.body;
+        let j0 = ((lo - b.y0) * b.inv).floor().max(0.0) as usize;
+        let j1 = (((hi - b.y0) * b.inv).ceil().max(0.0) as usize + 1).min(b.ny - 1);
+        let (mut umin, mut umax) = (f32::INFINITY, f32::NEG_INFINITY);
+        for &(a, c) in &self.body_rows[j0.min(b.ny - 1)..=j1] {
+            umin = umin.min(a);
+            umax = umax.max(c);
         }
-        l
+        if umin > umax {
+            return (0, 0);
+        }
+        // pu = (dx cr + dy sr) inv_s  →  dx = (pu / inv_s - dy sr) / cr.
+        let to_x = |pu: f32| (pu / inv_s - dy * sr) / cr + ox - 0.5;
+        let (xa, xb) = (to_x(umin), to_x(umax));
+        let x0 = (xa.min(xb) - 2.0).floor().max(0.0) as usize;
+        let x1 = ((xa.max(xb) + 2.0).ceil().max(0.0) as usize).min(w);
+        (x0.min(w), x1)
     }
 
-    /// Body, hair and face over the background `bg`; (pu, pv): projected face coordinates.
-    fn person(&self, pu: f32, pv: f32, bg: f32, st: &State) -> f32 {
-        let px = 1.5 * st.scale.recip(); // ~1.5 pixels in face units: edge softness
-        let mut l = bg;
-        // Shirt and neck (they do not turn with the head).
-        let shirt_half = 1.05 + (pv - 1.55) * 1.3;
-        if pv > 1.45 {
-            let a = smooth((pv - 1.55) / px) * smooth((shirt_half - pu.abs()) / px);
-            l += a * (85.0 + 5.0 * vnoise(pu / 0.03, pv / 0.03, self.seed ^ 21) - l);
-        }
-        if pv > 0.7 {
-            let a = smooth((0.45 - pu.abs()) / px) * (1.0 - smooth((pv - 1.55) / px));
-            let neck = 120.0 - 25.0 * (pu / 0.45).powi(2) + 4.0 * vnoise(pu / 0.02, pv / 0.02, self.seed ^ 22);
-            l += a * (neck - l);
-        }
-        // Hair volume behind and above the head.
-        let hr = (pu / 1.1).powi(2) + ((pv + 0.12) / 1.45).powi(2);
-        if hr < 1.2 && pv < 0.35 {
-            let a = smooth((1.0 - hr.sqrt()) / px) * smooth((0.3 - pv) / 0.08);
-            l += a * (self.hair(pu, pv) - l);
-        }
-        // The head.
-        let r = (pu * pu + (pv / HEAD_B).powi(2)).sqrt();
-        if r < 1.0 + px {
-            let a = smooth((1.0 - r) / px);
-            let head = self.head(pu, pv, st);
-            l += a * (head - l);
-        }
-        l
-    }
-
-    fn hair(&self, u: f32, v: f32) -> f32 {
-        38.0 + 10.0 * vnoise(u / 0.012, v / 0.12, self.seed ^ 31) + 6.0 * vnoise(u / 0.1, v / 0.1, self.seed ^ 32)
-    }
-
-    /// Luma of the head at projected face coordinates (inside the head ellipse).
-    fn head(&self, pu: f32, pv: f32, st: &State) -> f32 {
+    /// Luma of the head at projected face coordinates (inside the head ellipse), with the
+    /// shading `shade` of that point.
+    fn head(&self, pu: f32, pv: f32, shade: f32, st: &State, ctx: &FrameCtx) -> f32 {
         // Yaw and pitch: the face is a cylinder about the vertical (radius 1) and the
         // horizontal (radius 1.3) axis.
-        let a = pu.clamp(-1.0, 1.0).asin() - st.yaw;
-        if a.abs() > FRAC_PI_2 {
-            return self.hair(pu, pv); // back of the head
+        let uf = match &ctx.yaw {
+            Some(lut) => lut.get(pu),
+            None => pu,
+        };
+        if uf.is_nan() {
+            return self.face.sample(pu, pv)[2]; // back of the head
         }
-        let uf = a.sin();
-        let b = (pv / HEAD_B).clamp(-1.0, 1.0).asin() - st.pitch;
-        let vf = HEAD_B * b.clamp(-FRAC_PI_2, FRAC_PI_2).sin();
-        // Hairline and hair at the sides.
-        let hairline = -0.74 + 0.25 * uf * uf - 0.05 * (uf / 0.3).sin() * 0.3;
-        let side_hair = smooth((uf.abs() - 0.9) / 0.03) * smooth((0.05 - vf) / 0.1);
-        let hair_a = smooth((hairline - vf) / 0.02).max(side_hair);
-        // Muscle deformation (inverse, approximate): rest = deformed - d(deformed).
-        let (du, dv) = deformation(uf, vf, st);
-        let (u, v) = (uf - du, vf - dv);
-        let mut l = self.skin(u, v, pu, pv, st);
+        let vf = match &ctx.pitch {
+            Some(lut) => HEAD_B * lut.get(pv / HEAD_B),
+            None => pv,
+        };
+        let [alb0, hair_a, hair_l] = self.face.sample(uf, vf);
+        if hair_a > 0.995 {
+            return hair_l;
+        }
+        // Muscles (inverse displacement): lid-space position = deformed - g(deformed).
+        let (u1, v1) = if ctx.deform {
+            let (gu, gv) = deformation(uf, vf, st);
+            (uf - gu, vf - gv)
+        } else {
+            (uf, vf)
+        };
+        // Lids: the lid skin slides over the eyeball; the eyeball is fixed in the skull.
+        let mut v = v1;
+        let mut eyeball = None;
+        let mut crow = 0.0;
+        for side in Side::BOTH {
+            let s = sign(side);
+            let k = side.index();
+            let eu = u1 - s * EYE_U;
+            if eu.abs() > 0.45 {
+                continue;
+            }
+            let ev = v1 - EYE_V;
+            if eu.abs() < EYE_HW && ev > -0.21 && ev < 0.15 {
+                let (rest_ev, ball) = eye(eu, ev, uf - s * EYE_U, vf - EYE_V, st.closure[k], self.edge);
+                v = EYE_V + rest_ev;
+                eyeball = ball;
+            }
+            let q = st.squeeze[k];
+            if q > 0.0 {
+                crow = q * crows_feet(s * eu, v - EYE_V);
+            }
+        }
+        let alb = if u1 == uf && v == vf { alb0 } else { self.face.sample(u1, v)[0] };
+        let mut l = shade + alb - 26.0 * crow;
+        if let Some((eye_l, a)) = eyeball {
+            l += a * (eye_l - l);
+        }
         // Mouth opening (talking), in deformed coordinates.
         if st.jaw > 0.01 {
             let open = 0.1 * st.jaw;
@@ -272,141 +481,149 @@ impl<'a> Renderer<'a> {
                 l += smooth((1.0 - m) * 6.0) * (30.0 - l);
             }
         }
-        if hair_a > 0.0 {
-            l += hair_a * (self.hair(uf, vf) - l);
-        }
-        l
-    }
-
-    /// Skin, features and texture at rest face coordinates (u, v); (pu, pv) for lighting.
-    fn skin(&self, u: f32, v: f32, pu: f32, pv: f32, st: &State) -> f32 {
-        // Lambert shading of an ellipsoid lit from the upper left of the image.
-        let nv = pv / HEAD_B;
-        let nz = (1.0 - pu * pu - nv * nv).max(0.0).sqrt();
-        let lam = (-0.35 * pu - 0.3 * nv + 0.88 * nz).max(0.0);
-        let mut l = 45.0 + 140.0 * lam;
-        // Texture coordinates; the lids move their own skin.
-        let (tu, mut tv) = (u, v);
-        for side in Side::BOTH {
-            let s = sign(side);
-            let k = side.index();
-            let (eu, ev) = (u - s * EYE_U, v - EYE_V);
-            if eu.abs() > 0.35 || ev.abs() > 0.4 {
-                continue;
-            }
-            // Socket shadow.
-            l -= 55.0 * (-(eu * eu / 0.06 + ev * ev / 0.03)).exp();
-            // Eyebrow (lowered slightly by a squeeze through the deformation field).
-            let vb = -0.27 + 1.1 * eu * eu - 0.02 * s * eu;
-            let along = smooth((0.21 - eu.abs()) / 0.05);
-            l -= 95.0 * along * (-((ev - vb) / 0.04).powi(2)).exp();
-            // Eye.
-            let (eye, lid_shift) = eye(eu, ev, st.closure[k], 1.5 / st.scale);
-            if let Some((eye_l, alpha)) = eye {
-                l += alpha * (eye_l - l);
-            }
-            tv -= lid_shift;
-        }
-        // Nose: shadow on the far side of the bridge, tip highlight, shadow below, nostrils.
-        let win = smooth((v + 0.1) / 0.08) * smooth((0.33 - v) / 0.05);
-        l -= 18.0 * win * (-((u - 0.085) / 0.035).powi(2)).exp();
-        l += 10.0 * (-((u / 0.07).powi(2) + ((v - 0.25) / 0.06).powi(2))).exp();
-        l -= 40.0 * (-(((v - 0.37) / 0.035).powi(2) + (u / 0.15).powi(2))).exp();
-        for s in [-1.0f32, 1.0] {
-            l -= 45.0 * (-(((u - s * 0.07) / 0.03).powi(2) + ((v - 0.345) / 0.018).powi(2))).exp();
-        }
-        // Lips and the line between them.
-        let mu = u / MOUTH_HW;
-        if mu.abs() < 1.2 && (v - MOUTH_V).abs() < 0.15 {
-            let sm = (1.0 - mu * mu).max(0.0).sqrt();
-            let e = 1.5 / st.scale;
-            let upper = smooth((v - (MOUTH_V - 0.045 * sm)) / e) * smooth((MOUTH_V - v) / e + 0.5);
-            let lower = smooth((MOUTH_V + 0.06 * sm - v) / e) * smooth((v - MOUTH_V) / e + 0.5);
-            l -= 60.0 * upper.max(lower) * smooth(sm / 0.15);
-            l -= 70.0 * (-((v - MOUTH_V) / 0.014).powi(2)).exp() * smooth(sm / 0.08 + 0.2);
-            // Shadow under the lower lip.
-            l -= 14.0 * (-(((v - MOUTH_V - 0.11) / 0.03).powi(2) + (u / 0.2).powi(2))).exp();
-        }
-        // Fine texture fixed to the face, band-limited: finer octaves fade out when they
-        // would fall below ~1.5 pixels.
-        let px = 1.0 / st.scale;
-        let fine = smooth((0.018 / px - 1.2) / 1.0);
-        l += 7.0 * fine * vnoise(tu / 0.018, tv / 0.018, self.seed ^ 41)
-            + 6.0 * vnoise(tu / 0.05, tv / 0.05, self.seed ^ 42)
-            + 5.0 * vnoise(tu / 0.15, tv / 0.15, self.seed ^ 43);
-        l
+        l + hair_a * (hair_l - l)
     }
 }
 
-/// Eye relative to its centre (eu, ev) with lid closure `c` (0 open, 1 shut).
-/// Returns the eyeball colour and its coverage (if any), and how far the lid skin at this
-/// point has moved down (positive) or up, for the texture.
-fn eye(eu: f32, ev: f32, c: f32, edge: f32) -> (Option<(f32, f32)>, f32) {
+/// Skin features at rest face coordinates (u, v), added to the shading: eye sockets, brows,
+/// lid creases and lash lines, nose, lips. `edge`: ~1.5 pixels in face units.
+fn features(u: f32, v: f32, edge: f32) -> f32 {
+    let mut l = 0.0;
+    for s in [-1.0f32, 1.0] {
+        let (eu, ev) = (u - s * EYE_U, v - EYE_V);
+        if eu.abs() > 0.35 || ev.abs() > 0.4 {
+            continue;
+        }
+        // Socket shadow.
+        l -= 55.0 * (-(eu * eu / 0.06 + ev * ev / 0.03)).exp();
+        // Eyebrow.
+        let vb = -0.27 + 1.1 * eu * eu - 0.02 * s * eu;
+        let along = smooth((0.21 - eu.abs()) / 0.05);
+        l -= 95.0 * along * (-((ev - vb) / 0.04).powi(2)).exp();
+        // Lid crease, lash line on the upper lid margin, thinner line on the lower (skin side
+        // of the rest margins, so they move with the lids).
+        let x = eu / EYE_HW;
+        if x.abs() < 1.1 {
+            let sh = (1.0 - x * x).max(0.0).powf(0.7);
+            let (top, bot) = (-EYE_HH * sh, 0.75 * EYE_HH * sh);
+            let ends = smooth((1.05 - x.abs()) / 0.1);
+            l -= 22.0 * sh * (-((ev - (top - 0.045)) / 0.012).powi(2)).exp();
+            l -= 110.0 * ends * (-((ev - top + 0.008).min(0.0) / 0.014).powi(2)).exp() * smooth((top + 0.004 - ev) / edge + 0.5);
+            l -= 60.0 * ends * (-((ev - bot - 0.005).max(0.0) / 0.009).powi(2)).exp() * smooth((ev - bot + 0.002) / edge + 0.5);
+        }
+    }
+    // Nose: shadow on the far side of the bridge, tip highlight, shadow below, nostrils.
+    let win = smooth((v + 0.1) / 0.08) * smooth((0.33 - v) / 0.05);
+    l -= 18.0 * win * (-((u - 0.085) / 0.035).powi(2)).exp();
+    l += 10.0 * (-((u / 0.07).powi(2) + ((v - 0.25) / 0.06).powi(2))).exp();
+    l -= 40.0 * (-(((v - 0.37) / 0.035).powi(2) + (u / 0.15).powi(2))).exp();
+    for s in [-1.0f32, 1.0] {
+        l -= 45.0 * (-(((u - s * 0.07) / 0.03).powi(2) + ((v - 0.345) / 0.018).powi(2))).exp();
+    }
+    // Lips and the line between them.
+    let mu = u / MOUTH_HW;
+    if mu.abs() < 1.2 && (v - MOUTH_V).abs() < 0.15 {
+        let sm = (1.0 - mu * mu).max(0.0).sqrt();
+        let e = edge;
+        let upper = smooth((v - (MOUTH_V - 0.045 * sm)) / e) * smooth((MOUTH_V - v) / e + 0.5);
+        let lower = smooth((MOUTH_V + 0.06 * sm - v) / e) * smooth((v - MOUTH_V) / e + 0.5);
+        l -= 60.0 * upper.max(lower) * smooth(sm / 0.15);
+        l -= 70.0 * (-((v - MOUTH_V) / 0.014).powi(2)).exp() * smooth(sm / 0.08 + 0.2);
+        // Shadow under the lower lip.
+        l -= 14.0 * (-(((v - MOUTH_V - 0.11) / 0.03).powi(2) + (u / 0.2).powi(2))).exp();
+    }
+    l
+}
+
+/// Lids of one eye with closure `c` (0 open, 1 shut). (eu, ev): lid-space position relative
+/// to the eye centre (after the squeeze field); (ku, kv): skull-fixed position relative to
+/// the eye centre (where the eyeball is drawn).
+///
+/// The upper lid margin moves down and the lower one up until they meet; the lid skin between
+/// the margin and 0.12 (upper) / 0.08 (lower) above/below it stretches along, so its texture
+/// moves with the lid. Returns the rest v (relative to the eye centre) of the skin seen here
+/// and the eyeball's luma and coverage, if any.
+fn eye(eu: f32, ev: f32, ku: f32, kv: f32, c: f32, edge: f32) -> (f32, Option<(f32, f32)>) {
     let x = eu / EYE_HW;
-    let s = (1.0 - x * x).max(0.0).powf(0.7);
-    let top_rest = -EYE_HH * s;
-    let bot_rest = 0.75 * EYE_HH * s;
+    let sh = (1.0 - x * x).max(0.0).powf(0.7);
+    let top_rest = -EYE_HH * sh;
+    let bot_rest = 0.75 * EYE_HH * sh;
     let meet = top_rest + 0.7 * (bot_rest - top_rest);
     let top = top_rest + c * (meet - top_rest);
     let bot = bot_rest + c * (meet - bot_rest);
-    // Lid skin moves: full shift at the lid margin, fading over 0.12 above / 0.08 below.
-    let mut shift = 0.0;
-    if ev < top && ev > top_rest - 0.12 {
-        let w = ((ev - (top_rest - 0.12)) / (top - (top_rest - 0.12)).max(1e-4)).clamp(0.0, 1.0);
-        shift = (top - top_rest) * w;
-    } else if ev > bot && ev < bot_rest + 0.08 {
-        let w = (((bot_rest + 0.08) - ev) / ((bot_rest + 0.08) - bot).max(1e-4)).clamp(0.0, 1.0);
-        shift = (bot - bot_rest) * w;
+    let (hi, lo) = (top_rest - 0.12, bot_rest + 0.08);
+    let rest = if ev <= hi || ev >= lo {
+        ev
+    } else if ev < top {
+        hi + (ev - hi) * (top_rest - hi) / (top - hi)
+    } else if ev > bot {
+        lo - (lo - ev) * (lo - bot_rest) / (lo - bot)
+    } else if bot - top > 1e-4 {
+        top_rest + (ev - top) * (bot_rest - top_rest) / (bot - top)
+    } else {
+        top_rest
+    };
+    let inside = smooth((ev - top) / edge + 0.5) * smooth((bot - ev) / edge + 0.5) * smooth((1.0 - x.abs()) / 0.05);
+    if inside <= 0.0 {
+        return (rest, None);
     }
-    if x.abs() >= 1.05 {
-        return (None, shift);
-    }
-    let inside = smooth((ev - top) / edge) * smooth((bot - ev) / edge) * smooth((1.0 - x.abs()) / 0.05);
-    // Eyeball: sclera darker at the corners, iris, pupil, highlight, lid shadow.
-    let mut l = 205.0 - 60.0 * x.powi(4);
-    let ir = (eu * eu + (ev - 0.004).powi(2)).sqrt();
+    // Eyeball: sclera darker at the corners, iris, pupil, highlight; shadow under the lid.
+    let kx = ku / EYE_HW;
+    let mut l = 205.0 - 60.0 * kx.powi(4);
+    let ir = (ku * ku + (kv - 0.004).powi(2)).sqrt();
     l += smooth((0.07 - ir) / edge) * (75.0 + 25.0 * (ir / 0.07) - l);
     l += smooth((0.027 - ir) / edge) * (18.0 - l);
-    let hl = ((eu - 0.016).powi(2) + (ev + 0.016).powi(2)).sqrt();
+    let hl = ((ku - 0.016).powi(2) + (kv + 0.016).powi(2)).sqrt();
     l += smooth((0.010 - hl) / edge) * (235.0 - l);
-    l -= 45.0 * (-(ev - top).max(0.0) / 0.02).exp() * inside;
-    // Lash line on the upper lid margin, thinner line on the lower.
-    let lash = (-((ev - top) / 0.014).powi(2)).exp() * smooth((1.02 - x.abs()) / 0.08);
-    let lower = (-((ev - bot) / 0.008).powi(2)).exp() * smooth((1.0 - x.abs()) / 0.1);
-    // Combine: inside → eyeball; the lines darken whatever is there.
-    let alpha = inside.max(0.0);
-    let dark = 110.0 * lash.max(0.7 * lower);
-    // Upper lid crease.
-    let crease = 22.0 * (-((ev - (top_rest - 0.045 + 0.6 * (top - top_rest))) / 0.012).powi(2)).exp() * s;
-    if alpha <= 0.0 && dark < 0.5 && crease < 0.5 {
-        return (None, shift);
-    }
-    // Express darkening as a blend toward black over the skin: use alpha-over with a dark
-    // colour; caller blends `eye_l` with coverage.
-    let line_a = (dark.max(crease) / 140.0).min(0.85);
-    let eye_l = l * alpha / (alpha + line_a).max(1e-4) + 20.0 * line_a / (alpha + line_a).max(1e-4);
-    (Some((eye_l, (alpha + line_a).min(1.0))), shift)
+    l -= 70.0 * (-(ev - top).max(0.0) / 0.02).exp();
+    l -= 25.0 * (-(bot - ev).max(0.0) / 0.01).exp();
+    (rest, Some((l, inside)))
 }
 
-/// Displacement (du, dv) of skin at deformed face coordinates (u, v), face units.
+/// Crow's-feet wrinkles at the outer eye corner, 0..~1. (x, ev): position relative to the eye
+/// centre, x toward the temple.
+fn crows_feet(x: f32, ev: f32) -> f32 {
+    let x = x - 0.19;
+    if !(-0.02..0.25).contains(&x) || ev.abs() > 0.15 {
+        return 0.0;
+    }
+    let mut w = 0.0f32;
+    for (c, s) in [(0.94f32, -0.34f32), (1.0, 0.0), (0.94, 0.34), (0.8, 0.6)] {
+        let along = x * c + ev * s;
+        let across = -x * s + ev * c;
+        w = w.max((-(across / 0.009).powi(2)).exp() * smooth(along / 0.03) * smooth((0.17 - along) / 0.06));
+    }
+    w
+}
+
+/// Inverse displacement g of the skin at deformed face coordinates (u, v), face units: the
+/// skin seen at (u, v) rests at (u, v) - g (before the lids move).
+///
+/// The orbicularis squeeze pulls the periocular skin toward the eye: brow and upper lid skin
+/// down (by ~0.095 = 4.7% of the face width at the brow), lower lid and the skin below it up
+/// (~0.055), the lateral canthus skin toward the nose, with a smooth falloff ~0.2 beyond the
+/// eye; the other eye and the rest of the face do not move.
 fn deformation(u: f32, v: f32, st: &State) -> (f32, f32) {
     let (mut du, mut dv) = (0.0, 0.0);
     for side in Side::BOTH {
         let s = sign(side);
         let k = side.index();
-        // Orbicularis oculi squeeze: skin around the eye pulled toward it (incl. the brow).
         let q = st.squeeze[k];
         if q > 0.0 {
             let (eu, ev) = (u - s * EYE_U, v - EYE_V);
-            let g = (-(eu * eu + ev * ev) / 0.07).exp();
-            du -= 0.3 * q * eu * g;
-            dv -= 0.3 * q * ev * g;
+            if eu.abs() < 0.8 && ev > -0.7 && ev < 0.6 {
+                let ax = (eu.abs() - 0.1).max(0.0) / 0.2;
+                let hx = (-ax * ax).exp();
+                dv += q * hx * (0.1 * (-((ev + 0.19) / 0.13).powi(2)).exp() - 0.055 * (-((ev - 0.13) / 0.12).powi(2)).exp());
+                let lx = (s * eu - 0.22) / 0.12;
+                du -= s * q * 0.035 * (-(lx * lx + (ev / 0.14).powi(2))).exp();
+            }
         }
         // Cheek raised (zygomaticus), also a little with a smile.
         let ch = st.cheek[k] + 0.5 * st.smile;
         if ch > 0.0 {
             let g = (-(((u - s * 0.36) / 0.26).powi(2) + ((v - 0.22) / 0.24).powi(2))).exp();
-            dv -= 0.07 * ch * g;
+            dv -= 0.08 * ch * g;
             du += 0.01 * s * ch * g;
         }
         // Mouth corner pulled up and out (one side for a twitch, both for a smile).
@@ -418,7 +635,7 @@ fn deformation(u: f32, v: f32, st: &State) -> (f32, f32) {
         }
     }
     // Jaw drop while talking: lower lip and chin move down.
-    if st.jaw > 0.0 {
+    if st.jaw > 0.0 && v > MOUTH_V - 0.05 {
         dv += 0.1 * st.jaw * smooth((v - MOUTH_V) / 0.03 + 0.5) * (-(u * u) / 0.35).exp();
     }
     (du, dv)
