@@ -25,6 +25,10 @@ pub struct DetectParams {
     pub hold_share: f32,
     /// Minimum (this side - other) / (this side + other) for a frame to count as one-sided.
     pub min_asymmetry: f32,
+    /// The other eye squeezing at least this fast (% fw per second) within
+    /// `blink_window_s` of an onset makes it a blink (both eyes), not a twitch.
+    pub blink_rate: f32,
+    pub blink_window_s: f64,
     /// Bursts separated by less than this (s) are one episode.
     pub merge_gap_s: f64,
     /// Shorter bursts (s, first to last active frame) are dropped as noise.
@@ -46,10 +50,12 @@ impl Default for DetectParams {
     fn default() -> Self {
         Self {
             onset_rate: 12.0,
-            onset_closure: 0.6,
+            onset_closure: 0.0,
             hold_closure: 1.0,
             hold_share: 0.5,
             min_asymmetry: 0.4,
+            blink_rate: 8.0,
+            blink_window_s: 0.15,
             merge_gap_s: 0.4,
             min_duration_s: 0.1,
             tonic_min_s: 0.8,
@@ -124,6 +130,8 @@ pub struct BurstDetector {
     prev_t: Option<f64>,
     tracking_since: Option<f64>,
     last_frame_dt: f64,
+    /// Recent squeeze rates per side, for telling blinks (both eyes) from twitches.
+    recent_rates: [std::collections::VecDeque<(f64, f32)>; 2],
 }
 
 impl BurstDetector {
@@ -135,6 +143,7 @@ impl BurstDetector {
             prev_t: None,
             tracking_since: None,
             last_frame_dt: 1.0 / 30.0,
+            recent_rates: Default::default(),
         }
     }
 
@@ -181,6 +190,12 @@ impl BurstDetector {
         for side in 0..2 {
             act.one_sided[side] = s.closure[side] - s.closure[1 - side];
         }
+        for (side, recent) in self.recent_rates.iter_mut().enumerate() {
+            recent.push_back((t, s.closure_speed[side]));
+            while recent.front().is_some_and(|&(t0, _)| t - t0 > p.blink_window_s) {
+                recent.pop_front();
+            }
+        }
         if t - since < p.warmup_s {
             return act;
         }
@@ -191,15 +206,21 @@ impl BurstDetector {
             let asym = one_sided_ratio(s.closure[i], s.closure[o]);
             let rate = s.closure_speed[i] - s.closure_speed[o];
             let open = self.open[i].is_some();
+            // Onsets and jerks are judged on squeeze rates, holds on the squeeze itself, each
+            // against the same quantity on the other side.
+            let rate_asym = one_sided_ratio(s.closure_speed[i], s.closure_speed[o]);
+            let other_recent = self.recent_rates[o].iter().map(|&(_, r)| r).fold(0.0, f32::max);
             let onset = s.reliable
                 && rate >= p.onset_rate
+                && rate_asym >= p.min_asymmetry
                 && closure >= p.onset_closure
-                && asym >= p.min_asymmetry;
-            let held = self.open[i]
-                .as_ref()
-                .is_some_and(|b| closure >= p.hold_closure.max(p.hold_share * b.peak));
-            let jerk = s.reliable && rate >= 0.5 * p.onset_rate && closure >= p.onset_closure;
-            let hold = open && asym >= p.min_asymmetry && (held || jerk);
+                && other_recent < p.blink_rate;
+            let held = asym >= p.min_asymmetry
+                && self.open[i]
+                    .as_ref()
+                    .is_some_and(|b| closure >= p.hold_closure.max(p.hold_share * b.peak));
+            let jerk = s.reliable && rate >= 0.5 * p.onset_rate && rate_asym >= p.min_asymmetry;
+            let hold = open && (held || jerk);
             act.flagged[i] = onset || hold;
             if act.flagged[i] {
                 let b = self.open[i].get_or_insert(Burst {
@@ -225,6 +246,14 @@ impl BurstDetector {
                     b.evidence[i][r] = b.evidence[i][r].max(act.z[i][r]);
                     b.evidence[o][r] = b.evidence[o][r].max(act.z[o][r]);
                 }
+            }
+            // The other eye joining in just after the onset: it was a blink after all.
+            if self.open[i]
+                .as_ref()
+                .is_some_and(|b| t - b.start_s <= p.blink_window_s && s.closure_speed[o] >= p.blink_rate)
+            {
+                self.open[i] = None;
+                act.flagged[i] = false;
             }
             if let Some(b) = self.open[i].as_mut() {
                 if act.flagged[i] && closure >= p.hold_closure.max(p.hold_share * b.peak) {

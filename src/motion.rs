@@ -28,6 +28,8 @@ pub struct MotionParams {
     /// Leak time constant of the accumulated displacement: deformation held longer than
     /// this fades (so tracking drift cannot build up).
     pub displacement_tau_s: f64,
+    /// Squeeze rates below this (percent of face width per second) count as none.
+    pub closure_deadband: f32,
     /// Flow is unreliable (motion blur, occlusion, a face turning away) when the robust
     /// scale of residuals over the whole face exceeds this, in percent of face width per
     /// frame; then nothing is accumulated from the frame.
@@ -49,6 +51,7 @@ impl Default for MotionParams {
             search_interval_s: 0.2,
             lost_after_s: 1.0,
             displacement_tau_s: 2.0,
+            closure_deadband: 3.0,
             max_residual_pct: 2.5,
             max_head_speed: 120.0,
             mirrored: false,
@@ -102,6 +105,11 @@ pub struct MotionAnalyzer {
     /// For each grid point, the (side, region) it lies in.
     point_region: Vec<Option<(Side, RegionKind)>>,
     flows: Vec<FlowVec>,
+    /// Indices (into `points`) of the points inside either eye region, and their flow
+    /// measured backwards in time (current frame to previous).
+    eye_points: Vec<usize>,
+    eye_point_coords: Vec<(f32, f32)>,
+    back_flows: Vec<FlowVec>,
     scratch: Vec<f32>,
     crop: Plane,
     sampler: CropSampler,
@@ -129,7 +137,13 @@ impl MotionAnalyzer {
                 points.push((x as f32, y as f32));
             }
         }
-        let point_region = points.iter().map(|&(x, y)| layout.locate(x, y)).collect();
+        let point_region: Vec<Option<(Side, RegionKind)>> =
+            points.iter().map(|&(x, y)| layout.locate(x, y)).collect();
+        let eye_points: Vec<usize> = (0..points.len())
+            .filter(|&i| matches!(point_region[i], Some((_, RegionKind::Eye))))
+            .collect();
+        let eye_point_coords: Vec<(f32, f32)> = eye_points.iter().map(|&i| points[i]).collect();
+        let back_flows = vec![FlowVec::default(); eye_points.len()];
         let flows = vec![FlowVec::default(); points.len()];
         let accumulated = vec![(0.0, 0.0); 6];
         Self {
@@ -139,6 +153,9 @@ impl MotionAnalyzer {
             points,
             point_region,
             flows,
+            eye_points,
+            eye_point_coords,
+            back_flows,
             scratch: vec![],
             crop: Plane::zeros((n, n)),
             sampler: CropSampler::default(),
@@ -200,9 +217,18 @@ impl MotionAnalyzer {
         self.sampler.prepare(&frame.luma, w, h, &pose, n);
         self.sampler.sample(&pose, &mut self.crop);
         normalize_contrast(&mut self.crop);
-        self.cur_pyr.build(&self.crop, self.params.flow.levels);
+        self.cur_pyr.build_with_gradients(&self.crop, self.params.flow.levels);
         self.lk
             .track(&self.prev_pyr, &self.cur_pyr, &self.points, &mut self.flows);
+        // The eyes also backwards in time: a closing lid is best seen from the open eye
+        // before it, a reopening one from the open eye after it (a closed lid has little
+        // texture to track). Both directions together measure closing and reopening alike.
+        self.lk.track(
+            &self.cur_pyr,
+            &self.prev_pyr,
+            &self.eye_point_coords,
+            &mut self.back_flows,
+        );
         let Some(motion) = fit_affine(&self.points, &self.flows, &mut self.scratch) else {
             // Nothing trackable (a black frame, a hand over the whole face): drop the track.
             self.pose = None;
@@ -228,18 +254,24 @@ impl MotionAnalyzer {
                 && f.weight > 0.0
             {
                 let (px, py) = motion.predict(self.points[i].0, self.points[i].1);
-                if *r == RegionKind::Eye {
-                    let rect = self.layout.rect(*s, *r);
-                    let half = usize::from(self.points[i].1 >= 0.5 * (rect.y0 + rect.y1));
-                    halves[s.index()][half].0 += f.weight * (f.dy - py);
-                    halves[s.index()][half].1 += f.weight;
-                }
                 let (s, r) = (s.index(), r.index());
                 sq[s][r] += f.weight * residuals[i] * residuals[i];
                 mean[s][r].0 += f.weight * (f.dx - px);
                 mean[s][r].1 += f.weight * (f.dy - py);
                 count[s][r] += f.weight;
             }
+        }
+        for (j, &i) in self.eye_points.iter().enumerate() {
+            let Some((side, region)) = self.point_region[i] else { continue };
+            let (f, b) = (self.flows[i], self.back_flows[j]);
+            let (px, py) = self.points[i];
+            let (_, pred_dy) = motion.predict(px, py);
+            let rect = self.layout.rect(side, region);
+            let half = usize::from(py >= 0.5 * (rect.y0 + rect.y1));
+            // Backward flow b maps this frame to the previous one: forward motion is -b.
+            let h = &mut halves[side.index()][half];
+            h.0 += f.weight * (f.dy - pred_dy) + b.weight * (-b.dy - pred_dy);
+            h.1 += f.weight + b.weight;
         }
         let to_pct = 100.0 / face_px;
         for s in 0..2 {
@@ -262,8 +294,14 @@ impl MotionAnalyzer {
             // relative to the lower half. Differences of neighbours cancel common drift.
             let [(up, wu), (lo, wl)] = halves[s];
             if wu > 0.0 && wl > 0.0 && out.reliable {
-                let rate = up / wu - lo / wl;
-                self.closure[s] = leak * self.closure[s] + rate;
+                let mut rate = up / wu - lo / wl;
+                // Steady sub-pixel biases would otherwise integrate into a standing squeeze.
+                if (rate * to_pct_per_s).abs() < self.params.closure_deadband {
+                    rate = 0.0;
+                }
+                // Never below rest: an eye opened wider says nothing about spasm, and a
+                // deficit would swallow the next contraction.
+                self.closure[s] = (leak * self.closure[s] + rate).max(0.0);
                 out.closure_speed[s] = rate.max(0.0) * to_pct_per_s;
             } else {
                 self.closure[s] *= leak;
