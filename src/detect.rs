@@ -25,9 +25,11 @@ pub struct DetectParams {
     pub hold_share: f32,
     /// Minimum (this side - other) / (this side + other) for a frame to count as one-sided.
     pub min_asymmetry: f32,
-    /// The other eye squeezing at least this fast (% fw per second) within
-    /// `blink_window_s` of an onset makes it a blink (both eyes), not a twitch.
+    /// The other eye squeezing at least this fast (% fw per second), and at least
+    /// `blink_share` of the onset's own rate, within `blink_window_s` before or after an
+    /// onset makes it a blink (both eyes; a blink lasts up to 0.4 s), not a twitch.
     pub blink_rate: f32,
+    pub blink_share: f32,
     pub blink_window_s: f64,
     /// Bursts separated by less than this (s) are one episode.
     pub merge_gap_s: f64,
@@ -55,7 +57,8 @@ impl Default for DetectParams {
             hold_share: 0.5,
             min_asymmetry: 0.4,
             blink_rate: 8.0,
-            blink_window_s: 0.15,
+            blink_share: 0.25,
+            blink_window_s: 0.4,
             merge_gap_s: 0.4,
             min_duration_s: 0.1,
             tonic_min_s: 0.8,
@@ -120,6 +123,8 @@ struct Burst {
     held_since: Option<f64>,
     longest_held_s: f64,
     frames: u32,
+    /// The one-sided squeeze rate that opened the burst (% fw per second).
+    onset_rate: f32,
 }
 
 /// The detector's state across frames.
@@ -214,7 +219,7 @@ impl BurstDetector {
                 && rate >= p.onset_rate
                 && rate_asym >= p.min_asymmetry
                 && closure >= p.onset_closure
-                && other_recent < p.blink_rate;
+                && other_recent < p.blink_rate.max(p.blink_share * rate);
             let held = asym >= p.min_asymmetry
                 && self.open[i]
                     .as_ref()
@@ -233,6 +238,7 @@ impl BurstDetector {
                     held_since: None,
                     longest_held_s: 0.0,
                     frames: 0,
+                    onset_rate: rate,
                 });
                 b.last_s = t;
                 b.frames += 1;
@@ -250,7 +256,10 @@ impl BurstDetector {
             // The other eye joining in just after the onset: it was a blink after all.
             if self.open[i]
                 .as_ref()
-                .is_some_and(|b| t - b.start_s <= p.blink_window_s && s.closure_speed[o] >= p.blink_rate)
+                .is_some_and(|b| {
+                    t - b.start_s <= p.blink_window_s
+                        && s.closure_speed[o] >= p.blink_rate.max(p.blink_share * b.onset_rate)
+                })
             {
                 self.open[i] = None;
                 act.flagged[i] = false;
