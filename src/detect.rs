@@ -15,6 +15,10 @@ pub struct DetectParams {
     /// (% fw per second): spasms are quick involuntary contractions, while voluntary
     /// expressions (frowns, squints) build slowly.
     pub onset_rate: f32,
+    /// No burst starts while the head moves faster than this (% fw per second): a turning
+    /// or nodding face squeezes the eye regions unevenly in ways a flat motion model
+    /// cannot remove.
+    pub onset_max_head_speed: f32,
     /// ...and its squeeze already exceeds the other eye's by this much (% fw).
     pub onset_closure: f32,
     /// The burst stays open while one eye stays squeezed more than the other by this
@@ -51,12 +55,13 @@ pub struct DetectParams {
 impl Default for DetectParams {
     fn default() -> Self {
         Self {
-            onset_rate: 12.0,
+            onset_rate: 15.0,
+            onset_max_head_speed: 60.0,
             onset_closure: 0.0,
             hold_closure: 1.0,
             hold_share: 0.5,
             min_asymmetry: 0.4,
-            blink_rate: 8.0,
+            blink_rate: 10.0,
             blink_share: 0.25,
             blink_window_s: 0.4,
             merge_gap_s: 0.4,
@@ -216,6 +221,7 @@ impl BurstDetector {
             let rate_asym = one_sided_ratio(s.closure_speed[i], s.closure_speed[o]);
             let other_recent = self.recent_rates[o].iter().map(|&(_, r)| r).fold(0.0, f32::max);
             let onset = s.reliable
+                && s.head_speed <= p.onset_max_head_speed
                 && rate >= p.onset_rate
                 && rate_asym >= p.min_asymmetry
                 && closure >= p.onset_closure

@@ -87,6 +87,10 @@ pub struct FrameSignals {
     pub closure: [f32; 2],
     /// Per side: the rate of that squeeze, percent of face width per second.
     pub closure_speed: [f32; 2],
+    /// Per side: how well the eye region could be tracked this frame, 0..1 (the weaker of
+    /// its two halves' summed flow reliability, per point). Near 0 means "no data", which
+    /// must not be mistaken for "no motion".
+    pub eye_trackable: [f32; 2],
     /// Per side: how much the eye region's look changed since the previous frame, after
     /// removing head motion (mean absolute difference of contrast-normalised crops, in
     /// units of the face's contrast). A blink changes both eyes at once, whatever the flow
@@ -113,6 +117,10 @@ pub struct MotionAnalyzer {
     /// Indices (into `points`) of the points inside either eye region, and their flow
     /// measured backwards in time (current frame to previous).
     eye_points: Vec<usize>,
+    /// Scratch: (vertical residual, weight) samples per [side * 2 + half] of the eyes.
+    half_samples: [Vec<(f32, f32)>; 4],
+    /// Grid points per eye half (for normalising `eye_trackable`).
+    eye_half_points: f32,
     eye_point_coords: Vec<(f32, f32)>,
     back_flows: Vec<FlowVec>,
     scratch: Vec<f32>,
@@ -158,6 +166,8 @@ impl MotionAnalyzer {
             points,
             point_region,
             flows,
+            eye_half_points: eye_points.len() as f32 / 4.0,
+            half_samples: Default::default(),
             eye_points,
             eye_point_coords,
             back_flows,
@@ -266,6 +276,11 @@ impl MotionAnalyzer {
                 count[s][r] += f.weight;
             }
         }
+        // Per eye half: the weighted median of vertical residual motion. A few points that
+        // latch onto the wrong lid edge during a fast blink must not decide the answer.
+        for b in self.half_samples.iter_mut() {
+            b.clear();
+        }
         for (j, &i) in self.eye_points.iter().enumerate() {
             let Some((side, region)) = self.point_region[i] else { continue };
             let (f, b) = (self.flows[i], self.back_flows[j]);
@@ -273,10 +288,21 @@ impl MotionAnalyzer {
             let (_, pred_dy) = motion.predict(px, py);
             let rect = self.layout.rect(side, region);
             let half = usize::from(py >= 0.5 * (rect.y0 + rect.y1));
+            let samples = &mut self.half_samples[side.index() * 2 + half];
             // Backward flow b maps this frame to the previous one: forward motion is -b.
-            let h = &mut halves[side.index()][half];
-            h.0 += f.weight * (f.dy - pred_dy) + b.weight * (-b.dy - pred_dy);
-            h.1 += f.weight + b.weight;
+            if f.weight > 0.0 {
+                samples.push((f.dy - pred_dy, f.weight));
+            }
+            if b.weight > 0.0 {
+                samples.push((-b.dy - pred_dy, b.weight));
+            }
+        }
+        for side in 0..2 {
+            for half in 0..2 {
+                let samples = &mut self.half_samples[side * 2 + half];
+                let total: f32 = samples.iter().map(|s| s.1).sum();
+                halves[side][half] = (weighted_median(samples) * total, total);
+            }
         }
         let to_pct = 100.0 / face_px;
         for s in 0..2 {
@@ -298,6 +324,7 @@ impl MotionAnalyzer {
             // Lid closure squeezes the eye region vertically: the upper half moves down
             // relative to the lower half. Differences of neighbours cancel common drift.
             let [(up, wu), (lo, wl)] = halves[s];
+            out.eye_trackable[s] = (wu.min(wl) / self.eye_half_points.max(1.0) * 0.5).min(1.0);
             if wu > 0.0 && wl > 0.0 && out.reliable {
                 let mut rate = up / wu - lo / wl;
                 // Steady sub-pixel biases would otherwise integrate into a standing squeeze.
@@ -439,6 +466,20 @@ impl MotionAnalyzer {
         }
         faces.into_iter().next()
     }
+}
+
+/// Weighted median of (value, weight) samples (reorders them); 0 when empty.
+pub fn weighted_median(samples: &mut [(f32, f32)]) -> f32 {
+    samples.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let total: f32 = samples.iter().map(|s| s.1).sum();
+    let mut acc = 0.0;
+    for &(v, w) in samples.iter() {
+        acc += w;
+        if acc >= 0.5 * total {
+            return v;
+        }
+    }
+    0.0
 }
 
 /// Maps a crop to mean 128 and standard deviation 40: flow assumes brightness constancy,

@@ -253,7 +253,7 @@ impl<W: Write> TraceWriter<W> {
                 }
             }
             h.push_str(",closure_left,closure_right,closure_speed_left,closure_speed_right");
-            h.push_str(",eye_change_left,eye_change_right");
+            h.push_str(",eye_change_left,eye_change_right,eye_trackable_left,eye_trackable_right");
             h.push_str(",reliable,one_sided_left,one_sided_right,flag_left,flag_right\n");
             self.out.write_all(h.as_bytes())?;
         }
@@ -278,13 +278,15 @@ impl<W: Write> TraceWriter<W> {
             }
         }
         row.push_str(&format!(
-            ",{:.4},{:.4},{:.4},{:.4},{:.4},{:.4}",
+            ",{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.3},{:.3}",
             s.closure[0],
             s.closure[1],
             s.closure_speed[0],
             s.closure_speed[1],
             s.eye_change[0],
-            s.eye_change[1]
+            s.eye_change[1],
+            s.eye_trackable[0],
+            s.eye_trackable[1]
         ));
         row.push_str(&format!(
             ",{},{:.3},{:.3},{},{}\n",
