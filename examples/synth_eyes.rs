@@ -9,7 +9,14 @@ use twitchwatch::anatomy::{RegionKind, Side};
 use twitchwatch::synth::{PatternKind, Renderer, SynthParams, TwitchShape, plan};
 
 /// Vertical shift (pixels, + = down) of the patch of `a` centred at (x0, y0) found in `b`.
-fn vshift(a: &[u8], b: &[u8], w: usize, (x0, y0): (usize, usize), (hw, hh): (usize, usize), max: i32) -> f32 {
+fn vshift(
+    a: &[u8],
+    b: &[u8],
+    w: usize,
+    (x0, y0): (usize, usize),
+    (hw, hh): (usize, usize),
+    max: i32,
+) -> f32 {
     let ssd = |dy: i32| -> f64 {
         let mut s = 0.0;
         for y in y0 - hh..=y0 + hh {
@@ -22,7 +29,9 @@ fn vshift(a: &[u8], b: &[u8], w: usize, (x0, y0): (usize, usize), (hw, hh): (usi
         s
     };
     let costs: Vec<f64> = (-max..=max).map(ssd).collect();
-    let i = (0..costs.len()).min_by(|&i, &j| costs[i].total_cmp(&costs[j])).unwrap();
+    let i = (0..costs.len())
+        .min_by(|&i, &j| costs[i].total_cmp(&costs[j]))
+        .unwrap();
     let mut d = i as f32 - max as f32;
     if i > 0 && i + 1 < costs.len() {
         let (l, c, r) = (costs[i - 1], costs[i], costs[i + 1]);
@@ -91,7 +100,13 @@ fn main() -> anyhow::Result<()> {
         let brow = (ex, (cy + (-0.18 - 0.27) * s) as usize);
         let below = (ex, (cy + (-0.18 + 0.16) * s) as usize);
         let mut line = format!("{:>5}: ", side.as_str());
-        for t in [tw.start_s, tw.start_s + 0.1, tw.start_s + 0.3, peak_t, tw.end_s - 0.1] {
+        for t in [
+            tw.start_s,
+            tw.start_s + 0.1,
+            tw.start_s + 0.3,
+            peak_t,
+            tw.end_s - 0.1,
+        ] {
             let f = r.render((t * p.fps).round() as u64);
             let db = vshift(&rest.luma, &f.luma, w, brow, (hw, hh), max) / fw * 100.0;
             let dl = vshift(&rest.luma, &f.luma, w, below, (hw, hh), max) / fw * 100.0;

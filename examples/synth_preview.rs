@@ -17,12 +17,22 @@ fn main() -> anyhow::Result<()> {
         .unwrap_or((640, 480));
     let face: f32 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(200.0);
     let seed: u64 = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(1);
-    let params = SynthParams { seed, width: w, height: h, face_width_px: face, duration_s: 20.0, ..SynthParams::default() };
+    let params = SynthParams {
+        seed,
+        width: w,
+        height: h,
+        face_width_px: face,
+        duration_s: 20.0,
+        ..SynthParams::default()
+    };
     let sc = plan(&params);
     println!("{:#?}", sc.labels("preview"));
     std::fs::create_dir_all(&out)?;
     let mut dp = DetectorParams::default();
-    if let Some(v) = std::env::var("MIN_FACE_PX").ok().and_then(|v| v.parse().ok()) {
+    if let Some(v) = std::env::var("MIN_FACE_PX")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
         dp.min_face_px = v;
     }
     let mut det = FaceDetector::new(dp);

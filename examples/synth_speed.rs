@@ -15,7 +15,13 @@ fn main() {
     let face: f32 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(200.0);
     let seed: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1);
     let frames: u64 = args.get(4).and_then(|s| s.parse().ok()).unwrap_or(600);
-    let sc = plan(&SynthParams { seed, width: w, height: h, face_width_px: face, ..SynthParams::default() });
+    let sc = plan(&SynthParams {
+        seed,
+        width: w,
+        height: h,
+        face_width_px: face,
+        ..SynthParams::default()
+    });
     let t = Instant::now();
     let r = Renderer::new(&sc);
     let setup = t.elapsed().as_secs_f64();
@@ -26,5 +32,9 @@ fn main() {
         sum += r.render(i).luma[0] as u64;
     }
     let per = t.elapsed().as_secs_f64() / n as f64;
-    println!("{w}x{h} face {face}: setup {:.1} ms, render {:.2} ms/frame over {n} frames ({sum})", setup * 1e3, per * 1e3);
+    println!(
+        "{w}x{h} face {face}: setup {:.1} ms, render {:.2} ms/frame over {n} frames ({sum})",
+        setup * 1e3,
+        per * 1e3
+    );
 }

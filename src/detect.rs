@@ -202,7 +202,10 @@ impl BurstDetector {
         }
         for (side, recent) in self.recent_rates.iter_mut().enumerate() {
             recent.push_back((t, s.closure_speed[side]));
-            while recent.front().is_some_and(|&(t0, _)| t - t0 > p.blink_window_s) {
+            while recent
+                .front()
+                .is_some_and(|&(t0, _)| t - t0 > p.blink_window_s)
+            {
                 recent.pop_front();
             }
         }
@@ -219,7 +222,10 @@ impl BurstDetector {
             // Onsets and jerks are judged on squeeze rates, holds on the squeeze itself, each
             // against the same quantity on the other side.
             let rate_asym = one_sided_ratio(s.closure_speed[i], s.closure_speed[o]);
-            let other_recent = self.recent_rates[o].iter().map(|&(_, r)| r).fold(0.0, f32::max);
+            let other_recent = self.recent_rates[o]
+                .iter()
+                .map(|&(_, r)| r)
+                .fold(0.0, f32::max);
             let onset = s.reliable
                 && s.head_speed <= p.onset_max_head_speed
                 && rate >= p.onset_rate
@@ -260,13 +266,10 @@ impl BurstDetector {
                 }
             }
             // The other eye joining in just after the onset: it was a blink after all.
-            if self.open[i]
-                .as_ref()
-                .is_some_and(|b| {
-                    t - b.start_s <= p.blink_window_s
-                        && s.closure_speed[o] >= p.blink_rate.max(p.blink_share * b.onset_rate)
-                })
-            {
+            if self.open[i].as_ref().is_some_and(|b| {
+                t - b.start_s <= p.blink_window_s
+                    && s.closure_speed[o] >= p.blink_rate.max(p.blink_share * b.onset_rate)
+            }) {
                 self.open[i] = None;
                 act.flagged[i] = false;
             }

@@ -232,7 +232,8 @@ impl MotionAnalyzer {
         self.sampler.prepare(&frame.luma, w, h, &pose, n);
         self.sampler.sample(&pose, &mut self.crop);
         normalize_contrast(&mut self.crop);
-        self.cur_pyr.build_with_gradients(&self.crop, self.params.flow.levels);
+        self.cur_pyr
+            .build_with_gradients(&self.crop, self.params.flow.levels);
         self.lk
             .track(&self.prev_pyr, &self.cur_pyr, &self.points, &mut self.flows);
         // The eyes also backwards in time: a closing lid is best seen from the open eye
@@ -282,7 +283,9 @@ impl MotionAnalyzer {
             b.clear();
         }
         for (j, &i) in self.eye_points.iter().enumerate() {
-            let Some((side, region)) = self.point_region[i] else { continue };
+            let Some((side, region)) = self.point_region[i] else {
+                continue;
+            };
             let (f, b) = (self.flows[i], self.back_flows[j]);
             let (px, py) = self.points[i];
             let (_, pred_dy) = motion.predict(px, py);
@@ -297,11 +300,10 @@ impl MotionAnalyzer {
                 samples.push((-b.dy - pred_dy, b.weight));
             }
         }
-        for side in 0..2 {
-            for half in 0..2 {
-                let samples = &mut self.half_samples[side * 2 + half];
+        for (side_halves, samples) in halves.iter_mut().zip(self.half_samples.chunks_mut(2)) {
+            for (half, samples) in side_halves.iter_mut().zip(samples.iter_mut()) {
                 let total: f32 = samples.iter().map(|s| s.1).sum();
-                halves[side][half] = (weighted_median(samples) * total, total);
+                *half = (weighted_median(samples) * total, total);
             }
         }
         let to_pct = 100.0 / face_px;
@@ -393,12 +395,17 @@ impl MotionAnalyzer {
     /// Per side, mean |this aligned crop - the previous one| over the eye region.
     fn eye_change(&self) -> [f32; 2] {
         let mut out = [0.0f32; 2];
-        let Some(prev) = self.prev_pyr.levels.first() else { return out };
+        let Some(prev) = self.prev_pyr.levels.first() else {
+            return out;
+        };
         let n = self.params.crop_px;
         if prev.dim() != (n, n) {
             return out;
         }
-        let (a, b) = (self.crop.as_slice().expect("contiguous"), prev.as_slice().expect("contiguous"));
+        let (a, b) = (
+            self.crop.as_slice().expect("contiguous"),
+            prev.as_slice().expect("contiguous"),
+        );
         for side in Side::BOTH {
             let r = self.layout.rect(side, RegionKind::Eye);
             let (x0, x1) = (r.x0.max(0.0) as usize, (r.x1 as usize).min(n));

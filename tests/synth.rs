@@ -6,11 +6,19 @@ use twitchwatch::anatomy::{RegionKind, Side};
 use twitchwatch::face::detector::FaceDetector;
 use twitchwatch::labels::Labels;
 use twitchwatch::synth::{
-    DistractorKind, PatternKind, Renderer, SynthParams, TwitchShape, labels_path, plan, render_frames, write_clip,
+    DistractorKind, PatternKind, Renderer, SynthParams, TwitchShape, labels_path, plan,
+    render_frames, write_clip,
 };
 
 fn small(seed: u64) -> SynthParams {
-    SynthParams { seed, width: 160, height: 120, face_width_px: 70.0, duration_s: 1.0, ..SynthParams::default() }
+    SynthParams {
+        seed,
+        width: 160,
+        height: 120,
+        face_width_px: 70.0,
+        duration_s: 1.0,
+        ..SynthParams::default()
+    }
 }
 
 #[test]
@@ -29,12 +37,20 @@ fn same_seed_same_frames_and_plan() {
 #[test]
 fn plan_respects_gaps_and_windows() {
     for seed in 0..20 {
-        let p = SynthParams { seed, duration_s: 40.0, twitches: 5, ..SynthParams::default() };
+        let p = SynthParams {
+            seed,
+            duration_s: 40.0,
+            twitches: 5,
+            ..SynthParams::default()
+        };
         let sc = plan(&p);
         assert!(!sc.twitches.is_empty());
         let side = sc.twitches[0].side;
         for w in sc.twitches.windows(2) {
-            assert!(w[1].start_s >= w[0].end_s + 1.0 - 1e-9, "seed {seed}: twitches closer than 1 s");
+            assert!(
+                w[1].start_s >= w[0].end_s + 1.0 - 1e-9,
+                "seed {seed}: twitches closer than 1 s"
+            );
         }
         for t in &sc.twitches {
             assert_eq!(t.side, side, "one affected side per clip");
@@ -48,14 +64,24 @@ fn plan_respects_gaps_and_windows() {
                 TwitchShape::Tonic { hold_s, .. } => assert!((1.0..=4.0).contains(hold_s)),
             }
             for d in &sc.distractors {
-                if matches!(d.kind, DistractorKind::Blink | DistractorKind::Talk | DistractorKind::Smile) {
-                    assert!(d.end_s + 0.5 <= t.start_s || d.start_s >= t.end_s + 0.5, "seed {seed}: {:?} near a twitch", d.kind);
+                if matches!(
+                    d.kind,
+                    DistractorKind::Blink | DistractorKind::Talk | DistractorKind::Smile
+                ) {
+                    assert!(
+                        d.end_s + 0.5 <= t.start_s || d.start_s >= t.end_s + 0.5,
+                        "seed {seed}: {:?} near a twitch",
+                        d.kind
+                    );
                 }
             }
         }
         let labels = sc.labels("x.mp4");
         for k in DistractorKind::ALL {
-            assert!(labels.distractors.iter().any(|d| d.kind == k.label()), "seed {seed}: no {k:?}");
+            assert!(
+                labels.distractors.iter().any(|d| d.kind == k.label()),
+                "seed {seed}: no {k:?}"
+            );
         }
     }
 }
@@ -72,12 +98,16 @@ fn detection_rate(p: &SynthParams, frames: &[u64]) -> f64 {
         let faces = det.detect(&f.luma, f.width, f.height);
         let ok = faces.first().is_some_and(|b| {
             let (cx, _) = b.center();
-            (b.width / p.face_width_px - 1.0).abs() < 0.5 && (cx - p.width as f32 / 2.0).abs() < 0.5 * p.face_width_px
+            (b.width / p.face_width_px - 1.0).abs() < 0.5
+                && (cx - p.width as f32 / 2.0).abs() < 0.5 * p.face_width_px
         });
         if ok {
             hits += 1;
         } else {
-            eprintln!("{}x{} face {}: frame {i} missed: {faces:?}", p.width, p.height, p.face_width_px);
+            eprintln!(
+                "{}x{} face {}: frame {i} missed: {faces:?}",
+                p.width, p.height, p.face_width_px
+            );
         }
     }
     hits as f64 / frames.len() as f64
@@ -97,9 +127,19 @@ fn face_is_detected_at_several_sizes() {
         (720, 1280, 500.0, 0.9),
         (320, 240, 120.0, 0.9),
     ] {
-        let p = SynthParams { seed: 3, width: w, height: h, face_width_px: face, ..SynthParams::default() };
+        let p = SynthParams {
+            seed: 3,
+            width: w,
+            height: h,
+            face_width_px: face,
+            ..SynthParams::default()
+        };
         let rate = detection_rate(&p, &frames);
-        assert!(rate >= min_rate, "{w}x{h} face {face}: detected in {:.0}% of frames", rate * 100.0);
+        assert!(
+            rate >= min_rate,
+            "{w}x{h} face {face}: detected in {:.0}% of frames",
+            rate * 100.0
+        );
     }
 }
 
@@ -150,7 +190,12 @@ fn twitch_sides_are_the_persons() {
 #[test]
 fn labels_written_beside_clip_and_y4m() {
     let dir = tempfile::tempdir().unwrap();
-    let p = SynthParams { duration_s: 0.5, fps: 10.0, mirrored: true, ..small(2) };
+    let p = SynthParams {
+        duration_s: 0.5,
+        fps: 10.0,
+        mirrored: true,
+        ..small(2)
+    };
     let path = dir.path().join("clip.y4m");
     let labels = write_clip(&plan(&p), &path).unwrap();
     let text = std::fs::read_to_string(labels_path(&path)).unwrap();
@@ -167,7 +212,12 @@ fn labels_written_beside_clip_and_y4m() {
 }
 
 fn psnr(a: &[u8], b: &[u8]) -> f64 {
-    let mse = a.iter().zip(b).map(|(&x, &y)| (x as f64 - y as f64).powi(2)).sum::<f64>() / a.len() as f64;
+    let mse = a
+        .iter()
+        .zip(b)
+        .map(|(&x, &y)| (x as f64 - y as f64).powi(2))
+        .sum::<f64>()
+        / a.len() as f64;
     10.0 * (255.0f64 * 255.0 / mse.max(1e-9)).log10()
 }
 
@@ -176,7 +226,14 @@ fn mp4_parses_and_decodes() {
     use openh264::decoder::Decoder;
     use openh264::formats::YUVSource;
     let dir = tempfile::tempdir().unwrap();
-    let p = SynthParams { width: 320, height: 240, face_width_px: 120.0, duration_s: 1.0, fps: 25.0, ..SynthParams::default() };
+    let p = SynthParams {
+        width: 320,
+        height: 240,
+        face_width_px: 120.0,
+        duration_s: 1.0,
+        fps: 25.0,
+        ..SynthParams::default()
+    };
     let sc = plan(&p);
     let path = dir.path().join("clip.mp4");
     write_clip(&sc, &path).unwrap();
@@ -186,8 +243,18 @@ fn mp4_parses_and_decodes() {
         let t = mp4.tracks().values().next().expect("one track");
         assert_eq!(t.media_type().unwrap(), mp4::MediaType::H264);
         assert_eq!((t.width(), t.height()), (320, 240));
-        assert!((t.frame_rate() - 25.0).abs() < 0.01, "frame rate {}", t.frame_rate());
-        (t.track_id(), t.sequence_parameter_set().unwrap().to_vec(), t.picture_parameter_set().unwrap().to_vec(), t.sample_count(), t.timescale())
+        assert!(
+            (t.frame_rate() - 25.0).abs() < 0.01,
+            "frame rate {}",
+            t.frame_rate()
+        );
+        (
+            t.track_id(),
+            t.sequence_parameter_set().unwrap().to_vec(),
+            t.picture_parameter_set().unwrap().to_vec(),
+            t.sample_count(),
+            t.timescale(),
+        )
     };
     assert_eq!(count, 25);
     let mut dec = Decoder::new().unwrap();
@@ -217,7 +284,9 @@ fn mp4_parses_and_decodes() {
         if let Some(yuv) = dec.decode(&annexb).unwrap() {
             let (w, h) = yuv.dimensions();
             let stride = yuv.strides().0;
-            let y: Vec<u8> = (0..h).flat_map(|r| yuv.y()[r * stride..r * stride + w].to_vec()).collect();
+            let y: Vec<u8> = (0..h)
+                .flat_map(|r| yuv.y()[r * stride..r * stride + w].to_vec())
+                .collect();
             decoded.push(y);
         }
     }
@@ -230,7 +299,14 @@ fn mp4_parses_and_decodes() {
 
 /// Vertical shift (pixels, + = down) of the patch of `a` centred at (x0, y0) (half sizes
 /// hw, hh) that best matches `b` (sum of squared differences, parabolic sub-pixel fit).
-fn vshift(a: &[u8], b: &[u8], w: usize, (x0, y0): (usize, usize), (hw, hh): (usize, usize), max: i32) -> f32 {
+fn vshift(
+    a: &[u8],
+    b: &[u8],
+    w: usize,
+    (x0, y0): (usize, usize),
+    (hw, hh): (usize, usize),
+    max: i32,
+) -> f32 {
     let ssd = |dy: i32| -> f64 {
         let mut s = 0.0;
         for y in y0 - hh..=y0 + hh {
@@ -243,7 +319,9 @@ fn vshift(a: &[u8], b: &[u8], w: usize, (x0, y0): (usize, usize), (hw, hh): (usi
         s
     };
     let costs: Vec<f64> = (-max..=max).map(ssd).collect();
-    let i = (0..costs.len()).min_by(|&i, &j| costs[i].total_cmp(&costs[j])).unwrap();
+    let i = (0..costs.len())
+        .min_by(|&i, &j| costs[i].total_cmp(&costs[j]))
+        .unwrap();
     let mut d = i as f32 - max as f32;
     if i > 0 && i + 1 < costs.len() {
         let (l, c, r) = (costs[i - 1], costs[i], costs[i + 1]);
@@ -256,7 +334,12 @@ fn vshift(a: &[u8], b: &[u8], w: usize, (x0, y0): (usize, usize), (hw, hh): (usi
 }
 
 /// Still head, no noise, no distractors unless given.
-fn still(side: Side, pattern: PatternKind, distractors: Vec<DistractorKind>, twitches: usize) -> SynthParams {
+fn still(
+    side: Side,
+    pattern: PatternKind,
+    distractors: Vec<DistractorKind>,
+    twitches: usize,
+) -> SynthParams {
     SynthParams {
         seed: 4,
         width: 240,
@@ -284,7 +367,11 @@ fn periocular_points(p: &SynthParams, rest: &[u8]) -> [((usize, usize), (usize, 
         let ex = (cx + if side == Side::Left { 0.38 } else { -0.38 } * s) as usize;
         let ey = cy - 0.18 * s;
         let band = (ey - 0.5 * s) as usize..(ey - 0.15 * s) as usize;
-        let row_sum = |y: usize| (ex - 6..=ex + 6).map(|x| rest[y * w + x] as u32).sum::<u32>();
+        let row_sum = |y: usize| {
+            (ex - 6..=ex + 6)
+                .map(|x| rest[y * w + x] as u32)
+                .sum::<u32>()
+        };
         let brow_y = band.min_by_key(|&y| row_sum(y)).unwrap();
         ((ex, brow_y), (ex, (ey + 0.16 * s) as usize))
     })
@@ -296,7 +383,16 @@ fn tonic_squeeze_moves_brow_and_lower_lid_on_one_side() {
         let p = still(side, PatternKind::Tonic, vec![], 1);
         let sc = plan(&p);
         let tw = &sc.twitches[0];
-        let TwitchShape::Tonic { ramp_s, onset_s, hold_s, lead, .. } = &tw.shape else { panic!("tonic wanted") };
+        let TwitchShape::Tonic {
+            ramp_s,
+            onset_s,
+            hold_s,
+            lead,
+            ..
+        } = &tw.shape
+        else {
+            panic!("tonic wanted")
+        };
         assert!(!lead.is_empty() && *onset_s <= 0.2 + 1e-9);
         assert!((tw.start_s - lead[0].start_s).abs() < 1e-9);
         let r = Renderer::new(&sc);
@@ -310,25 +406,54 @@ fn tonic_squeeze_moves_brow_and_lower_lid_on_one_side() {
         let o = side.other().index();
         let (brow, lower) = (m(pts[k].0, &peak.luma), m(pts[k].1, &peak.luma));
         let (brow_o, lower_o) = (m(pts[o].0, &peak.luma), m(pts[o].1, &peak.luma));
-        eprintln!("{side:?}: brow {brow:+.2}% lower {lower:+.2}% of face width; other side {brow_o:+.2}% {lower_o:+.2}%");
-        assert!(brow >= 3.0, "{side:?}: brow moved down only {brow:.2}% of the face width");
-        assert!(lower <= -1.5, "{side:?}: skin below the lower lid moved up only {:.2}%", -lower);
-        assert!(brow_o.abs() < 0.5 && lower_o.abs() < 0.5, "{side:?}: other side moved {brow_o:.2}% / {lower_o:.2}%");
+        eprintln!(
+            "{side:?}: brow {brow:+.2}% lower {lower:+.2}% of face width; other side {brow_o:+.2}% {lower_o:+.2}%"
+        );
+        assert!(
+            brow >= 3.0,
+            "{side:?}: brow moved down only {brow:.2}% of the face width"
+        );
+        assert!(
+            lower <= -1.5,
+            "{side:?}: skin below the lower lid moved up only {:.2}%",
+            -lower
+        );
+        assert!(
+            brow_o.abs() < 0.5 && lower_o.abs() < 0.5,
+            "{side:?}: other side moved {brow_o:.2}% / {lower_o:.2}%"
+        );
     }
 }
 
 #[test]
 fn clonic_jerks_are_fast_and_visible() {
     for seed in 0..30 {
-        let sc = plan(&SynthParams { seed, pattern: Some(PatternKind::Clonic), ..SynthParams::default() });
+        let sc = plan(&SynthParams {
+            seed,
+            pattern: Some(PatternKind::Clonic),
+            ..SynthParams::default()
+        });
         for tw in &sc.twitches {
-            let TwitchShape::Clonic { jerks } = &tw.shape else { panic!() };
+            let TwitchShape::Clonic { jerks } = &tw.shape else {
+                panic!()
+            };
             for j in jerks {
-                assert!((0.03..=0.08).contains(&j.rise_s), "contraction {} s", j.rise_s);
-                assert!((0.06 - 1e-9..=0.15).contains(&(j.dur_s - j.rise_s)), "relaxation {} s", j.dur_s - j.rise_s);
+                assert!(
+                    (0.03..=0.08).contains(&j.rise_s),
+                    "contraction {} s",
+                    j.rise_s
+                );
+                assert!(
+                    (0.06 - 1e-9..=0.15).contains(&(j.dur_s - j.rise_s)),
+                    "relaxation {} s",
+                    j.dur_s - j.rise_s
+                );
                 assert!((0.4..=1.0).contains(&j.amplitude));
             }
-            assert!((tw.activation(tw.start_s + 1e-3) - 0.0).abs() < 0.05 && tw.activation(tw.end_s) == 0.0);
+            assert!(
+                (tw.activation(tw.start_s + 1e-3) - 0.0).abs() < 0.05
+                    && tw.activation(tw.end_s) == 0.0
+            );
         }
     }
 }
@@ -339,7 +464,11 @@ fn nod_and_blink_move_both_sides_alike() {
         let mut p = still(Side::Right, PatternKind::Tonic, vec![kind], 0);
         p.duration_s = 20.0;
         let sc = plan(&p);
-        let d = sc.distractors.iter().find(|d| d.kind == kind).expect("distractor planned");
+        let d = sc
+            .distractors
+            .iter()
+            .find(|d| d.kind == kind)
+            .expect("distractor planned");
         let r = Renderer::new(&sc);
         let rest = r.render(0);
         // Mirror-image points (same rows) on both sides.
@@ -348,14 +477,20 @@ fn nod_and_blink_move_both_sides_alike() {
         pts[1].1.1 = pts[0].1.1;
         let w = p.width as usize;
         let fw = p.face_width_px;
-        let (a, b) = ((d.start_s * p.fps).ceil() as u64, (d.end_s * p.fps).floor() as u64);
+        let (a, b) = (
+            (d.start_s * p.fps).ceil() as u64,
+            (d.end_s * p.fps).floor() as u64,
+        );
         for i in (a..=b).step_by(2) {
             let f = r.render(i);
             // The brows (strong, mirror-symmetric features; the skin texture differs between
             // the sides and biases sub-pixel matching under foreshortening).
             let l = vshift(&rest.luma, &f.luma, w, pts[0].0, (6, 3), 16) / fw * 100.0;
             let rr = vshift(&rest.luma, &f.luma, w, pts[1].0, (6, 3), 16) / fw * 100.0;
-            assert!((l - rr).abs() < 0.2, "{kind:?} frame {i}: brow moved {l:.2}% (left) vs {rr:.2}% (right) of face width");
+            assert!(
+                (l - rr).abs() < 0.2,
+                "{kind:?} frame {i}: brow moved {l:.2}% (left) vs {rr:.2}% (right) of face width"
+            );
             // Blink: both eyes' openings change alike (the lids close together). (Under a nod
             // the luma changes depend on each side's own texture; displacements are checked.)
             if kind != DistractorKind::Blink {
@@ -380,7 +515,10 @@ fn nod_and_blink_move_both_sides_alike() {
             };
             let (cl, cr) = (change(1.0), change(-1.0));
             // Small counts (a 120 px face), and the pixel grid falls differently on each eye.
-            assert!((cl - cr).abs() <= 0.35 * cl.max(cr) + 6.0, "{kind:?} frame {i}: eye change left {cl:.0} vs right {cr:.0}");
+            assert!(
+                (cl - cr).abs() <= 0.35 * cl.max(cr) + 6.0,
+                "{kind:?} frame {i}: eye change left {cl:.0} vs right {cr:.0}"
+            );
         }
     }
 }

@@ -43,15 +43,22 @@ fn run_clip(params: &SynthParams) -> Scores {
     let scenario = plan(params);
     let labels = scenario.labels(&format!("synth_{}", params.seed));
     let frames: Vec<Frame> = render_frames(&scenario).collect();
-    let source = Rendered { frames: frames.into_iter(), info: SourceInfo::default() };
-    let mut opts = AnalyzeOptions { channel_capacity: 8, ..AnalyzeOptions::default() };
+    let source = Rendered {
+        frames: frames.into_iter(),
+        info: SourceInfo::default(),
+    };
+    let mut opts = AnalyzeOptions {
+        channel_capacity: 8,
+        ..AnalyzeOptions::default()
+    };
     opts.motion.mirrored = params.mirrored;
     let mut events = vec![];
     let mut emit = |e: &Event| {
         events.push(e.clone());
         Ok(())
     };
-    pipeline::run(Box::new(source), "synthetic", &opts, &mut emit, &mut ()).expect("in-memory source");
+    pipeline::run(Box::new(source), "synthetic", &opts, &mut emit, &mut ())
+        .expect("in-memory source");
     score(&labels, &events, &EvalParams::default())
 }
 
@@ -59,7 +66,10 @@ fn run_clip(params: &SynthParams) -> Scores {
 fn synthetic_suite_f1_at_least_0_95_and_sides_always_right() {
     let seeds = std::env::var("TWITCHWATCH_SUITE_SEEDS")
         .ok()
-        .and_then(|s| s.split_once("..").and_then(|(a, b)| Some(a.parse::<u64>().ok()?..=b.parse::<u64>().ok()?)))
+        .and_then(|s| {
+            s.split_once("..")
+                .and_then(|(a, b)| Some(a.parse::<u64>().ok()?..=b.parse::<u64>().ok()?))
+        })
         .unwrap_or(1..=8u64);
     let mut rows = vec![];
     let mut sides = std::collections::BTreeSet::new();
@@ -74,9 +84,23 @@ fn synthetic_suite_f1_at_least_0_95_and_sides_always_right() {
     }
     let total = pool(&rows);
     println!("{}", twitchwatch::eval::format_table(&rows, Some(&total)));
-    assert!(total.labelled >= 20, "the suite has {} twitches", total.labelled);
-    assert!(sides.contains(&Side::Left) && sides.contains(&Side::Right), "{sides:?}");
-    assert!(patterns.contains("clonic") && patterns.contains("tonic"), "{patterns:?}");
+    assert!(
+        total.labelled >= 20,
+        "the suite has {} twitches",
+        total.labelled
+    );
+    assert!(
+        sides.contains(&Side::Left) && sides.contains(&Side::Right),
+        "{sides:?}"
+    );
+    assert!(
+        patterns.contains("clonic") && patterns.contains("tonic"),
+        "{patterns:?}"
+    );
     assert!(total.f1 >= 0.95, "F1 {:.3}", total.f1);
-    assert_eq!(total.side_accuracy, Some(1.0), "every matched twitch on the right side");
+    assert_eq!(
+        total.side_accuracy,
+        Some(1.0),
+        "every matched twitch on the right side"
+    );
 }

@@ -5,9 +5,13 @@
 
 use crate::source::Frame;
 use anyhow::{Context, bail};
-use mp4::{AvcConfig, Bytes, FourCC, MediaConfig, Mp4Config, Mp4Sample, Mp4Writer, TrackConfig, TrackType};
+use mp4::{
+    AvcConfig, Bytes, FourCC, MediaConfig, Mp4Config, Mp4Sample, Mp4Writer, TrackConfig, TrackType,
+};
 use openh264::OpenH264API;
-use openh264::encoder::{BitRate, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, RateControlMode};
+use openh264::encoder::{
+    BitRate, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, RateControlMode,
+};
 use openh264::formats::YUVBuffer;
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -55,19 +59,33 @@ pub struct ClipWriter {
 }
 
 impl ClipWriter {
-    pub fn create(path: &Path, width: u32, height: u32, fps: f64, bitrate_bps: u32) -> anyhow::Result<Self> {
+    pub fn create(
+        path: &Path,
+        width: u32,
+        height: u32,
+        fps: f64,
+        bitrate_bps: u32,
+    ) -> anyhow::Result<Self> {
         if !width.is_multiple_of(2) || !height.is_multiple_of(2) || width == 0 || height == 0 {
-            bail!("{}: frame size {width}x{height} must be even", path.display());
+            bail!(
+                "{}: frame size {width}x{height} must be even",
+                path.display()
+            );
         }
         if fps.is_nan() || fps <= 0.0 {
             bail!("{}: fps must be positive", path.display());
         }
         let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
         let mut out = BufWriter::new(file);
-        let is_y4m = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("y4m"));
+        let is_y4m = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("y4m"));
         let sink = if is_y4m {
             let (num, den) = fps_ratio(fps);
-            writeln!(out, "YUV4MPEG2 W{width} H{height} F{num}:{den} Ip A1:1 C420jpeg")?;
+            writeln!(
+                out,
+                "YUV4MPEG2 W{width} H{height} F{num}:{den} Ip A1:1 C420jpeg"
+            )?;
             Sink::Y4m(out)
         } else {
             // Timescale: 1000 ticks per frame keeps fractional rates (29.97) exact enough.
@@ -78,8 +96,11 @@ impl ClipWriter {
                 .max_frame_rate(FrameRate::from_hz(fps as f32))
                 .rate_control_mode(RateControlMode::Bitrate)
                 .skip_frames(false)
-                .intra_frame_period(IntraFramePeriod::from_num_frames((fps * 2.0).round().max(1.0) as u32));
-            let encoder = Encoder::with_api_config(OpenH264API::from_source(), cfg).context("creating the H.264 encoder")?;
+                .intra_frame_period(IntraFramePeriod::from_num_frames(
+                    (fps * 2.0).round().max(1.0) as u32,
+                ));
+            let encoder = Encoder::with_api_config(OpenH264API::from_source(), cfg)
+                .context("creating the H.264 encoder")?;
             let writer = Mp4Writer::write_start(
                 out,
                 &Mp4Config {
@@ -102,12 +123,25 @@ impl ClipWriter {
                 pending: None,
             }))
         };
-        Ok(ClipWriter { path: path.to_path_buf(), width, height, frames: 0, sink })
+        Ok(ClipWriter {
+            path: path.to_path_buf(),
+            width,
+            height,
+            frames: 0,
+            sink,
+        })
     }
 
     pub fn write(&mut self, frame: &Frame) -> anyhow::Result<()> {
         if frame.width != self.width || frame.height != self.height {
-            bail!("{}: frame {}x{} differs from the clip's {}x{}", self.path.display(), frame.width, frame.height, self.width, self.height);
+            bail!(
+                "{}: frame {}x{} differs from the clip's {}x{}",
+                self.path.display(),
+                frame.width,
+                frame.height,
+                self.width,
+                self.height
+            );
         }
         let (w, h) = (self.width as usize, self.height as usize);
         let chroma = (w / 2) * (h / 2);
@@ -148,7 +182,10 @@ impl ClipWriter {
                 let writer = m.writer.as_mut().expect("writer open until finish");
                 if self.frames == 0 {
                     let (Some(sps), Some(pps)) = (sps, pps) else {
-                        bail!("{}: the encoder's first frame carries no SPS/PPS", self.path.display());
+                        bail!(
+                            "{}: the encoder's first frame carries no SPS/PPS",
+                            self.path.display()
+                        );
                     };
                     writer.add_track(&TrackConfig {
                         track_type: TrackType::Video,

@@ -72,19 +72,25 @@ impl DistractorKind {
     /// Parses a label name or a short alias (`talk`, `turn`, `walk`).
     pub fn parse(s: &str) -> Option<DistractorKind> {
         let s = s.trim().to_ascii_lowercase();
-        DistractorKind::ALL.into_iter().find(|k| k.label() == s).or(match s.as_str() {
-            "talk" => Some(DistractorKind::Talk),
-            "turn" | "headturn" | "head-turn" | "yaw" => Some(DistractorKind::HeadTurn),
-            "walk" => Some(DistractorKind::Walker),
-            "pitch" => Some(DistractorKind::Nod),
-            _ => None,
-        })
+        DistractorKind::ALL
+            .into_iter()
+            .find(|k| k.label() == s)
+            .or(match s.as_str() {
+                "talk" => Some(DistractorKind::Talk),
+                "turn" | "headturn" | "head-turn" | "yaw" => Some(DistractorKind::HeadTurn),
+                "walk" => Some(DistractorKind::Walker),
+                "pitch" => Some(DistractorKind::Nod),
+                _ => None,
+            })
     }
 
     /// Whether this distractor must stay >= 0.5 s away from twitch windows (it changes the
     /// face itself, so overlapping a twitch would make the labels ambiguous).
     fn keeps_off_twitches(self) -> bool {
-        matches!(self, DistractorKind::Blink | DistractorKind::Talk | DistractorKind::Smile)
+        matches!(
+            self,
+            DistractorKind::Blink | DistractorKind::Talk | DistractorKind::Smile
+        )
     }
 }
 
@@ -178,8 +184,9 @@ impl SynthParams {
     }
 
     fn bitrate(&self) -> u32 {
-        self.bitrate_bps
-            .unwrap_or_else(|| (0.15 * self.width as f64 * self.height as f64 * self.fps).clamp(100e3, 20e6) as u32)
+        self.bitrate_bps.unwrap_or_else(|| {
+            (0.15 * self.width as f64 * self.height as f64 * self.fps).clamp(100e3, 20e6) as u32
+        })
     }
 }
 
@@ -203,7 +210,11 @@ impl Jerk {
         if x <= 0.0 || x >= self.dur_s {
             return 0.0;
         }
-        let a = if x < self.rise_s { ease(x / self.rise_s) } else { 1.0 - ease((x - self.rise_s) / (self.dur_s - self.rise_s)) };
+        let a = if x < self.rise_s {
+            ease(x / self.rise_s)
+        } else {
+            1.0 - ease((x - self.rise_s) / (self.dur_s - self.rise_s))
+        };
         self.amplitude * a
     }
 
@@ -212,18 +223,32 @@ impl Jerk {
     fn random(rng: &mut ChaCha8Rng, start_s: f64, amp: std::ops::Range<f32>) -> Jerk {
         let rise_s = rng.random_range(0.03..0.08f64);
         let fall_s = rng.random_range(0.06..0.15f64).min(0.2 - rise_s);
-        Jerk { start_s, rise_s, dur_s: rise_s + fall_s, amplitude: rng.random_range(amp) }
+        Jerk {
+            start_s,
+            rise_s,
+            dur_s: rise_s + fall_s,
+            amplitude: rng.random_range(amp),
+        }
     }
 }
 
 /// Time course of a twitch.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TwitchShape {
-    Clonic { jerks: Vec<Jerk> },
+    Clonic {
+        jerks: Vec<Jerk>,
+    },
     /// A few building clonic `lead` jerks, then from `ramp_s` (absolute seconds) a contraction
     /// to `amplitude` over `onset_s` (<= 0.2 s), held `hold_s` with a slight tremor, released
     /// over `offset_s` (0.15-0.3 s).
-    Tonic { lead: Vec<Jerk>, ramp_s: f64, onset_s: f64, hold_s: f64, offset_s: f64, amplitude: f32 },
+    Tonic {
+        lead: Vec<Jerk>,
+        ramp_s: f64,
+        onset_s: f64,
+        hold_s: f64,
+        offset_s: f64,
+        amplitude: f32,
+    },
 }
 
 /// One hemifacial twitch event (ground truth).
@@ -253,8 +278,17 @@ impl Twitch {
             return 0.0;
         }
         match &self.shape {
-            TwitchShape::Clonic { jerks } => jerks.iter().map(|j| j.activation(t)).fold(0.0, f32::max),
-            TwitchShape::Tonic { lead, ramp_s, onset_s, hold_s, offset_s, amplitude } => {
+            TwitchShape::Clonic { jerks } => {
+                jerks.iter().map(|j| j.activation(t)).fold(0.0, f32::max)
+            }
+            TwitchShape::Tonic {
+                lead,
+                ramp_s,
+                onset_s,
+                hold_s,
+                offset_s,
+                amplitude,
+            } => {
                 let x = t - ramp_s;
                 let a = if x <= 0.0 {
                     0.0
@@ -264,11 +298,14 @@ impl Twitch {
                     // Slight irregular tremor while held, as in real tonic spasms.
                     let y = x - onset_s;
                     let tau = std::f64::consts::TAU;
-                    1.0 - (0.03 + 0.015 * ((tau * 6.3 * y).sin() + (tau * 9.1 * y + 1.0).sin())) as f32
+                    1.0 - (0.03 + 0.015 * ((tau * 6.3 * y).sin() + (tau * 9.1 * y + 1.0).sin()))
+                        as f32
                 } else {
                     1.0 - ease((x - onset_s - hold_s) / offset_s)
                 };
-                lead.iter().map(|j| j.activation(t)).fold(amplitude * a, f32::max)
+                lead.iter()
+                    .map(|j| j.activation(t))
+                    .fold(amplitude * a, f32::max)
             }
         }
     }
@@ -341,7 +378,11 @@ impl Scenario {
         let mut distractors: Vec<LabelDistractor> = self
             .distractors
             .iter()
-            .map(|d| LabelDistractor { start_s: r3(d.start_s), end_s: r3(d.end_s), kind: d.kind.label().to_string() })
+            .map(|d| LabelDistractor {
+                start_s: r3(d.start_s),
+                end_s: r3(d.end_s),
+                kind: d.kind.label().to_string(),
+            })
             .collect();
         distractors.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
         let p = &self.params;
@@ -368,12 +409,20 @@ impl Scenario {
 pub fn plan(params: &SynthParams) -> Scenario {
     let mut rng = ChaCha8Rng::seed_from_u64(params.seed ^ 0x7477_6974_6368_0001);
     let dur = params.duration_s.max(0.0);
-    let side = params.side.unwrap_or(if rng.random_bool(0.5) { Side::Left } else { Side::Right });
+    let side = params.side.unwrap_or(if rng.random_bool(0.5) {
+        Side::Left
+    } else {
+        Side::Right
+    });
 
     // Twitch shapes first (their lengths), then spread them over the clip.
     let mut shapes = Vec::new();
     for _ in 0..params.twitches {
-        let pattern = params.pattern.unwrap_or(if rng.random_bool(0.55) { PatternKind::Clonic } else { PatternKind::Tonic });
+        let pattern = params.pattern.unwrap_or(if rng.random_bool(0.55) {
+            PatternKind::Clonic
+        } else {
+            PatternKind::Tonic
+        });
         let regions = params.regions.clone().unwrap_or_else(|| {
             let r: f64 = rng.random();
             match pattern {
@@ -395,7 +444,10 @@ pub fn plan(params: &SynthParams) -> Scenario {
                     let s = i as f64 * slot + rng.random_range(0.0..(slot * 0.4).max(1e-6));
                     jerks.push(Jerk::random(&mut rng, s, 0.4..1.0));
                 }
-                let len = jerks.iter().map(|j| j.start_s + j.dur_s).fold(0.0, f64::max);
+                let len = jerks
+                    .iter()
+                    .map(|j| j.start_s + j.dur_s)
+                    .fold(0.0, f64::max);
                 (TwitchShape::Clonic { jerks }, len)
             }
             PatternKind::Tonic => {
@@ -415,19 +467,33 @@ pub fn plan(params: &SynthParams) -> Scenario {
                 let offset = rng.random_range(0.15..0.3f64);
                 let amp = rng.random_range(0.85..1.0f32);
                 let len = ramp + onset + hold + offset;
-                (TwitchShape::Tonic { lead, ramp_s: ramp, onset_s: onset, hold_s: hold, offset_s: offset, amplitude: amp }, len)
+                (
+                    TwitchShape::Tonic {
+                        lead,
+                        ramp_s: ramp,
+                        onset_s: onset,
+                        hold_s: hold,
+                        offset_s: offset,
+                        amplitude: amp,
+                    },
+                    len,
+                )
             }
         };
         shapes.push((regions, shape, len));
     }
     // Drop events until they fit with 1 s gaps and 1 s margins.
-    while !shapes.is_empty() && shapes.iter().map(|s| s.2).sum::<f64>() + (shapes.len() + 1) as f64 * 1.0 > dur {
+    while !shapes.is_empty()
+        && shapes.iter().map(|s| s.2).sum::<f64>() + (shapes.len() + 1) as f64 * 1.0 > dur
+    {
         shapes.pop();
     }
     let mut twitches = Vec::new();
     if !shapes.is_empty() {
         let slack = dur - shapes.iter().map(|s| s.2).sum::<f64>() - (shapes.len() + 1) as f64;
-        let mut cuts: Vec<f64> = (0..shapes.len()).map(|_| rng.random_range(0.0..1.0f64)).collect();
+        let mut cuts: Vec<f64> = (0..shapes.len())
+            .map(|_| rng.random_range(0.0..1.0f64))
+            .collect();
         cuts.sort_by(f64::total_cmp);
         let mut t = 1.0;
         let mut prev_cut = 0.0;
@@ -441,12 +507,22 @@ pub fn plan(params: &SynthParams) -> Scenario {
                     *ramp_s += t;
                 }
             }
-            twitches.push(Twitch { start_s: t, end_s: t + len, side, regions, shape });
+            twitches.push(Twitch {
+                start_s: t,
+                end_s: t + len,
+                side,
+                regions,
+                shape,
+            });
             t += len + 1.0;
         }
     }
 
-    let near_twitch = |a: f64, b: f64| twitches.iter().any(|tw| a < tw.end_s + 0.5 && b > tw.start_s - 0.5);
+    let near_twitch = |a: f64, b: f64| {
+        twitches
+            .iter()
+            .any(|tw| a < tw.end_s + 0.5 && b > tw.start_s - 0.5)
+    };
     let mut distractors = Vec::new();
     for &kind in &params.distractors {
         let place = |rng: &mut ChaCha8Rng, len: f64| -> Option<(f64, f64)> {
@@ -469,7 +545,14 @@ pub fn plan(params: &SynthParams) -> Scenario {
                     let len = rng.random_range(0.1..0.4f64);
                     let amp = rng.random_range(0.9..1.0f32);
                     if !near_twitch(t, t + len) {
-                        distractors.push(Distractor { kind, start_s: t, end_s: t + len, amplitude: amp, rate: 0.0, phase: 0.0 });
+                        distractors.push(Distractor {
+                            kind,
+                            start_s: t,
+                            end_s: t + len,
+                            amplitude: amp,
+                            rate: 0.0,
+                            phase: 0.0,
+                        });
                     }
                     t += len + rng.random_range(2.5..6.0f64);
                 }
@@ -488,27 +571,59 @@ pub fn plan(params: &SynthParams) -> Scenario {
                 let count = ((dur / period).round() as usize).max(1);
                 for _ in 0..count {
                     let len = rng.random_range(len_range.clone());
-                    let Some((s, e)) = place(&mut rng, len) else { continue };
+                    let Some((s, e)) = place(&mut rng, len) else {
+                        continue;
+                    };
                     let sign = if rng.random_bool(0.5) { 1.0f32 } else { -1.0 };
                     let (amplitude, rate) = match kind {
-                        DistractorKind::Talk => (rng.random_range(0.5..1.0f32), rng.random_range(3.5..5.0f32)),
+                        DistractorKind::Talk => {
+                            (rng.random_range(0.5..1.0f32), rng.random_range(3.5..5.0f32))
+                        }
                         DistractorKind::Smile => (rng.random_range(0.6..1.0f32), 0.0),
                         DistractorKind::HeadTurn => (sign * rng.random_range(15.0..30.0f32), 0.0),
-                        DistractorKind::Nod => (rng.random_range(8.0..15.0f32), rng.random_range(1.0..2.0f32)),
-                        DistractorKind::Shake => (rng.random_range(0.02..0.05f32), rng.random_range(3.0..7.0f32)),
-                        DistractorKind::Flicker => (rng.random_range(0.05..0.12f32), rng.random_range(4.0..12.0f32)),
-                        DistractorKind::Walker => (if sign > 0.0 { rng.random_range(40.0..80.0f32) } else { rng.random_range(170.0..220.0f32) }, sign),
+                        DistractorKind::Nod => (
+                            rng.random_range(8.0..15.0f32),
+                            rng.random_range(1.0..2.0f32),
+                        ),
+                        DistractorKind::Shake => (
+                            rng.random_range(0.02..0.05f32),
+                            rng.random_range(3.0..7.0f32),
+                        ),
+                        DistractorKind::Flicker => (
+                            rng.random_range(0.05..0.12f32),
+                            rng.random_range(4.0..12.0f32),
+                        ),
+                        DistractorKind::Walker => (
+                            if sign > 0.0 {
+                                rng.random_range(40.0..80.0f32)
+                            } else {
+                                rng.random_range(170.0..220.0f32)
+                            },
+                            sign,
+                        ),
                         DistractorKind::Blink => unreachable!(),
                     };
                     let phase = rng.random_range(0.0..std::f32::consts::TAU);
-                    distractors.push(Distractor { kind, start_s: s, end_s: e, amplitude, rate, phase });
+                    distractors.push(Distractor {
+                        kind,
+                        start_s: s,
+                        end_s: e,
+                        amplitude,
+                        rate,
+                        phase,
+                    });
                 }
             }
         }
     }
     distractors.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
     let sway_phase = [0, 1, 2, 3].map(|_| rng.random_range(0.0..std::f32::consts::TAU));
-    Scenario { params: params.clone(), twitches, distractors, sway_phase }
+    Scenario {
+        params: params.clone(),
+        twitches,
+        distractors,
+        sway_phase,
+    }
 }
 
 /// Renders every frame in memory (no encoding), in order.
@@ -519,12 +634,23 @@ pub fn render_frames(scenario: &Scenario) -> impl Iterator<Item = Frame> + '_ {
 
 /// Renders and writes a clip (`.mp4`: H.264; `.y4m`: raw) and `<stem>.labels.json` beside it.
 pub fn write_clip(scenario: &Scenario, out: &Path) -> anyhow::Result<Labels> {
-    let name = out.file_name().context("output path has no file name")?.to_string_lossy().into_owned();
+    let name = out
+        .file_name()
+        .context("output path has no file name")?
+        .to_string_lossy()
+        .into_owned();
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let p = &scenario.params;
-    write_frames(out, p.width, p.height, p.fps, p.bitrate(), render_frames(scenario))?;
+    write_frames(
+        out,
+        p.width,
+        p.height,
+        p.fps,
+        p.bitrate(),
+        render_frames(scenario),
+    )?;
     let labels = scenario.labels(&name);
     let json = serde_json::to_string_pretty(&labels)?;
     let lp = labels_path(out);
@@ -534,17 +660,27 @@ pub fn write_clip(scenario: &Scenario, out: &Path) -> anyhow::Result<Labels> {
 
 /// `dir/clip.mp4` → `dir/clip.labels.json`.
 pub fn labels_path(clip: &Path) -> PathBuf {
-    let stem = clip.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = clip
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
     clip.with_file_name(format!("{stem}.labels.json"))
 }
 
 /// Writes one clip per seed, named `synth_<seed>.mp4`, into `dir` (created if missing).
 /// Everything but the seed comes from `base`.
-pub fn write_suite(dir: &Path, seeds: impl IntoIterator<Item = u64>, base: &SynthParams) -> anyhow::Result<Vec<PathBuf>> {
+pub fn write_suite(
+    dir: &Path,
+    seeds: impl IntoIterator<Item = u64>,
+    base: &SynthParams,
+) -> anyhow::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut out = Vec::new();
     for seed in seeds {
-        let params = SynthParams { seed, ..base.clone() };
+        let params = SynthParams {
+            seed,
+            ..base.clone()
+        };
         let path = dir.join(format!("synth_{seed}.mp4"));
         write_clip(&plan(&params), &path)?;
         out.push(path);
@@ -600,11 +736,15 @@ pub struct SynthArgs {
 }
 
 fn parse_size(s: &str) -> Result<(u32, u32), String> {
-    let (w, h) = s.split_once(['x', 'X']).ok_or_else(|| format!("{s:?}: expected WIDTHxHEIGHT"))?;
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("{s:?}: expected WIDTHxHEIGHT"))?;
     let w: u32 = w.trim().parse().map_err(|_| format!("{s:?}: bad width"))?;
     let h: u32 = h.trim().parse().map_err(|_| format!("{s:?}: bad height"))?;
     if w < 32 || h < 32 || !w.is_multiple_of(2) || !h.is_multiple_of(2) {
-        return Err(format!("{s:?}: width and height must be even and at least 32"));
+        return Err(format!(
+            "{s:?}: width and height must be even and at least 32"
+        ));
     }
     Ok((w, h))
 }
@@ -675,7 +815,11 @@ pub fn run(args: &SynthArgs) -> anyhow::Result<()> {
 
 /// Raised cosine on 0..1 (0 outside), peak 1 at 0.5.
 fn bump(x: f64) -> f32 {
-    if (0.0..=1.0).contains(&x) { (0.5 - 0.5 * (2.0 * std::f64::consts::PI * x).cos()) as f32 } else { 0.0 }
+    if (0.0..=1.0).contains(&x) {
+        (0.5 - 0.5 * (2.0 * std::f64::consts::PI * x).cos()) as f32
+    } else {
+        0.0
+    }
 }
 
 /// Raised-cosine ease 0 → 1 on 0..1 (clamped).

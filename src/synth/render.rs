@@ -72,7 +72,14 @@ struct Grid<const N: usize> {
 
 impl<const N: usize> Grid<N> {
     /// Samples `f` on [x0, x1] × [y0, y1] every `step` units.
-    fn build(x0: f32, x1: f32, y0: f32, y1: f32, step: f32, f: impl Fn(f32, f32) -> [f32; N]) -> Self {
+    fn build(
+        x0: f32,
+        x1: f32,
+        y0: f32,
+        y1: f32,
+        step: f32,
+        f: impl Fn(f32, f32) -> [f32; N],
+    ) -> Self {
         let nx = (((x1 - x0) / step).ceil() as usize + 1).max(2);
         let ny = (((y1 - y0) / step).ceil() as usize + 1).max(2);
         let mut data = Vec::with_capacity(nx * ny);
@@ -82,7 +89,14 @@ impl<const N: usize> Grid<N> {
                 data.push(f(x0 + i as f32 * step, y));
             }
         }
-        Grid { nx, ny, x0, y0, inv: 1.0 / step, data }
+        Grid {
+            nx,
+            ny,
+            x0,
+            y0,
+            inv: 1.0 / step,
+            data,
+        }
     }
 
     #[inline]
@@ -92,7 +106,12 @@ impl<const N: usize> Grid<N> {
         let (i, j) = (floor_small(fx), floor_small(fy));
         let (tx, ty) = (fx - i as f32, fy - j as f32);
         let k = j * self.nx + i;
-        let (a, b, c, d) = (&self.data[k], &self.data[k + 1], &self.data[k + self.nx], &self.data[k + self.nx + 1]);
+        let (a, b, c, d) = (
+            &self.data[k],
+            &self.data[k + 1],
+            &self.data[k + self.nx],
+            &self.data[k + self.nx + 1],
+        );
         let mut out = [0.0; N];
         for n in 0..N {
             let top = a[n] + (b[n] - a[n]) * tx;
@@ -119,7 +138,11 @@ impl Lut {
     const N: usize = 1024;
 
     fn new(f: impl Fn(f32) -> f32) -> Self {
-        Lut { v: (0..=Self::N).map(|i| f(-1.0 + 2.0 * i as f32 / Self::N as f32)).collect() }
+        Lut {
+            v: (0..=Self::N)
+                .map(|i| f(-1.0 + 2.0 * i as f32 / Self::N as f32))
+                .collect(),
+        }
     }
 
     #[inline]
@@ -174,7 +197,9 @@ impl<'a> Renderer<'a> {
         let edge = 1.5 / scale0;
         // Room.
         let bg = Grid::build(0.5, w - 0.5, 0.5, h - 0.5, 1.0, |x, y| {
-            let mut l = 125.0 + 30.0 * (y / h - 0.5) + 12.0 * vnoise(x / (0.08 * w), y / (0.08 * w), seed ^ 11);
+            let mut l = 125.0
+                + 30.0 * (y / h - 0.5)
+                + 12.0 * vnoise(x / (0.08 * w), y / (0.08 * w), seed ^ 11);
             l -= 35.0 * soft_box((x - 0.14 * w).abs(), 0.025 * w, 1.5); // a door frame
             [l]
         });
@@ -187,7 +212,10 @@ impl<'a> Renderer<'a> {
         let reach = (0.5 * w + 0.2 * p.face_width_px).hypot(0.55 * h + 0.2 * p.face_width_px);
         let pv_max = (reach / (scale0 * (1.0 - 0.6 * p.sway.abs()))).max(2.0);
         let px = edge;
-        let hair = move |u: f32, v: f32| 38.0 + 10.0 * vnoise(u / 0.012, v / 0.12, seed ^ 31) + 6.0 * vnoise(u / 0.1, v / 0.1, seed ^ 32);
+        let hair = move |u: f32, v: f32| {
+            38.0 + 10.0 * vnoise(u / 0.012, v / 0.12, seed ^ 31)
+                + 6.0 * vnoise(u / 0.1, v / 0.1, seed ^ 32)
+        };
         let body = Grid::build(-3.0, 3.0, -1.9, pv_max, 1.0 / scale0, |pu, pv| {
             let (mut t, mut c) = (1.0f32, 0.0f32);
             let mut over = |a: f32, l: f32| {
@@ -202,12 +230,19 @@ impl<'a> Renderer<'a> {
             }
             if pv > 0.7 {
                 let a = smooth((0.45 - pu.abs()) / px) * (1.0 - smooth((pv - 1.55) / px));
-                over(a, 120.0 - 25.0 * (pu / 0.45).powi(2) + 4.0 * vnoise(pu / 0.02, pv / 0.02, seed ^ 22));
+                over(
+                    a,
+                    120.0 - 25.0 * (pu / 0.45).powi(2)
+                        + 4.0 * vnoise(pu / 0.02, pv / 0.02, seed ^ 22),
+                );
             }
             // Hair volume behind and above the head.
             let hr = (pu / 1.1).powi(2) + ((pv + 0.12) / 1.45).powi(2);
             if hr < 1.2 && pv < 0.35 {
-                over(smooth((1.0 - hr.sqrt()) / px) * smooth((0.3 - pv) / 0.08), hair(pu, pv));
+                over(
+                    smooth((1.0 - hr.sqrt()) / px) * smooth((0.3 - pv) / 0.08),
+                    hair(pu, pv),
+                );
             }
             // Head coverage and Lambert shading of an ellipsoid lit from the upper left.
             let r = (pu * pu + (pv / HEAD_B).powi(2)).sqrt();
@@ -232,7 +267,10 @@ impl<'a> Renderer<'a> {
             .map(|row| {
                 let busy = |t: &[f32; 4]| t[0] < 1.0 || t[1] != 0.0 || t[2] > 0.0;
                 match (row.iter().position(busy), row.iter().rposition(busy)) {
-                    (Some(a), Some(b)) => (-3.0 + (a as f32 - 2.0) / body.inv, -3.0 + (b as f32 + 2.0) / body.inv),
+                    (Some(a), Some(b)) => (
+                        -3.0 + (a as f32 - 2.0) / body.inv,
+                        -3.0 + (b as f32 + 2.0) / body.inv,
+                    ),
                     _ => (f32::INFINITY, f32::NEG_INFINITY),
                 }
             })
@@ -244,7 +282,16 @@ impl<'a> Renderer<'a> {
                 ((r & 0xff) + ((r >> 8) & 0xff) + ((r >> 16) & 0xff) + (r >> 24)) as i16 - 510
             })
             .collect();
-        Renderer { sc, bg, walker, body, face, body_rows, edge, noise }
+        Renderer {
+            sc,
+            bg,
+            walker,
+            body,
+            face,
+            body_rows,
+            edge,
+            noise,
+        }
     }
 
     fn state(&self, t: f64) -> State {
@@ -315,7 +362,8 @@ impl<'a> Renderer<'a> {
                     st.roll += 0.3 * d.amplitude * d.envelope(t, 0.2) * (1.7 * a).sin();
                 }
                 DistractorKind::Flicker => {
-                    st.gain *= 1.0 + d.amplitude * d.envelope(t, 0.1) * (TAU * d.rate * x + d.phase).sin();
+                    st.gain *=
+                        1.0 + d.amplitude * d.envelope(t, 0.1) * (TAU * d.rate * x + d.phase).sin();
                 }
                 DistractorKind::Walker => {
                     let pr = d.progress(t) as f32;
@@ -338,7 +386,9 @@ impl<'a> Renderer<'a> {
         let st = self.state(t);
         let (w, h) = (p.width as usize, p.height as usize);
         let mut luma = vec![0u8; w * h];
-        let mut rng = ChaCha8Rng::seed_from_u64(p.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ index.wrapping_add(1));
+        let mut rng = ChaCha8Rng::seed_from_u64(
+            p.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ index.wrapping_add(1),
+        );
         let (cr, sr) = (st.roll.cos(), st.roll.sin());
         let inv_s = 1.0 / st.scale;
         let noise = p.noise_sigma / 147.8;
@@ -346,11 +396,23 @@ impl<'a> Renderer<'a> {
             yaw: (st.yaw != 0.0).then(|| {
                 Lut::new(|pu| {
                     let a = pu.asin() - st.yaw;
-                    if a.abs() > FRAC_PI_2 { f32::NAN } else { a.sin() }
+                    if a.abs() > FRAC_PI_2 {
+                        f32::NAN
+                    } else {
+                        a.sin()
+                    }
                 })
             }),
-            pitch: (st.pitch != 0.0).then(|| Lut::new(|nv| (nv.asin() - st.pitch).clamp(-FRAC_PI_2, FRAC_PI_2).sin())),
-            deform: st.squeeze.iter().chain(&st.cheek).chain(&st.mouth).any(|&a| a > 0.0) || st.smile > 0.0 || st.jaw > 0.0,
+            pitch: (st.pitch != 0.0)
+                .then(|| Lut::new(|nv| (nv.asin() - st.pitch).clamp(-FRAC_PI_2, FRAC_PI_2).sin())),
+            deform: st
+                .squeeze
+                .iter()
+                .chain(&st.cheek)
+                .chain(&st.mouth)
+                .any(|&a| a > 0.0)
+                || st.smile > 0.0
+                || st.jaw > 0.0,
         };
         let still = st.shake == (0.0, 0.0);
         let walker = st.walker.map(|(wx, wl)| (wx, wl, 0.1 * p.width as f32));
@@ -364,7 +426,11 @@ impl<'a> Renderer<'a> {
             let row_noise = &self.noise[off..off + w];
             for (x, (out, &n)) in row.iter_mut().zip(row_noise).enumerate() {
                 let xs = x as f32 + 0.5 - st.shake.0;
-                let mut l = if still { self.bg.data[y * w + x][0] } else { self.bg.sample(xs, ys)[0] };
+                let mut l = if still {
+                    self.bg.data[y * w + x][0]
+                } else {
+                    self.bg.sample(xs, ys)[0]
+                };
                 if let Some((wx, wl, half)) = walker
                     && (xs - wx).abs() < half
                 {
@@ -388,13 +454,27 @@ impl<'a> Renderer<'a> {
                 row.reverse();
             }
         }
-        Frame { index, pts_s: t, width: p.width, height: p.height, luma }
+        Frame {
+            index,
+            pts_s: t,
+            width: p.width,
+            height: p.height,
+            luma,
+        }
     }
 
     /// Range of pixel columns of a row (offset `dy` from the head centre) where the body layer
     /// is not empty (a conservative bound). `ox`: head centre x plus the camera shake, so that
     /// a column x is at dx = x + 0.5 - ox from the head centre.
-    fn person_span(&self, dy: f32, cr: f32, sr: f32, inv_s: f32, ox: f32, w: usize) -> (usize, usize) {
+    fn person_span(
+        &self,
+        dy: f32,
+        cr: f32,
+        sr: f32,
+        inv_s: f32,
+        ox: f32,
+        w: usize,
+    ) -> (usize, usize) {
         let dx_a = 0.5 - ox;
         let dx_b = w as f32 - 0.5 - ox;
         let pv_a = (-dx_a * sr + dy * cr) * inv_s;
@@ -459,7 +539,8 @@ impl<'a> Renderer<'a> {
             }
             let ev = v1 - EYE_V;
             if eu.abs() < EYE_HW && ev > -0.21 && ev < 0.15 {
-                let (rest_ev, ball) = eye(eu, ev, uf - s * EYE_U, vf - EYE_V, st.closure[k], self.edge);
+                let (rest_ev, ball) =
+                    eye(eu, ev, uf - s * EYE_U, vf - EYE_V, st.closure[k], self.edge);
                 v = EYE_V + rest_ev;
                 eyeball = ball;
             }
@@ -468,7 +549,11 @@ impl<'a> Renderer<'a> {
                 crow = q * crows_feet(s * eu, v - EYE_V);
             }
         }
-        let alb = if u1 == uf && v == vf { alb0 } else { self.face.sample(u1, v)[0] };
+        let alb = if u1 == uf && v == vf {
+            alb0
+        } else {
+            self.face.sample(u1, v)[0]
+        };
         let mut l = shade + alb - 26.0 * crow;
         if let Some((eye_l, a)) = eyeball {
             l += a * (eye_l - l);
@@ -476,7 +561,8 @@ impl<'a> Renderer<'a> {
         // Mouth opening (talking), in deformed coordinates.
         if st.jaw > 0.01 {
             let open = 0.1 * st.jaw;
-            let m = (uf / 0.2).powi(2) + ((vf - MOUTH_V - 0.5 * open) / (0.5 * open + 0.004)).powi(2);
+            let m =
+                (uf / 0.2).powi(2) + ((vf - MOUTH_V - 0.5 * open) / (0.5 * open + 0.004)).powi(2);
             if m < 1.3 {
                 l += smooth((1.0 - m) * 6.0) * (30.0 - l);
             }
@@ -508,8 +594,14 @@ fn features(u: f32, v: f32, edge: f32) -> f32 {
             let (top, bot) = (-EYE_HH * sh, 0.75 * EYE_HH * sh);
             let ends = smooth((1.05 - x.abs()) / 0.1);
             l -= 22.0 * sh * (-((ev - (top - 0.045)) / 0.012).powi(2)).exp();
-            l -= 110.0 * ends * (-((ev - top + 0.008).min(0.0) / 0.014).powi(2)).exp() * smooth((top + 0.004 - ev) / edge + 0.5);
-            l -= 60.0 * ends * (-((ev - bot - 0.005).max(0.0) / 0.009).powi(2)).exp() * smooth((ev - bot + 0.002) / edge + 0.5);
+            l -= 110.0
+                * ends
+                * (-((ev - top + 0.008).min(0.0) / 0.014).powi(2)).exp()
+                * smooth((top + 0.004 - ev) / edge + 0.5);
+            l -= 60.0
+                * ends
+                * (-((ev - bot - 0.005).max(0.0) / 0.009).powi(2)).exp()
+                * smooth((ev - bot + 0.002) / edge + 0.5);
         }
     }
     // Nose: shadow on the far side of the bridge, tip highlight, shadow below, nostrils.
@@ -563,7 +655,9 @@ fn eye(eu: f32, ev: f32, ku: f32, kv: f32, c: f32, edge: f32) -> (f32, Option<(f
     } else {
         top_rest
     };
-    let inside = smooth((ev - top) / edge + 0.5) * smooth((bot - ev) / edge + 0.5) * smooth((1.0 - x.abs()) / 0.05);
+    let inside = smooth((ev - top) / edge + 0.5)
+        * smooth((bot - ev) / edge + 0.5)
+        * smooth((1.0 - x.abs()) / 0.05);
     if inside <= 0.0 {
         return (rest, None);
     }
@@ -591,7 +685,11 @@ fn crows_feet(x: f32, ev: f32) -> f32 {
     for (c, s) in [(0.94f32, -0.34f32), (1.0, 0.0), (0.94, 0.34), (0.8, 0.6)] {
         let along = x * c + ev * s;
         let across = -x * s + ev * c;
-        w = w.max((-(across / 0.009).powi(2)).exp() * smooth(along / 0.03) * smooth((0.17 - along) / 0.06));
+        w = w.max(
+            (-(across / 0.009).powi(2)).exp()
+                * smooth(along / 0.03)
+                * smooth((0.17 - along) / 0.06),
+        );
     }
     w
 }
@@ -614,7 +712,10 @@ fn deformation(u: f32, v: f32, st: &State) -> (f32, f32) {
             if eu.abs() < 0.8 && ev > -0.7 && ev < 0.6 {
                 let ax = (eu.abs() - 0.1).max(0.0) / 0.2;
                 let hx = (-ax * ax).exp();
-                dv += q * hx * (0.1 * (-((ev + 0.19) / 0.13).powi(2)).exp() - 0.055 * (-((ev - 0.13) / 0.12).powi(2)).exp());
+                dv += q
+                    * hx
+                    * (0.1 * (-((ev + 0.19) / 0.13).powi(2)).exp()
+                        - 0.055 * (-((ev - 0.13) / 0.12).powi(2)).exp());
                 let lx = (s * eu - 0.22) / 0.12;
                 du -= s * q * 0.035 * (-(lx * lx + (ev / 0.14).powi(2))).exp();
             }
@@ -653,7 +754,9 @@ fn soft_box(d: f32, half: f32, edge: f32) -> f32 {
 }
 
 fn hash(i: i32, j: i32, seed: u32) -> f32 {
-    let mut h = (i as u32).wrapping_mul(0x8da6_b343) ^ (j as u32).wrapping_mul(0xd816_3841) ^ seed.wrapping_mul(0xcb1a_b31f);
+    let mut h = (i as u32).wrapping_mul(0x8da6_b343)
+        ^ (j as u32).wrapping_mul(0xd816_3841)
+        ^ seed.wrapping_mul(0xcb1a_b31f);
     h ^= h >> 15;
     h = h.wrapping_mul(0x2c1b_3c6d);
     h ^= h >> 12;
