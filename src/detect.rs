@@ -19,6 +19,9 @@ pub struct DetectParams {
     /// or nodding face squeezes the eye regions unevenly in ways a flat motion model
     /// cannot remove.
     pub onset_max_head_speed: f32,
+    /// ...from an eye near rest: its squeeze 0.15 s before the onset was below this (% fw). A high squeeze before any movement is a stale
+    /// measurement (e.g. after camera shake), not a spasm starting.
+    pub onset_rest: f32,
     /// ...and its squeeze already exceeds the other eye's by this much (% fw).
     pub onset_closure: f32,
     /// The burst stays open while one eye stays squeezed more than the other by this
@@ -48,7 +51,8 @@ pub struct DetectParams {
     pub stats_tau_s: f64,
     /// Floor for the running deviation of residual speed (% fw per second).
     pub speed_floor: f32,
-    /// After (re)acquiring a face, signals settle for this long (s) before detection.
+    /// After (re)acquiring a face or a stretch of untrustworthy flow, signals settle for
+    /// this long (s) before a burst may start.
     pub warmup_s: f64,
 }
 
@@ -57,6 +61,7 @@ impl Default for DetectParams {
         Self {
             onset_rate: 15.0,
             onset_max_head_speed: 60.0,
+            onset_rest: 3.0,
             onset_closure: 0.0,
             hold_closure: 1.0,
             hold_share: 0.5,
@@ -74,6 +79,12 @@ impl Default for DetectParams {
         }
     }
 }
+
+/// How far back (s) an onset looks for the eye at rest.
+const REST_LOOKBACK_S: f64 = 0.15;
+
+/// Untrustworthy flow for this long (s) makes the accumulated squeeze stale.
+const STALE_AFTER_S: f64 = 0.25;
 
 /// Running median and mean absolute deviation of a signal (a cheap quantile tracker).
 #[derive(Debug, Clone, Copy, Default)]
@@ -140,8 +151,14 @@ pub struct BurstDetector {
     prev_t: Option<f64>,
     tracking_since: Option<f64>,
     last_frame_dt: f64,
+    /// When detection may resume after a long stretch of untrustworthy flow.
+    reliable_since: Option<f64>,
+    /// Start of the current stretch of untrustworthy flow.
+    unreliable_since: Option<f64>,
     /// Recent squeeze rates per side, for telling blinks (both eyes) from twitches.
     recent_rates: [std::collections::VecDeque<(f64, f32)>; 2],
+    /// Recent squeeze per side (% fw), to check an onset starts from rest.
+    recent_closure: [std::collections::VecDeque<(f64, f32)>; 2],
 }
 
 impl BurstDetector {
@@ -154,6 +171,9 @@ impl BurstDetector {
             tracking_since: None,
             last_frame_dt: 1.0 / 30.0,
             recent_rates: Default::default(),
+            recent_closure: Default::default(),
+            reliable_since: None,
+            unreliable_since: None,
         }
     }
 
@@ -180,6 +200,8 @@ impl BurstDetector {
             // No event may straddle a loss or a jump of the face.
             self.close_all(out);
             self.tracking_since = s.face.map(|_| t);
+            self.reliable_since = self.tracking_since;
+            self.unreliable_since = None;
             return act;
         }
         let since = *self.tracking_since.get_or_insert(t);
@@ -200,6 +222,16 @@ impl BurstDetector {
         for side in 0..2 {
             act.one_sided[side] = s.closure[side] - s.closure[1 - side];
         }
+        for (side, recent) in self.recent_closure.iter_mut().enumerate() {
+            recent.push_back((t, s.closure[side]));
+            while recent.len() > 1
+                && recent
+                    .get(1)
+                    .is_some_and(|&(t1, _)| t - t1 >= REST_LOOKBACK_S)
+            {
+                recent.pop_front();
+            }
+        }
         for (side, recent) in self.recent_rates.iter_mut().enumerate() {
             recent.push_back((t, s.closure_speed[side]));
             while recent
@@ -209,9 +241,19 @@ impl BurstDetector {
                 recent.pop_front();
             }
         }
-        if t - since < p.warmup_s {
-            return act;
+        // A sustained stretch of untrustworthy flow (the view lost to blur) leaves the
+        // accumulated squeeze stale: settle again afterwards. Single blurred frames do not.
+        if s.reliable {
+            if let Some(since_bad) = self.unreliable_since.take()
+                && t - since_bad >= STALE_AFTER_S
+            {
+                self.reliable_since = Some(t);
+            }
+        } else {
+            self.unreliable_since.get_or_insert(t);
         }
+        let reliable_since = self.reliable_since.unwrap_or(since);
+        let settled = t - since >= p.warmup_s && t - reliable_since >= p.warmup_s;
 
         for side in Side::BOTH {
             let (i, o) = (side.index(), side.other().index());
@@ -226,7 +268,10 @@ impl BurstDetector {
                 .iter()
                 .map(|&(_, r)| r)
                 .fold(0.0, f32::max);
-            let onset = s.reliable
+            let before = self.recent_closure[i].front().map_or(0.0, |&(_, c)| c);
+            let onset = settled
+                && before < p.onset_rest
+                && s.reliable
                 && s.head_speed <= p.onset_max_head_speed
                 && rate >= p.onset_rate
                 && rate_asym >= p.min_asymmetry
@@ -608,5 +653,31 @@ mod tests {
     #[test]
     fn quiet_face_gives_nothing() {
         assert!(run(30.0, Sim::default()).is_empty());
+    }
+
+    #[test]
+    fn a_squeeze_that_was_already_high_does_not_start_a_burst() {
+        // A 6 % squeeze built up while the flow was untrustworthy (camera shake), which
+        // then ticks up quickly once the view is clear again.
+        let out = run(
+            10.0,
+            Sim {
+                closure: Box::new(|t, side| {
+                    let stale = if t < 2.5 {
+                        0.0
+                    } else {
+                        (6.0 * (t - 2.5) / 0.5).min(6.0) as f32
+                    };
+                    if side == L {
+                        stale + squeeze(t, 4.0, 4.6, 0.1, 0.1, 2.0)
+                    } else {
+                        0.0
+                    }
+                }),
+                reliable: Box::new(|t| !(2.4..3.6).contains(&t)),
+                ..Sim::default()
+            },
+        );
+        assert!(out.is_empty(), "{out:?}");
     }
 }
