@@ -522,3 +522,280 @@ fn nod_and_blink_move_both_sides_alike() {
         }
     }
 }
+
+/// FNV-1a over the luma of some frames.
+fn frames_checksum(p: &SynthParams, frames: &[u64]) -> u64 {
+    let sc = plan(p);
+    let r = Renderer::new(&sc);
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    for &i in frames {
+        for &b in &r.render(i).luma {
+            h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+/// With the newer options off, existing seeds render exactly as before they were added (the
+/// detector's tests are tuned on these frames).
+#[test]
+fn default_frames_unchanged() {
+    let frames = [0, 77, 150, 301, 455, 599];
+    let sums = [
+        frames_checksum(&SynthParams::default(), &frames),
+        frames_checksum(
+            &SynthParams {
+                mirrored: true,
+                width: 360,
+                height: 640,
+                face_width_px: 150.0,
+                ..SynthParams::default()
+            },
+            &frames,
+        ),
+    ];
+    assert_eq!(sums, [0x9875_2a20_9fd2_dd44, 0xe9ad_f6f6_a877_e167]);
+}
+
+fn options_base(seed: u64) -> SynthParams {
+    SynthParams {
+        seed,
+        width: 320,
+        height: 240,
+        face_width_px: 100.0,
+        ..SynthParams::default()
+    }
+}
+
+/// Pixels (x, y) that differ by more than `thr` luma levels.
+fn changed(a: &[u8], b: &[u8], w: usize, thr: i32) -> Vec<(usize, usize)> {
+    a.iter()
+        .zip(b)
+        .enumerate()
+        .filter(|(_, (p, q))| (**p as i32 - **q as i32).abs() > thr)
+        .map(|(i, _)| (i % w, i / w))
+        .collect()
+}
+
+fn frame(p: &SynthParams, i: u64) -> Vec<u8> {
+    Renderer::new(&plan(p)).render(i).luma
+}
+
+#[test]
+fn hand_covers_the_lower_face_on_its_side_and_is_labelled() {
+    for seed in [1, 2, 3, 4] {
+        let base = options_base(seed);
+        let mut p = base.clone();
+        p.distractors.push(DistractorKind::Hand);
+        let sc = plan(&p);
+        let sc0 = plan(&base);
+        // Everything else is planned exactly as without the hand.
+        assert_eq!(sc0.twitches, sc.twitches);
+        let others: Vec<_> = sc
+            .distractors
+            .iter()
+            .filter(|d| d.kind != DistractorKind::Hand)
+            .cloned()
+            .collect();
+        assert_eq!(sc0.distractors, others);
+        let hands: Vec<_> = sc
+            .distractors
+            .iter()
+            .filter(|d| d.kind == DistractorKind::Hand)
+            .collect();
+        assert!(!hands.is_empty(), "seed {seed}: no hand");
+        let labels = sc.labels("x.mp4");
+        assert_eq!(labels.events.len(), sc0.labels("x.mp4").events.len());
+        for d in &hands {
+            let stay = d.end_s - d.start_s - 0.8;
+            assert!((1.0..=2.0).contains(&stay), "seed {seed}: rests {stay} s");
+            assert!(labels.distractors.iter().any(|l| l.kind == "hand"
+                && (l.start_s - d.start_s).abs() < 1e-3
+                && (l.end_s - d.end_s).abs() < 1e-3));
+        }
+        // Mid-occlusion: the hand hides the lower face on its side (person's left = image
+        // right, unmirrored), below the eyes.
+        let d = hands[0];
+        let i = (0.5 * (d.start_s + d.end_s) * p.fps).round() as u64;
+        let diff = changed(&frame(&base, i), &frame(&p, i), 320, 12);
+        let (cx, cy, fw) = (160.0, 0.47 * 240.0, 100.0f64);
+        let on_face: Vec<_> = diff
+            .iter()
+            .filter(|&&(x, y)| {
+                let (u, v) = ((x as f64 - cx) / (0.5 * fw), (y as f64 - cy) / (0.5 * fw));
+                u * u + (v / 1.3).powi(2) < 0.8
+            })
+            .collect();
+        assert!(
+            on_face.len() > 800,
+            "seed {seed}: {} face pixels covered",
+            on_face.len()
+        );
+        let mean_u = on_face.iter().map(|p| p.0 as f64 - cx).sum::<f64>() / on_face.len() as f64;
+        let mean_v = on_face.iter().map(|p| p.1 as f64 - cy).sum::<f64>() / on_face.len() as f64;
+        assert!(
+            mean_u * d.rate as f64 > 0.1 * fw,
+            "seed {seed}: hand side {} but mean dx {mean_u}",
+            d.rate
+        );
+        assert!(mean_v > 0.1 * fw, "seed {seed}: hand too high ({mean_v})");
+    }
+}
+
+#[test]
+fn glasses_rims_around_both_eyes() {
+    let base = options_base(2);
+    let p = SynthParams {
+        glasses: true,
+        ..base.clone()
+    };
+    assert_eq!(plan(&base).twitches, plan(&p).twitches);
+    let diff = changed(&frame(&base, 0), &frame(&p, 0), 320, 25);
+    // Eyes at (±0.38, -0.18) half face widths from the head centre (sway < 2 px).
+    let (cx, cy, s) = (160.0, 0.47 * 240.0, 50.0f64);
+    let mut near = [0usize; 2];
+    for &(x, y) in &diff {
+        for (k, side) in [-1.0, 1.0].into_iter().enumerate() {
+            let (du, dv) = (
+                x as f64 - (cx + side * 0.38 * s),
+                y as f64 - (cy - 0.18 * s),
+            );
+            if du.abs() < 0.35 * s && dv.abs() < 0.3 * s {
+                near[k] += 1;
+            }
+        }
+    }
+    assert!(
+        near.iter().all(|&n| n > 80),
+        "rim pixels near the eyes {near:?}"
+    );
+    let ratio = near[0] as f64 / near[1] as f64;
+    assert!((0.7..1.4).contains(&ratio), "eyes unlike {near:?}");
+    // Nothing changes away from the face.
+    assert!(
+        diff.iter()
+            .all(|&(x, y)| ((x as f64 - cx).abs() < s * 1.1) && ((y as f64 - cy).abs() < s * 1.0))
+    );
+    assert!(p.glasses && plan(&p).labels("x").note.unwrap().contains("glasses"));
+}
+
+#[test]
+fn second_face_is_off_centre_smaller_and_labelled() {
+    for seed in [1, 2, 3] {
+        let base = options_base(seed);
+        let p = SynthParams {
+            second_face: true,
+            ..base.clone()
+        };
+        let sc = plan(&p);
+        assert_eq!(plan(&base).twitches, sc.twitches);
+        assert_eq!(plan(&base).distractors, sc.distractors);
+        let sf = sc.second_face.clone().unwrap();
+        assert!((50.0..=60.0).contains(&sf.width_px));
+        assert!(
+            (sf.cx - 160.0).abs() > 0.7 * 100.0,
+            "second face at {}",
+            sf.cx
+        );
+        let diff = changed(&frame(&base, 0), &frame(&p, 0), 320, 12);
+        assert!(diff.len() > 1500, "seed {seed}: {} pixels", diff.len());
+        let mean_x = diff.iter().map(|p| p.0 as f64).sum::<f64>() / diff.len() as f64;
+        assert!(
+            (mean_x - 160.0).abs() > 50.0,
+            "seed {seed}: mean x {mean_x}"
+        );
+        assert!(
+            sc.labels("x")
+                .distractors
+                .iter()
+                .any(|d| d.kind == "second_face" && d.start_s == 0.0 && d.end_s == 20.0)
+        );
+    }
+}
+
+#[test]
+fn low_light_darkens_and_keeps_the_noise() {
+    let base = options_base(1);
+    let p = SynthParams {
+        light: 0.3,
+        ..base.clone()
+    };
+    let mean = |f: &[u8]| f.iter().map(|&v| v as f64).sum::<f64>() / f.len() as f64;
+    let (a, b) = (frame(&base, 0), frame(&p, 0));
+    let (ma, mb) = (mean(&a), mean(&b));
+    assert!((mb / ma - 0.3).abs() < 0.05, "means {ma} {mb}");
+    // Noise in absolute levels: a flat room patch has about the same spread.
+    let sd = |f: &[u8]| {
+        let patch: Vec<f64> = (10..30)
+            .flat_map(|y| (280..310).map(move |x| (x, y)))
+            .map(|(x, y)| f[y * 320 + x] as f64)
+            .collect();
+        let m = patch.iter().sum::<f64>() / patch.len() as f64;
+        (patch.iter().map(|v| (v - m).powi(2)).sum::<f64>() / patch.len() as f64).sqrt()
+    };
+    assert!(sd(&b) > 0.6 * sd(&a), "noise {} {}", sd(&a), sd(&b));
+}
+
+#[test]
+fn detector_finds_the_main_face_with_the_options() {
+    let frames: Vec<u64> = (0..12).map(|i| i * 47).collect();
+    for (name, p) in [
+        (
+            "glasses",
+            SynthParams {
+                glasses: true,
+                ..SynthParams::default()
+            },
+        ),
+        (
+            "light 0.3",
+            SynthParams {
+                light: 0.3,
+                ..SynthParams::default()
+            },
+        ),
+        (
+            "second face",
+            SynthParams {
+                second_face: true,
+                ..SynthParams::default()
+            },
+        ),
+    ] {
+        for seed in [1, 3] {
+            let p = SynthParams { seed, ..p.clone() };
+            let rate = detection_rate(&p, &frames);
+            assert!(rate >= 0.9, "{name} seed {seed}: {:.0}%", rate * 100.0);
+        }
+    }
+}
+
+#[test]
+fn portrait_and_frame_rates_with_every_option() {
+    for (fps, face) in [(25.0, 80.0), (30.0, 300.0), (60.0, 500.0)] {
+        let mut p = SynthParams {
+            seed: 9,
+            width: 720,
+            height: 1280,
+            fps,
+            face_width_px: face,
+            duration_s: 4.0,
+            glasses: true,
+            second_face: true,
+            light: 0.5,
+            ..SynthParams::default()
+        };
+        p.distractors.push(DistractorKind::Hand);
+        let sc = plan(&p);
+        assert_eq!(sc.frame_count(), (4.0 * fps) as u64);
+        let hand = sc
+            .distractors
+            .iter()
+            .find(|d| d.kind == DistractorKind::Hand)
+            .expect("a hand");
+        let i = (0.5 * (hand.start_s + hand.end_s) * fps) as u64;
+        let f = Renderer::new(&sc).render(i);
+        assert_eq!(f.luma.len(), 720 * 1280);
+        assert!((f.pts_s - i as f64 / fps).abs() < 1e-9);
+    }
+}

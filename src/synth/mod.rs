@@ -41,6 +41,9 @@ pub enum DistractorKind {
     Flicker,
     /// A person-shaped blob walks across the background.
     Walker,
+    /// A hand moves in over the lower face and cheek on one side, rests 1-2 s and leaves
+    /// (occludes the face). Not in `ALL` (opt-in, see `ALL_EXTENDED`).
+    Hand,
 }
 
 impl DistractorKind {
@@ -55,6 +58,19 @@ impl DistractorKind {
         DistractorKind::Walker,
     ];
 
+    /// `ALL` plus the opt-in kinds (`Hand`), which the default clips do not contain.
+    pub const ALL_EXTENDED: [DistractorKind; 9] = [
+        DistractorKind::Blink,
+        DistractorKind::Talk,
+        DistractorKind::Smile,
+        DistractorKind::HeadTurn,
+        DistractorKind::Nod,
+        DistractorKind::Shake,
+        DistractorKind::Flicker,
+        DistractorKind::Walker,
+        DistractorKind::Hand,
+    ];
+
     /// Name used in `labels.json` (`distractors[].kind`).
     pub fn label(self) -> &'static str {
         match self {
@@ -66,13 +82,14 @@ impl DistractorKind {
             DistractorKind::Shake => "shake",
             DistractorKind::Flicker => "flicker",
             DistractorKind::Walker => "walker",
+            DistractorKind::Hand => "hand",
         }
     }
 
     /// Parses a label name or a short alias (`talk`, `turn`, `walk`).
     pub fn parse(s: &str) -> Option<DistractorKind> {
         let s = s.trim().to_ascii_lowercase();
-        DistractorKind::ALL
+        DistractorKind::ALL_EXTENDED
             .into_iter()
             .find(|k| k.label() == s)
             .or(match s.as_str() {
@@ -80,6 +97,7 @@ impl DistractorKind {
                 "turn" | "headturn" | "head-turn" | "yaw" => Some(DistractorKind::HeadTurn),
                 "walk" => Some(DistractorKind::Walker),
                 "pitch" => Some(DistractorKind::Nod),
+                "hands" | "occlusion" => Some(DistractorKind::Hand),
                 _ => None,
             })
     }
@@ -89,12 +107,16 @@ impl DistractorKind {
     fn keeps_off_twitches(self) -> bool {
         matches!(
             self,
-            DistractorKind::Blink | DistractorKind::Talk | DistractorKind::Smile
+            DistractorKind::Blink
+                | DistractorKind::Talk
+                | DistractorKind::Smile
+                | DistractorKind::Hand
         )
     }
 }
 
-/// Parses `blink,talk,...`, `all` or `none`.
+/// Parses `blink,talk,...`, `all` or `none`; `all` in a list (`all,hand`) stands for the
+/// default kinds (`DistractorKind::ALL`, without the opt-in `hand`).
 pub fn parse_distractors(s: &str) -> anyhow::Result<Vec<DistractorKind>> {
     match s.trim() {
         "all" => return Ok(DistractorKind::ALL.to_vec()),
@@ -103,11 +125,17 @@ pub fn parse_distractors(s: &str) -> anyhow::Result<Vec<DistractorKind>> {
     }
     let mut out = Vec::new();
     for part in s.split(',') {
-        let k = DistractorKind::parse(part).with_context(|| {
-            format!("unknown distractor {part:?} (blink, talk, smile, head_turn, nod, shake, flicker, walker, all, none)")
-        })?;
-        if !out.contains(&k) {
-            out.push(k);
+        let kinds = if part.trim() == "all" {
+            DistractorKind::ALL.to_vec()
+        } else {
+            vec![DistractorKind::parse(part).with_context(|| {
+                format!("unknown distractor {part:?} (blink, talk, smile, head_turn, nod, shake, flicker, walker, hand, all, none)")
+            })?]
+        };
+        for k in kinds {
+            if !out.contains(&k) {
+                out.push(k);
+            }
         }
     }
     Ok(out)
@@ -146,7 +174,7 @@ pub struct SynthParams {
     pub pattern: Option<PatternKind>,
     /// Regions of every twitch; `None`: chosen per event (eye; eye+cheek; eye+cheek+mouth).
     pub regions: Option<Vec<RegionKind>>,
-    /// Distractors to include (default: all).
+    /// Distractors to include (default: `DistractorKind::ALL`; add `Hand` for hand occlusion).
     pub distractors: Vec<DistractorKind>,
     /// Sensor noise standard deviation, luma levels (0-255 scale).
     pub noise_sigma: f32,
@@ -154,6 +182,15 @@ pub struct SynthParams {
     pub sway: f32,
     /// H.264 bit rate, bits per second; `None`: about 0.15 bits per pixel per frame.
     pub bitrate_bps: Option<u32>,
+    /// The person wears glasses: dark rims around both eyes and a bridge, fixed to the face,
+    /// semi-transparent lenses with a faint highlight. Default off.
+    pub glasses: bool,
+    /// A second, smaller person (0.5-0.6 of the face width) stands behind, off-centre, mostly
+    /// still, blinking now and then; never twitches. Default off.
+    pub second_face: bool,
+    /// Scene brightness factor (1 = normal, 0.3 = dim). The sensor noise stays
+    /// `noise_sigma` luma levels, so a dim scene has a worse signal-to-noise ratio.
+    pub light: f32,
 }
 
 impl Default for SynthParams {
@@ -174,6 +211,9 @@ impl Default for SynthParams {
             noise_sigma: 2.0,
             sway: 0.015,
             bitrate_bps: None,
+            glasses: false,
+            second_face: false,
+            light: 1.0,
         }
     }
 }
@@ -319,11 +359,13 @@ pub struct Distractor {
     pub end_s: f64,
     /// Kind-specific strength: blink 0..1 closure, talk/smile 0..1, head turn and nod
     /// signed peak angle (degrees), shake peak offset (fraction of face width), flicker
-    /// relative gain amplitude, walker luma (0-255).
+    /// relative gain amplitude, walker luma (0-255), hand size relative to a typical hand.
     pub amplitude: f32,
     /// Kind-specific: oscillation frequency (Hz) for talk/nod/flicker/shake, walking direction
-    /// (+1 right, -1 left) for the walker.
+    /// (+1 right, -1 left) for the walker, the person's side the hand covers (+1 left, -1
+    /// right).
     pub rate: f32,
+    /// Kind-specific phase (radians); for the hand, a tilt offset (radians).
     pub phase: f32,
 }
 
@@ -350,6 +392,24 @@ pub struct Scenario {
     pub distractors: Vec<Distractor>,
     /// Phases of the slow head sway (radians).
     pub sway_phase: [f32; 4],
+    /// The second person, if `params.second_face`.
+    pub second_face: Option<SecondFace>,
+}
+
+/// A second person standing behind the main one (`SynthParams::second_face`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SecondFace {
+    /// Head centre, pixels (unmirrored frame).
+    pub cx: f32,
+    pub cy: f32,
+    /// Face width, pixels.
+    pub width_px: f32,
+    /// Seed of its texture.
+    pub seed: u32,
+    /// Blinks (start, end), seconds.
+    pub blinks: Vec<(f64, f64)>,
+    /// Phase of its slight sway (radians).
+    pub phase: f32,
 }
 
 impl Scenario {
@@ -384,17 +444,35 @@ impl Scenario {
                 kind: d.kind.label().to_string(),
             })
             .collect();
-        distractors.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
         let p = &self.params;
+        if self.second_face.is_some() {
+            // Present over the whole clip.
+            distractors.push(LabelDistractor {
+                start_s: 0.0,
+                end_s: r3(p.duration_s.max(0.0)),
+                kind: "second_face".to_string(),
+            });
+        }
+        distractors.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+        let mut note = format!(
+            "synthetic (twitchwatch synth): seed {}, {}x{}, face {} px wide, noise sigma {}",
+            p.seed, p.width, p.height, p.face_width_px, p.noise_sigma
+        );
+        if p.glasses {
+            note += ", glasses";
+        }
+        if p.second_face {
+            note += ", second face";
+        }
+        if p.light != 1.0 {
+            note += &format!(", light {}", p.light);
+        }
         Labels {
             clip: clip.to_string(),
             mirrored: p.mirrored,
             fps: p.fps,
             frames: self.frame_count(),
-            note: Some(format!(
-                "synthetic (twitchwatch synth): seed {}, {}x{}, face {} px wide, noise sigma {}",
-                p.seed, p.width, p.height, p.face_width_px, p.noise_sigma
-            )),
+            note: Some(note),
             events,
             distractors,
         }
@@ -566,6 +644,8 @@ pub fn plan(params: &SynthParams) -> Scenario {
                     DistractorKind::Shake => (20.0, 1.0..3.0),
                     DistractorKind::Flicker => (20.0, 0.5..2.0),
                     DistractorKind::Walker => (20.0, 2.0..4.0),
+                    // Planned below from their own random stream.
+                    DistractorKind::Hand => continue,
                     DistractorKind::Blink => unreachable!(),
                 };
                 let count = ((dur / period).round() as usize).max(1);
@@ -601,7 +681,7 @@ pub fn plan(params: &SynthParams) -> Scenario {
                             },
                             sign,
                         ),
-                        DistractorKind::Blink => unreachable!(),
+                        DistractorKind::Blink | DistractorKind::Hand => unreachable!(),
                     };
                     let phase = rng.random_range(0.0..std::f32::consts::TAU);
                     distractors.push(Distractor {
@@ -618,11 +698,83 @@ pub fn plan(params: &SynthParams) -> Scenario {
     }
     distractors.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
     let sway_phase = [0, 1, 2, 3].map(|_| rng.random_range(0.0..std::f32::consts::TAU));
+
+    // Options added later draw from their own stream, so that the draws above (and the
+    // clips of existing seeds) stay as they were.
+    let mut rng2 = ChaCha8Rng::seed_from_u64(params.seed ^ 0x7477_6974_6368_0002);
+    if params.distractors.contains(&DistractorKind::Hand) {
+        // A hand to the face every ~15 s: 0.4 s in, 1-2 s resting, 0.4 s out.
+        let count = ((dur / 15.0).round() as usize).max(1);
+        for _ in 0..count {
+            let len = 0.8 + rng2.random_range(1.0..2.0f64);
+            // Off the twitch windows (>= 0.5 s) if there is room; else anywhere, over the
+            // unaffected side (so the twitches stay visible).
+            let mut at = None;
+            for i in 0..80 {
+                if dur <= len + 0.2 {
+                    break;
+                }
+                let s = rng2.random_range(0.1..(dur - len - 0.1));
+                let clash = (i < 40 && near_twitch(s, s + len))
+                    || distractors.iter().any(|d| {
+                        d.kind == DistractorKind::Hand
+                            && s < d.end_s + 0.5
+                            && s + len + 0.5 > d.start_s
+                    });
+                if !clash {
+                    at = Some(s);
+                    break;
+                }
+            }
+            let Some(s) = at else { continue };
+            let mut side = if rng2.random_bool(0.5) { 1.0f32 } else { -1.0 };
+            if near_twitch(s, s + len) {
+                side = -sign_of(side_twitch(&twitches));
+            }
+            distractors.push(Distractor {
+                kind: DistractorKind::Hand,
+                start_s: s,
+                end_s: s + len,
+                amplitude: rng2.random_range(0.8..0.95f32),
+                rate: side,
+                phase: rng2.random_range(-0.15..0.15f32),
+            });
+        }
+        distractors.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+    }
+    let second_face = params.second_face.then(|| {
+        let (w, h) = (params.width as f32, params.height as f32);
+        let fw = params.face_width_px;
+        let width_px = fw * rng2.random_range(0.5..0.6f32);
+        let dir = if rng2.random_bool(0.5) { 1.0 } else { -1.0 };
+        // Beside the main head (hair included), inside the frame if it can be.
+        let dx = 0.6 * fw + 0.65 * width_px + 0.04 * w;
+        let lo = 0.6 * width_px;
+        let cx = (0.5 * w + dir * dx).clamp(lo, (w - lo).max(lo));
+        let cy = 0.47 * h - rng2.random_range(0.05..0.2f32) * fw;
+        let seed = rng2.random::<u32>();
+        let mut blinks = Vec::new();
+        let mut t = rng2.random_range(0.5..3.0f64);
+        while t + 0.5 < dur {
+            let len = rng2.random_range(0.12..0.3f64);
+            blinks.push((t, t + len));
+            t += len + rng2.random_range(2.5..7.0f64);
+        }
+        SecondFace {
+            cx,
+            cy,
+            width_px,
+            seed,
+            blinks,
+            phase: rng2.random_range(0.0..std::f32::consts::TAU),
+        }
+    });
     Scenario {
         params: params.clone(),
         twitches,
         distractors,
         sway_phase,
+        second_face,
     }
 }
 
@@ -718,9 +870,22 @@ pub struct SynthArgs {
     /// Twitch pattern: clonic, tonic or mixed.
     #[arg(long, default_value = "mixed")]
     pub pattern: String,
-    /// Distractors: comma list of blink,talk,smile,head_turn,nod,shake,flicker,walker, or all, none.
+    /// Distractors: comma list of blink,talk,smile,head_turn,nod,shake,flicker,walker,hand, or
+    /// all (every kind but hand), none.
     #[arg(long, default_value = "all")]
     pub distractors: String,
+    /// Add hand occlusion (a hand over the lower face on one side, 1-2 s, every ~15 s).
+    #[arg(long)]
+    pub hand: bool,
+    /// The person wears glasses.
+    #[arg(long)]
+    pub glasses: bool,
+    /// A second, smaller, still person stands behind, off-centre.
+    #[arg(long)]
+    pub second_face: bool,
+    /// Scene brightness factor: 1 normal, 0.3 dim (the noise stays --noise luma levels).
+    #[arg(long, default_value_t = 1.0)]
+    pub light: f32,
     /// Sensor noise standard deviation in luma levels.
     #[arg(long, default_value_t = 2.0)]
     pub noise: f32,
@@ -771,6 +936,13 @@ impl SynthArgs {
         if self.duration.is_nan() || self.duration <= 0.0 {
             bail!("--duration must be positive");
         }
+        if !(self.light > 0.0 && self.light <= 4.0) {
+            bail!("--light must be in (0, 4]");
+        }
+        let mut distractors = parse_distractors(&self.distractors)?;
+        if self.hand && !distractors.contains(&DistractorKind::Hand) {
+            distractors.push(DistractorKind::Hand);
+        }
         Ok(SynthParams {
             seed: self.seed,
             width: self.size.0,
@@ -783,9 +955,12 @@ impl SynthArgs {
             side: self.side,
             pattern,
             regions: None,
-            distractors: parse_distractors(&self.distractors)?,
+            distractors,
             noise_sigma: self.noise.max(0.0),
             bitrate_bps: self.kbps.map(|k| k.saturating_mul(1000)),
+            glasses: self.glasses,
+            second_face: self.second_face,
+            light: self.light,
             ..SynthParams::default()
         })
     }
@@ -811,6 +986,19 @@ pub fn run(args: &SynthArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Face-coordinate sign of a person's side (left +1).
+fn sign_of(side: Side) -> f32 {
+    match side {
+        Side::Left => 1.0,
+        Side::Right => -1.0,
+    }
+}
+
+/// The affected side (every twitch of a clip is on the same side).
+fn side_twitch(twitches: &[Twitch]) -> Side {
+    twitches.first().map_or(Side::Left, |t| t.side)
 }
 
 /// Raised cosine on 0..1 (0 outside), peak 1 at 0.5.

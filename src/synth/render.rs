@@ -56,6 +56,11 @@ struct State {
     smile: f32,
     /// Walker centre x (pixels) and luma.
     walker: Option<(f32, f32)>,
+    /// Hand: palm centre (pixels, before camera shake), tilt (radians, 0 = fingers up) and
+    /// pixels per hand unit.
+    hand: Option<(f32, f32, f32, f32)>,
+    /// Second person: head centre (pixels) and lid closure 0..1.
+    second: Option<(f32, f32, f32)>,
 }
 
 /// A sampled image over a rectangle of some coordinate plane (N channels), read with
@@ -170,17 +175,15 @@ pub struct Renderer<'a> {
     bg: Grid<1>,
     /// Walker silhouette [alpha, texture] relative to its centre x (pixels) and y.
     walker: Grid<2>,
-    /// Projected face coordinates: [transmittance and colour of shirt, neck and hair volume
-    /// over the room (l = bg * t + c), head coverage, head shading].
-    body: Grid<4>,
-    /// Rest face coordinates: [skin features and texture (added to the shading), hairline
-    /// coverage, hair luma].
-    face: Grid<3>,
-    /// Per `body` row: the projected u range (with a margin) outside which the body layer
-    /// leaves the room untouched.
-    body_rows: Vec<(f32, f32)>,
-    /// ~1.5 pixels in face units (edge softness).
-    edge: f32,
+    /// The person (with glasses if asked for).
+    main: Person,
+    /// The second person behind (`SynthParams::second_face`).
+    second: Option<Person>,
+    /// Hand [alpha, luma] in hand units (palm centre at 0, fingers toward -y), when the clip
+    /// has hand distractors.
+    hand: Option<Grid<2>>,
+    /// Texture seed of the hand.
+    hand_seed: u32,
     /// Sensor noise samples (sums of four random bytes minus their mean: nearly Gaussian,
     /// sigma 147.8), read from a random offset per row and frame.
     noise: Vec<i16>,
@@ -211,70 +214,25 @@ impl<'a> Renderer<'a> {
         // Body layer down to the farthest image corner for any pose, shake included.
         let reach = (0.5 * w + 0.2 * p.face_width_px).hypot(0.55 * h + 0.2 * p.face_width_px);
         let pv_max = (reach / (scale0 * (1.0 - 0.6 * p.sway.abs()))).max(2.0);
-        let px = edge;
-        let hair = move |u: f32, v: f32| {
-            38.0 + 10.0 * vnoise(u / 0.012, v / 0.12, seed ^ 31)
-                + 6.0 * vnoise(u / 0.1, v / 0.1, seed ^ 32)
+        let main = Person {
+            glasses: p.glasses.then(|| glasses(scale0, edge)),
+            ..Person::new(seed, scale0, pv_max)
         };
-        let body = Grid::build(-3.0, 3.0, -1.9, pv_max, 1.0 / scale0, |pu, pv| {
-            let (mut t, mut c) = (1.0f32, 0.0f32);
-            let mut over = |a: f32, l: f32| {
-                t *= 1.0 - a;
-                c = c * (1.0 - a) + a * l;
-            };
-            // Shirt and neck (they do not turn with the head).
-            let shirt_half = 1.05 + (pv - 1.55) * 1.3;
-            if pv > 1.45 {
-                let a = smooth((pv - 1.55) / px) * smooth((shirt_half - pu.abs()) / px);
-                over(a, 85.0 + 5.0 * vnoise(pu / 0.03, pv / 0.03, seed ^ 21));
-            }
-            if pv > 0.7 {
-                let a = smooth((0.45 - pu.abs()) / px) * (1.0 - smooth((pv - 1.55) / px));
-                over(
-                    a,
-                    120.0 - 25.0 * (pu / 0.45).powi(2)
-                        + 4.0 * vnoise(pu / 0.02, pv / 0.02, seed ^ 22),
-                );
-            }
-            // Hair volume behind and above the head.
-            let hr = (pu / 1.1).powi(2) + ((pv + 0.12) / 1.45).powi(2);
-            if hr < 1.2 && pv < 0.35 {
-                over(
-                    smooth((1.0 - hr.sqrt()) / px) * smooth((0.3 - pv) / 0.08),
-                    hair(pu, pv),
-                );
-            }
-            // Head coverage and Lambert shading of an ellipsoid lit from the upper left.
-            let r = (pu * pu + (pv / HEAD_B).powi(2)).sqrt();
-            let nv = pv / HEAD_B;
-            let nz = (1.0 - pu * pu - nv * nv).max(0.0).sqrt();
-            let lam = (-0.35 * pu - 0.3 * nv + 0.88 * nz).max(0.0);
-            [t, c, smooth((1.0 - r) / px), 45.0 + 140.0 * lam]
+        let second = sc.second_face.as_ref().map(|sf| {
+            let s2 = 0.5 * sf.width_px.max(1.0);
+            let pv_max = ((h - sf.cy) / s2 + 1.0).max(2.0);
+            Person::new(sf.seed, s2, pv_max)
         });
-        let fine = smooth((0.018 * scale0 - 1.2) / 1.0);
-        let face = Grid::build(-1.1, 1.1, -1.45, 1.45, 1.0 / (1.25 * scale0), |u, v| {
-            let hairline = -0.74 + 0.25 * u * u - 0.05 * (u / 0.3).sin() * 0.3;
-            let side_hair = smooth((u.abs() - 0.9) / 0.03) * smooth((0.05 - v) / 0.1);
-            let hair_a = smooth((hairline - v) / 0.02).max(side_hair);
-            let tex = 7.0 * fine * vnoise(u / 0.018, v / 0.018, seed ^ 41)
-                + 6.0 * vnoise(u / 0.05, v / 0.05, seed ^ 42)
-                + 5.0 * vnoise(u / 0.15, v / 0.15, seed ^ 43);
-            [features(u, v, edge) + tex, hair_a, hair(u, v)]
-        });
-        let body_rows = body
-            .data
-            .chunks(body.nx)
-            .map(|row| {
-                let busy = |t: &[f32; 4]| t[0] < 1.0 || t[1] != 0.0 || t[2] > 0.0;
-                match (row.iter().position(busy), row.iter().rposition(busy)) {
-                    (Some(a), Some(b)) => (
-                        -3.0 + (a as f32 - 2.0) / body.inv,
-                        -3.0 + (b as f32 + 2.0) / body.inv,
-                    ),
-                    _ => (f32::INFINITY, f32::NEG_INFINITY),
-                }
-            })
-            .collect();
+        let hand = sc
+            .distractors
+            .iter()
+            .any(|d| d.kind == DistractorKind::Hand)
+            .then(|| {
+                let he = 1.5 / scale0;
+                Grid::build(-1.3, 1.3, -1.7, HAND_GRID_Y1, 1.0 / scale0, |x, y| {
+                    hand(x, y, he, seed ^ 0x68)
+                })
+            });
         let mut rng = ChaCha8Rng::seed_from_u64(p.seed ^ 0x6e6f_6973_6500);
         let noise = (0..NOISE_LEN + p.width as usize)
             .map(|_| {
@@ -286,10 +244,10 @@ impl<'a> Renderer<'a> {
             sc,
             bg,
             walker,
-            body,
-            face,
-            body_rows,
-            edge,
+            main,
+            second,
+            hand,
+            hand_seed: seed ^ 0x68,
             noise,
         }
     }
@@ -370,7 +328,41 @@ impl<'a> Renderer<'a> {
                     let pr = if d.rate >= 0.0 { pr } else { 1.0 - pr };
                     st.walker = Some(((-0.15 + 1.3 * pr) * w, d.amplitude));
                 }
+                DistractorKind::Hand => {
+                    // Palm centre from below and outside the frame to over the cheek (face
+                    // units, head pose applied), fingers tilted toward the nose.
+                    let e = d.envelope(t, 0.4);
+                    let s = d.rate.signum();
+                    let out = 1.0 - e;
+                    let tremor = 0.015 * (TAU * 1.3 * x + d.phase * 10.0).sin();
+                    let u = s * (0.8 + 1.4 * out) + tremor;
+                    let v = 0.9 + 2.8 * out + tremor;
+                    st.hand = Some((u, v, -s * 1.0 + d.phase + 0.5 * s * out, d.amplitude));
+                }
             }
+        }
+        if let Some((u, v, tilt, size)) = st.hand {
+            // Face units → pixels, with the head's roll and scale (as the body layer).
+            let (cr, sr) = (st.roll.cos(), st.roll.sin());
+            st.hand = Some((
+                st.cx + (u * cr - v * sr) * st.scale,
+                st.cy + (u * sr + v * cr) * st.scale,
+                tilt + st.roll,
+                size * st.scale,
+            ));
+        }
+        if let Some(sf) = &self.sc.second_face {
+            let closure = sf
+                .blinks
+                .iter()
+                .find(|b| t > b.0 && t < b.1)
+                .map_or(0.0, |b| 0.95 * super::bump((t - b.0) / (b.1 - b.0)));
+            let a = sf.width_px;
+            st.second = Some((
+                sf.cx + 0.004 * a * (TAU * 0.11 * tf + sf.phase).sin(),
+                sf.cy + 0.003 * a * (TAU * 0.08 * tf + 1.3 * sf.phase).sin(),
+                closure,
+            ));
         }
         // Smiling and a raised cheek push the lower lid up a little.
         for k in 0..2 {
@@ -416,12 +408,56 @@ impl<'a> Renderer<'a> {
         };
         let still = st.shake == (0.0, 0.0);
         let walker = st.walker.map(|(wx, wl)| (wx, wl, 0.1 * p.width as f32));
+        let gain = st.gain * p.light;
+        // Second person: no pose changes but a slight sway, blinks only.
+        let second = match (&self.second, st.second, &self.sc.second_face) {
+            (Some(person), Some((c2x, c2y, closure)), Some(sf)) => Some((
+                person,
+                c2x,
+                c2y,
+                2.0 / sf.width_px.max(1.0),
+                State {
+                    closure: [closure; 2],
+                    ..State::default()
+                },
+            )),
+            _ => None,
+        };
+        let still_ctx = FrameCtx {
+            yaw: None,
+            pitch: None,
+            deform: false,
+        };
+        // Hand: palm centre, cos and sin of the tilt, hand units per pixel, and which way the
+        // thumb points (hands on the two sides are mirror images).
+        let hand_pose = match (&self.hand, st.hand) {
+            (Some(g), Some((hx, hy, a, hs))) => {
+                let s = self
+                    .sc
+                    .distractors
+                    .iter()
+                    .find(|d| d.kind == DistractorKind::Hand && t > d.start_s && t < d.end_s)
+                    .map_or(1.0, |d| d.rate.signum());
+                Some((g, hx, hy, a.cos(), a.sin(), 1.0 / hs, s))
+            }
+            _ => None,
+        };
         for y in 0..h {
             let row = &mut luma[y * w..(y + 1) * w];
             let ys = y as f32 + 0.5 - st.shake.1;
             let dy = ys - st.cy;
             // Pixels x0..x1 may show the person; the others show the room only.
-            let (x0, x1) = self.person_span(dy, cr, sr, inv_s, st.shake.0 + st.cx, w);
+            let (x0, x1) = self
+                .main
+                .person_span(dy, cr, sr, inv_s, st.shake.0 + st.cx, w);
+            let (x0b, x1b, dy2) = match &second {
+                Some((person, c2x, c2y, inv2, _)) => {
+                    let dy2 = ys - c2y;
+                    let (a, b) = person.person_span(dy2, 1.0, 0.0, *inv2, st.shake.0 + c2x, w);
+                    (a, b, dy2)
+                }
+                None => (0, 0, 0.0),
+            };
             let off = rng.next_u32() as usize & (NOISE_LEN - 1);
             let row_noise = &self.noise[off..off + w];
             for (x, (out, &n)) in row.iter_mut().zip(row_noise).enumerate() {
@@ -437,17 +473,46 @@ impl<'a> Renderer<'a> {
                     let [a, tex] = self.walker.sample(xs - wx, ys);
                     l += a * (wl + tex - l);
                 }
+                if x >= x0b
+                    && x < x1b
+                    && let Some((person, c2x, _, inv2, st2)) = &second
+                {
+                    let pu = (xs - c2x) * inv2;
+                    let pv = dy2 * inv2;
+                    if pu.abs() < 3.0 && pv > -1.9 {
+                        let [bt, bc, head_a, shade] = person.body.sample(pu, pv);
+                        l = l * bt + bc;
+                        if head_a > 0.0 {
+                            l += head_a * (person.head(pu, pv, shade, st2, &still_ctx) - l);
+                        }
+                    }
+                }
                 let dx = xs - st.cx;
                 let pu = (dx * cr + dy * sr) * inv_s;
                 let pv = (-dx * sr + dy * cr) * inv_s;
                 if x >= x0 && x < x1 && pu.abs() < 3.0 && pv > -1.9 {
-                    let [bt, bc, head_a, shade] = self.body.sample(pu, pv);
+                    let [bt, bc, head_a, shade] = self.main.body.sample(pu, pv);
                     l = l * bt + bc;
                     if head_a > 0.0 {
-                        l += head_a * (self.head(pu, pv, shade, &st, &ctx) - l);
+                        l += head_a * (self.main.head(pu, pv, shade, &st, &ctx) - l);
                     }
                 }
-                let v = l * st.gain + n as f32 * noise;
+                if let Some((g, hx, hy, ca, sa, inv_h, flip)) = hand_pose {
+                    let (rx, ry) = (xs - hx, ys - hy);
+                    let hy_ = (-rx * sa + ry * ca) * inv_h;
+                    if hy_ > -1.7 {
+                        let hx_ = flip * (rx * ca + ry * sa) * inv_h;
+                        if hx_.abs() < 1.3 {
+                            let [a, hl] = if hy_ < HAND_GRID_Y1 {
+                                g.sample(hx_, hy_)
+                            } else {
+                                hand(hx_, hy_, 1.5 / g.inv, self.hand_seed)
+                            };
+                            l += a * (hl - l);
+                        }
+                    }
+                }
+                let v = l * gain + n as f32 * noise;
                 *out = (v.clamp(0.0, 255.0) + 0.5) as i32 as u8;
             }
             if p.mirrored {
@@ -460,6 +525,104 @@ impl<'a> Renderer<'a> {
             width: p.width,
             height: p.height,
             luma,
+        }
+    }
+}
+
+/// A person's static images: body layer (shirt, neck, hair volume, head coverage and shading)
+/// in projected face coordinates and the face (features, texture, hair) in rest face
+/// coordinates.
+struct Person {
+    /// Projected face coordinates: [transmittance and colour of shirt, neck and hair volume
+    /// over the room (l = bg * t + c), head coverage, head shading].
+    body: Grid<4>,
+    /// Rest face coordinates: [skin features and texture (added to the shading), hairline
+    /// coverage, hair luma].
+    face: Grid<3>,
+    /// Per `body` row: the projected u range (with a margin) outside which the body layer
+    /// leaves the room untouched.
+    body_rows: Vec<(f32, f32)>,
+    /// ~1.5 pixels in face units (edge softness).
+    edge: f32,
+    /// Glasses [transmittance, added luma] in rest face coordinates over `GLASSES_RECT`.
+    glasses: Option<Grid<2>>,
+}
+
+impl Person {
+    /// `seed`: texture seed; `scale0`: pixels per face unit (half the face width); `pv_max`:
+    /// how far down (face units) the body layer reaches.
+    fn new(seed: u32, scale0: f32, pv_max: f32) -> Person {
+        let edge = 1.5 / scale0;
+        let px = edge;
+        let hair = move |u: f32, v: f32| {
+            38.0 + 10.0 * vnoise(u / 0.012, v / 0.12, seed ^ 31)
+                + 6.0 * vnoise(u / 0.1, v / 0.1, seed ^ 32)
+        };
+        let body = Grid::build(-3.0, 3.0, -1.9, pv_max, 1.0 / scale0, |pu, pv| {
+            let (mut t, mut c) = (1.0f32, 0.0f32);
+            let mut over = |a: f32, l: f32| {
+                t *= 1.0 - a;
+                c = c * (1.0 - a) + a * l;
+            };
+            // Shirt and neck (they do not turn with the head).
+            let shirt_half = 1.05 + (pv - 1.55) * 1.3;
+            if pv > 1.45 {
+                let a = smooth((pv - 1.55) / px) * smooth((shirt_half - pu.abs()) / px);
+                over(a, 85.0 + 5.0 * vnoise(pu / 0.03, pv / 0.03, seed ^ 21));
+            }
+            if pv > 0.7 {
+                let a = smooth((0.45 - pu.abs()) / px) * (1.0 - smooth((pv - 1.55) / px));
+                over(
+                    a,
+                    120.0 - 25.0 * (pu / 0.45).powi(2)
+                        + 4.0 * vnoise(pu / 0.02, pv / 0.02, seed ^ 22),
+                );
+            }
+            // Hair volume behind and above the head.
+            let hr = (pu / 1.1).powi(2) + ((pv + 0.12) / 1.45).powi(2);
+            if hr < 1.2 && pv < 0.35 {
+                over(
+                    smooth((1.0 - hr.sqrt()) / px) * smooth((0.3 - pv) / 0.08),
+                    hair(pu, pv),
+                );
+            }
+            // Head coverage and Lambert shading of an ellipsoid lit from the upper left.
+            let r = (pu * pu + (pv / HEAD_B).powi(2)).sqrt();
+            let nv = pv / HEAD_B;
+            let nz = (1.0 - pu * pu - nv * nv).max(0.0).sqrt();
+            let lam = (-0.35 * pu - 0.3 * nv + 0.88 * nz).max(0.0);
+            [t, c, smooth((1.0 - r) / px), 45.0 + 140.0 * lam]
+        });
+        let fine = smooth((0.018 * scale0 - 1.2) / 1.0);
+        let face = Grid::build(-1.1, 1.1, -1.45, 1.45, 1.0 / (1.25 * scale0), |u, v| {
+            let hairline = -0.74 + 0.25 * u * u - 0.05 * (u / 0.3).sin() * 0.3;
+            let side_hair = smooth((u.abs() - 0.9) / 0.03) * smooth((0.05 - v) / 0.1);
+            let hair_a = smooth((hairline - v) / 0.02).max(side_hair);
+            let tex = 7.0 * fine * vnoise(u / 0.018, v / 0.018, seed ^ 41)
+                + 6.0 * vnoise(u / 0.05, v / 0.05, seed ^ 42)
+                + 5.0 * vnoise(u / 0.15, v / 0.15, seed ^ 43);
+            [features(u, v, edge) + tex, hair_a, hair(u, v)]
+        });
+        let body_rows = body
+            .data
+            .chunks(body.nx)
+            .map(|row| {
+                let busy = |t: &[f32; 4]| t[0] < 1.0 || t[1] != 0.0 || t[2] > 0.0;
+                match (row.iter().position(busy), row.iter().rposition(busy)) {
+                    (Some(a), Some(b)) => (
+                        -3.0 + (a as f32 - 2.0) / body.inv,
+                        -3.0 + (b as f32 + 2.0) / body.inv,
+                    ),
+                    _ => (f32::INFINITY, f32::NEG_INFINITY),
+                }
+            })
+            .collect();
+        Person {
+            body,
+            face,
+            body_rows,
+            edge,
+            glasses: None,
         }
     }
 
@@ -567,8 +730,136 @@ impl<'a> Renderer<'a> {
                 l += smooth((1.0 - m) * 6.0) * (30.0 - l);
             }
         }
-        l + hair_a * (hair_l - l)
+        let l = l + hair_a * (hair_l - l);
+        match &self.glasses {
+            Some(g)
+                if uf > GLASSES_RECT[0]
+                    && uf < GLASSES_RECT[1]
+                    && vf > GLASSES_RECT[2]
+                    && vf < GLASSES_RECT[3] =>
+            {
+                let [m, a] = g.sample(uf, vf);
+                l * m + a
+            }
+            _ => l,
+        }
     }
+}
+
+/// Face-coordinate rectangle [u0, u1, v0, v1] of the glasses image.
+const GLASSES_RECT: [f32; 4] = [-1.05, 1.05, -0.62, 0.16];
+
+/// Glasses over rest face coordinates: [transmittance, added luma] (l' = l * t + a). Rounded
+/// rectangular lenses around both eyes (tinted a little, a faint diagonal highlight in the
+/// upper outer part), dark rims ~2.6% of the face width thick, a bridge over the nose and the
+/// temple arms toward the ears. `scale0`: pixels per face unit; `edge`: ~1.5 pixels in face
+/// units.
+fn glasses(scale0: f32, edge: f32) -> Grid<2> {
+    let [u0, u1, v0, v1] = GLASSES_RECT;
+    // Lens centre offset from the eye, half sizes, rim half thickness (face units).
+    let (lu, lv, ha, hb) = (EYE_U + 0.02, EYE_V + 0.01, 0.25, 0.17);
+    let rim = 0.026f32.max(0.8 * edge);
+    Grid::build(u0, u1, v0, v1, 1.0 / (1.25 * scale0), |u, v| {
+        let (mut t, mut add) = (1.0f32, 0.0f32);
+        let mut rim_a = 0.0f32;
+        for s in [-1.0f32, 1.0] {
+            let (du, dv) = (u - s * lu, v - lv);
+            // Superellipse "radius" (1 on the lens outline), distance to the outline.
+            let r = ((du / ha).powi(4) + (dv / hb).powi(4)).powf(0.25);
+            let d = (r - 1.0) * hb;
+            if r < 1.0 {
+                // Lens: slight tint and a faint highlight streak.
+                let streak = s * du * 0.6 + dv * 0.8 + 0.07;
+                let hl = (-(streak / 0.025).powi(2)).exp() * smooth((s * du + 0.05) / 0.1);
+                t = 0.86;
+                add = 6.0 + 22.0 * hl;
+            }
+            rim_a = rim_a.max(smooth((rim - d.abs()) / edge + 0.5));
+            // Temple arm from the outer rim toward the ear.
+            let au = s * u - (lu + ha);
+            if au > 0.0 && au < 0.95 - lu - ha + 0.3 {
+                let av = v - (lv - 0.6 * hb) - 0.05 * au;
+                rim_a = rim_a.max(
+                    smooth((0.8 * rim - av.abs()) / edge + 0.5) * smooth((0.97 - u.abs()) / edge),
+                );
+            }
+        }
+        // Bridge over the nose: a shallow arch between the lenses' inner rims.
+        let inner = lu - ha;
+        if u.abs() < inner + 0.02 {
+            let bv = lv - 0.35 * hb - 0.05 * (1.0 - (u / inner).powi(2)).max(0.0);
+            rim_a = rim_a.max(smooth((0.9 * rim - (v - bv).abs()) / edge + 0.5));
+        }
+        // Rims: dark, with a slight sheen along the top.
+        [t * (1.0 - rim_a), add * (1.0 - rim_a) + rim_a * 28.0]
+    })
+}
+
+/// Hand grid rows end here (hand units); below it only the forearm, drawn directly.
+const HAND_GRID_Y1: f32 = 0.9;
+
+/// A hand (back towards the camera) in hand units (about half a face width): palm centred at
+/// 0, four fingers toward -y, the thumb toward +x, the forearm down +y. Returns [coverage,
+/// luma]. `edge`: ~1.5 pixels in hand units.
+fn hand(x: f32, y: f32, edge: f32, seed: u32) -> [f32; 2] {
+    // Signed distances (negative inside) of a capsule a-b with radius r, and the union.
+    let capsule = |ax: f32, ay: f32, bx: f32, by: f32, r: f32| {
+        let (px, py, vx, vy) = (x - ax, y - ay, bx - ax, by - ay);
+        let h = ((px * vx + py * vy) / (vx * vx + vy * vy)).clamp(0.0, 1.0);
+        (px - h * vx).hypot(py - h * vy) - r
+    };
+    // Forearm: widening a little away from the wrist.
+    let arm = if y > 0.3 {
+        x.abs() - (0.34 + 0.04 * (y - 0.3)).min(0.5)
+    } else {
+        f32::INFINITY
+    };
+    let mut d = arm;
+    // Palm: rounded rectangle.
+    if y < 1.0 {
+        let (qx, qy) = (x.abs() - 0.3, (y + 0.05).abs() - 0.3);
+        d = d.min(qx.max(qy).min(0.0) + qx.max(0.0).hypot(qy.max(0.0)) - 0.17);
+    }
+    let mut crease = 0.0f32;
+    let mut nails = 0.0f32;
+    if y < 0.0 {
+        // Fingers (slightly fanned, the middle one longest) and the thumb.
+        for (fx, len, tilt) in [
+            (-0.34f32, 0.62f32, -0.14f32),
+            (-0.115, 0.8, -0.04),
+            (0.115, 0.85, 0.04),
+            (0.34, 0.75, 0.12),
+        ] {
+            let (bx, by) = (fx, -0.3);
+            let (tx, ty) = (bx + tilt * len, by - len);
+            let fd = capsule(bx, by, tx, ty, 0.105);
+            d = d.min(fd);
+            // Nail near the tip.
+            let nd = ((x - (tx - 0.02 * tilt)).powi(2) / 0.0036 + (y - ty - 0.06).powi(2) / 0.008)
+                .min(4.0);
+            nails = nails.max((1.0 - nd).max(0.0) * smooth(-fd / 0.03));
+            // Knuckle creases across each finger.
+            for k in [0.38f32, 0.66] {
+                let cy = by - k * len;
+                crease += (-((y - cy) / 0.012).powi(2)).exp() * smooth(-fd / 0.04);
+            }
+        }
+    }
+    if y < 0.45 {
+        d = d.min(capsule(0.32, 0.2, 0.72, -0.35, 0.12));
+    }
+    let a = smooth(-d / edge + 0.5);
+    if a <= 0.0 {
+        return [0.0, 0.0];
+    }
+    // Rounded shading (darker toward the outline), skin texture, tendons and creases.
+    let depth = smooth(-d / 0.12);
+    let l = 138.0 + 28.0 * depth - 8.0 * (y / 1.5).clamp(-1.0, 1.0)
+        + 5.0 * vnoise(x / 0.03, y / 0.03, seed)
+        + 4.0 * vnoise(x / 0.12, y / 0.12, seed ^ 1)
+        - 14.0 * crease.min(1.0)
+        + 16.0 * nails;
+    [a, l]
 }
 
 /// Skin features at rest face coordinates (u, v), added to the shading: eye sockets, brows,
