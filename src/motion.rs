@@ -96,6 +96,9 @@ pub struct FrameSignals {
     /// units of the face's contrast). A blink changes both eyes at once, whatever the flow
     /// makes of it.
     pub eye_change: [f32; 2],
+    /// Faces the detector saw in the whole frame, when it searched the whole frame this
+    /// frame (0 otherwise). With several, the largest and most central one is followed.
+    pub faces_in_view: u32,
     /// Speed of the head's own motion at the face centre, percent of face width per second.
     pub head_speed: f32,
     /// Robust scale of flow residuals over the whole face, percent of face width per frame.
@@ -117,6 +120,8 @@ pub struct MotionAnalyzer {
     /// Indices (into `points`) of the points inside either eye region, and their flow
     /// measured backwards in time (current frame to previous).
     eye_points: Vec<usize>,
+    /// Faces seen by the last whole-frame detection (reported once per frame).
+    faces_in_view: u32,
     /// Scratch: (vertical residual, weight) samples per [side * 2 + half] of the eyes.
     half_samples: [Vec<(f32, f32)>; 4],
     /// Grid points per eye half (for normalising `eye_trackable`).
@@ -167,6 +172,7 @@ impl MotionAnalyzer {
             point_region,
             flows,
             eye_half_points: eye_points.len() as f32 / 4.0,
+            faces_in_view: 0,
             half_samples: Default::default(),
             eye_points,
             eye_point_coords,
@@ -201,6 +207,13 @@ impl MotionAnalyzer {
 
     /// Measures one frame.
     pub fn process(&mut self, frame: &Frame) -> FrameSignals {
+        self.faces_in_view = 0;
+        let mut out = self.measure(frame);
+        out.faces_in_view = self.faces_in_view;
+        out
+    }
+
+    fn measure(&mut self, frame: &Frame) -> FrameSignals {
         let t = frame.pts_s;
         let dt = match self.prev_t {
             Some(p) if t > p => (t - p).min(0.5),
@@ -460,6 +473,7 @@ impl MotionAnalyzer {
             }
         }
         let faces = self.detector.detect(&frame.luma, frame.width, frame.height);
+        self.faces_in_view = faces.len() as u32;
         if let Some(p) = near {
             let best = faces
                 .iter()

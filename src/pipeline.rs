@@ -136,6 +136,8 @@ pub struct RunState {
     frame_dt: f64,
     lost_since: Option<f64>,
     closed: Vec<Twitch>,
+    /// Most faces seen at once so far (said once in the log when more than one).
+    most_faces: u32,
 }
 
 impl RunState {
@@ -149,6 +151,7 @@ impl RunState {
             frame_dt: 1.0 / 30.0,
             lost_since: None,
             closed: vec![],
+            most_faces: 1,
         }
     }
 
@@ -168,6 +171,16 @@ impl RunState {
             self.first_t = Some(t);
         }
         self.summary.frames += 1;
+        if s.faces_in_view > self.most_faces {
+            self.most_faces = s.faces_in_view;
+            emit(&Event::Warning {
+                t_s: round3(t),
+                message: format!(
+                    "{} faces in view: following the largest, most central one",
+                    s.faces_in_view
+                ),
+            })?;
+        }
         match (s.face.is_some(), self.lost_since) {
             (true, Some(since)) => {
                 emit(&Event::FaceLost {
