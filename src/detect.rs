@@ -477,18 +477,17 @@ mod tests {
     const L: usize = 0;
     const R: usize = 1;
 
+    /// A closure profile on one side only.
+    fn on_side(only: usize, f: impl Fn(f64) -> f32 + 'static) -> Box<dyn Fn(f64, usize) -> f32> {
+        Box::new(move |t, side| if side == only { f(t) } else { 0.0 })
+    }
+
     #[test]
     fn fast_one_sided_squeeze_is_one_twitch_on_that_side() {
         let out = run(
             10.0,
             Sim {
-                closure: Box::new(|t, side| {
-                    if side == L {
-                        squeeze(t, 4.0, 4.6, 0.1, 0.1, 3.0)
-                    } else {
-                        0.0
-                    }
-                }),
+                closure: on_side(L, |t| squeeze(t, 4.0, 4.6, 0.1, 0.1, 3.0)),
                 ..Sim::default()
             },
         );
@@ -525,13 +524,7 @@ mod tests {
         let out = run(
             10.0,
             Sim {
-                closure: Box::new(|t, side| {
-                    if side == R {
-                        squeeze(t, 3.0, 6.0, 1.0, 1.0, 3.0)
-                    } else {
-                        0.0
-                    }
-                }),
+                closure: on_side(R, |t| squeeze(t, 3.0, 6.0, 1.0, 1.0, 3.0)),
                 ..Sim::default()
             },
         );
@@ -565,13 +558,7 @@ mod tests {
         let out = run(
             10.0,
             Sim {
-                closure: Box::new(|t, side| {
-                    if side == L {
-                        squeeze(t, 2.0, 5.0, 0.15, 0.2, 4.0)
-                    } else {
-                        0.0
-                    }
-                }),
+                closure: on_side(L, |t| squeeze(t, 2.0, 5.0, 0.15, 0.2, 4.0)),
                 ..Sim::default()
             },
         );
@@ -585,13 +572,7 @@ mod tests {
         let out = run(
             10.0,
             Sim {
-                closure: Box::new(|t, side| {
-                    if side == L {
-                        squeeze(t, 4.0, 4.6, 0.1, 0.1, 3.0)
-                    } else {
-                        0.0
-                    }
-                }),
+                closure: on_side(L, |t| squeeze(t, 4.0, 4.6, 0.1, 0.1, 3.0)),
                 speed: Box::new(|t, side, r| {
                     if side == L && r == 1 && (4.0..4.5).contains(&t) {
                         80.0
@@ -613,13 +594,7 @@ mod tests {
         let out = run(
             10.0,
             Sim {
-                closure: Box::new(|t, side| {
-                    if side == L {
-                        squeeze(t, 4.0, 4.6, 0.1, 0.1, 3.0)
-                    } else {
-                        0.0
-                    }
-                }),
+                closure: on_side(L, |t| squeeze(t, 4.0, 4.6, 0.1, 0.1, 3.0)),
                 reliable: Box::new(|t| !(3.9..4.7).contains(&t)),
                 ..Sim::default()
             },
@@ -632,13 +607,7 @@ mod tests {
         let out = run(
             10.0,
             Sim {
-                closure: Box::new(|t, side| {
-                    if side == L {
-                        squeeze(t, 4.0, 6.0, 0.1, 0.1, 3.0)
-                    } else {
-                        0.0
-                    }
-                }),
+                closure: on_side(L, |t| squeeze(t, 4.0, 6.0, 0.1, 0.1, 3.0)),
                 face: Box::new(|t| !(5.0..5.5).contains(&t)),
                 ..Sim::default()
             },

@@ -338,19 +338,18 @@ impl LucasKanade {
                     i += 1;
                 }
             }
-            let ddx = (syy * bx - sxy * by) / det;
-            let ddy = (sxx * by - sxy * bx) / det;
-            ux += ddx;
-            uy += ddy;
-            if ddx * ddx + ddy * ddy < self.params.epsilon * self.params.epsilon {
+            if gauss_newton_step(
+                &mut ux,
+                &mut uy,
+                [sxx, sxy, syy, det],
+                bx,
+                by,
+                self.params.epsilon,
+            ) {
                 break;
             }
         }
-        let lim = (w.max(h) as f32) * 0.5;
-        if !ux.is_finite() || !uy.is_finite() || ux.abs() > lim || uy.abs() > lim {
-            return ((gx, gy), 0.0);
-        }
-        ((ux, uy), weight)
+        settle((ux, uy), (gx, gy), weight, w.max(h))
     }
 
     /// One level of iterative LK starting from guess (gx, gy). Returns the displacement at
@@ -408,21 +407,48 @@ impl LucasKanade {
                     i += 1;
                 }
             }
-            let ddx = (syy * bx - sxy * by) / det;
-            let ddy = (sxx * by - sxy * bx) / det;
-            ux += ddx;
-            uy += ddy;
-            if ddx * ddx + ddy * ddy < self.params.epsilon * self.params.epsilon {
+            if gauss_newton_step(
+                &mut ux,
+                &mut uy,
+                [sxx, sxy, syy, det],
+                bx,
+                by,
+                self.params.epsilon,
+            ) {
                 break;
             }
         }
-        // Runaway solutions (occlusion, no texture) are clamped and distrusted.
-        let lim = (w.max(h) as f32) * 0.5;
-        if !ux.is_finite() || !uy.is_finite() || ux.abs() > lim || uy.abs() > lim {
-            return ((gx, gy), 0.0);
-        }
-        ((ux, uy), weight)
+        settle((ux, uy), (gx, gy), weight, w.max(h))
     }
+}
+
+/// Applies one Lucas–Kanade update from the structure tensor `[sxx, sxy, syy, det]` and the
+/// mismatch vector (bx, by). Returns true once the update is below `epsilon` (converged).
+#[inline]
+fn gauss_newton_step(
+    ux: &mut f32,
+    uy: &mut f32,
+    t: [f32; 4],
+    bx: f32,
+    by: f32,
+    epsilon: f32,
+) -> bool {
+    let [sxx, sxy, syy, det] = t;
+    let ddx = (syy * bx - sxy * by) / det;
+    let ddy = (sxx * by - sxy * bx) / det;
+    *ux += ddx;
+    *uy += ddy;
+    ddx * ddx + ddy * ddy < epsilon * epsilon
+}
+
+/// The level's answer: runaway solutions (occlusion, no texture) fall back to the guess and
+/// are distrusted.
+fn settle(u: (f32, f32), guess: (f32, f32), weight: f32, size: usize) -> ((f32, f32), f32) {
+    let lim = size as f32 * 0.5;
+    if !u.0.is_finite() || !u.1.is_finite() || u.0.abs() > lim || u.1.abs() > lim {
+        return (guess, 0.0);
+    }
+    (u, weight)
 }
 
 /// Affine motion `d(p) = A (p - c) + t` of a set of points about centre `c`.
