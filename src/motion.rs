@@ -25,9 +25,9 @@ pub struct MotionParams {
     pub search_interval_s: f64,
     /// With no detection confirming the tracked face for this long, the face counts as lost.
     pub lost_after_s: f64,
-    /// Leak time constant of the accumulated displacement: deformation held longer than
-    /// this fades (so tracking drift cannot build up).
-    pub displacement_tau_s: f64,
+    /// Leak time constant of the accumulated eye squeeze: a squeeze held longer than this
+    /// fades (so measurement drift cannot build up).
+    pub squeeze_tau_s: f64,
     /// Squeeze rates below this (percent of face width per second) count as none.
     pub closure_deadband: f32,
     /// Flow is unreliable (motion blur, occlusion, a face turning away) when the robust
@@ -50,7 +50,7 @@ impl Default for MotionParams {
             detect_interval_s: 0.5,
             search_interval_s: 0.2,
             lost_after_s: 1.0,
-            displacement_tau_s: 2.0,
+            squeeze_tau_s: 2.0,
             closure_deadband: 3.0,
             max_residual_pct: 2.5,
             max_head_speed: 120.0,
@@ -75,13 +75,6 @@ pub struct FrameSignals {
     /// Local motion left after removing head motion: RMS residual flow speed in percent of
     /// the face's width per second.
     pub speed: [[f32; 3]; 2],
-    /// Speed of the region's mean residual motion (its coherent part), percent of face width
-    /// per second: a lid closing or a cheek rising moves the whole region one way.
-    pub coherent_speed: [[f32; 3]; 2],
-    /// How far the region's skin has moved from where it rested, once head motion is
-    /// removed: the region's mean residual displacement accumulated with a leak, in percent
-    /// of the face's width. Unlike `speed` it stays up while a squeeze is held (tonic spasm).
-    pub displacement: [[f32; 3]; 2],
     /// Per side: how much the eye region is squeezed vertically (lid closing), accumulated
     /// with a leak, in percent of face width (0 = at rest or opened wider).
     pub closure: [f32; 2],
@@ -133,8 +126,6 @@ pub struct MotionAnalyzer {
     sampler: CropSampler,
     prev_pyr: Pyramid,
     cur_pyr: Pyramid,
-    /// Accumulated mean residual displacement per (side, region), crop px.
-    accumulated: Vec<(f32, f32)>,
     /// Accumulated vertical squeeze of each eye region (crop px).
     closure: [f32; 2],
     pose: Option<FacePose>,
@@ -163,7 +154,6 @@ impl MotionAnalyzer {
         let eye_point_coords: Vec<(f32, f32)> = eye_points.iter().map(|&i| points[i]).collect();
         let back_flows = vec![FlowVec::default(); eye_points.len()];
         let flows = vec![FlowVec::default(); points.len()];
-        let accumulated = vec![(0.0, 0.0); 6];
         Self {
             detector: FaceDetector::new(params.detector.clone()),
             lk: LucasKanade::new(params.flow.clone()),
@@ -182,7 +172,6 @@ impl MotionAnalyzer {
             sampler: CropSampler::default(),
             prev_pyr: Pyramid::default(),
             cur_pyr: Pyramid::default(),
-            accumulated,
             closure: [0.0; 2],
             pose: None,
             last_confirmed_t: f64::NEG_INFINITY,
@@ -272,21 +261,17 @@ impl MotionAnalyzer {
         out.reliable = out.residual_scale <= self.params.max_residual_pct
             && out.head_speed <= self.params.max_head_speed;
 
-        let leak = (-dt / self.params.displacement_tau_s).exp() as f32;
+        let leak = (-dt / self.params.squeeze_tau_s).exp() as f32;
         let mut halves = [[(0.0f32, 0.0f32); 2]; 2]; // [side][upper/lower] (sum dy, weight)
         let mut sq = [[0.0f32; 3]; 2];
-        let mut mean = [[(0.0f32, 0.0f32); 3]; 2];
         let mut count = [[0.0f32; 3]; 2];
         for (i, pr) in self.point_region.iter().enumerate() {
             let f = self.flows[i];
             if let Some((s, r)) = pr
                 && f.weight > 0.0
             {
-                let (px, py) = motion.predict(self.points[i].0, self.points[i].1);
                 let (s, r) = (s.index(), r.index());
                 sq[s][r] += f.weight * residuals[i] * residuals[i];
-                mean[s][r].0 += f.weight * (f.dx - px);
-                mean[s][r].1 += f.weight * (f.dy - py);
                 count[s][r] += f.weight;
             }
         }
@@ -322,19 +307,9 @@ impl MotionAnalyzer {
         let to_pct = 100.0 / face_px;
         for s in 0..2 {
             for r in 0..3 {
-                let acc = &mut self.accumulated[s * 3 + r];
-                acc.0 *= leak;
-                acc.1 *= leak;
                 if count[s][r] > 0.0 {
-                    let (mx, my) = (mean[s][r].0 / count[s][r], mean[s][r].1 / count[s][r]);
-                    if out.reliable {
-                        acc.0 += mx;
-                        acc.1 += my;
-                    }
                     out.speed[s][r] = (sq[s][r] / count[s][r]).sqrt() * to_pct_per_s;
-                    out.coherent_speed[s][r] = (mx * mx + my * my).sqrt() * to_pct_per_s;
                 }
-                out.displacement[s][r] = (acc.0 * acc.0 + acc.1 * acc.1).sqrt() * to_pct;
             }
             // Lid closure squeezes the eye region vertically: the upper half moves down
             // relative to the lower half. Differences of neighbours cancel common drift.
@@ -449,7 +424,6 @@ impl MotionAnalyzer {
         normalize_contrast(&mut self.crop);
         self.prev_pyr
             .build_with_gradients(&self.crop, self.params.flow.levels);
-        self.accumulated.iter_mut().for_each(|a| *a = (0.0, 0.0));
         self.closure = [0.0; 2];
         self.pose = Some(pose);
         self.last_confirmed_t = t;

@@ -258,7 +258,7 @@ impl<W: Write> TraceWriter<W> {
             let mut h = String::from(
                 "frame,t_s,face,face_cx,face_cy,face_size,discontinuity,head_speed,residual_scale",
             );
-            for kind in ["speed", "coherent", "displacement", "z"] {
+            for kind in ["speed", "z"] {
                 for side in ["left", "right"] {
                     for region in ["eye", "cheek", "mouth"] {
                         h.push_str(&format!(",{kind}_{side}_{region}"));
@@ -283,7 +283,7 @@ impl<W: Write> TraceWriter<W> {
             s.head_speed,
             s.residual_scale
         );
-        for arr in [&s.speed, &s.coherent_speed, &s.displacement, &a.z] {
+        for arr in [&s.speed, &a.z] {
             for side in arr.iter() {
                 for v in side {
                     row.push_str(&format!(",{v:.4}"));
