@@ -269,3 +269,18 @@ fn mirrored_selfie_view() {
         }
     }
 }
+
+#[test]
+fn head_turned_up_to_30_degrees() {
+    let p = SynthParams {
+        distractors: vec![DistractorKind::HeadTurn],
+        duration_s: 15.0,
+        ..base(33)
+    };
+    let (labels, _, s) = case("head turns 15-30 degrees", p, |_| {});
+    assert!(
+        labels.distractors.iter().any(|d| d.kind == "head_turn"),
+        "the clip turns the head"
+    );
+    assert_good(&s, 1);
+}
