@@ -173,12 +173,13 @@ impl SessionStats {
         let mut inside: Vec<&Twitch> = Vec::new();
         let mut outside_span = 0;
         for t in events.iter().filter_map(Event::as_twitch) {
+            // Inside when it starts before the end and ends after the start of the span
+            // (a zero-length twitch may sit on either edge).
             let ok = t.start_s.is_finite()
                 && t.end_s.is_finite()
                 && t.end_s >= t.start_s
                 && t.end_s >= 0.0
-                && t.start_s <= duration_s
-                && !(duration_s > 0.0 && t.start_s == duration_s && t.end_s > t.start_s);
+                && (t.start_s < duration_s || (t.start_s == duration_s && t.end_s == t.start_s));
             if ok {
                 inside.push(t);
             } else {
