@@ -18,4 +18,5 @@ pub mod labels;
 pub mod motion;
 pub mod pipeline;
 pub mod source;
+pub mod stats;
 pub mod synth;
