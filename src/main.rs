@@ -1,3 +1,5 @@
+//! Entry point: parses the command line, runs it, prints any error once. Thread: main.
+
 use clap::Parser;
 use std::process::ExitCode;
 
