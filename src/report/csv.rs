@@ -75,7 +75,7 @@ pub fn comparison_csv(c: &Comparison) -> String {
             after: a.value,
             change,
             ci,
-            decimals: b.decimals.max(2),
+            decimals: b.decimals,
         });
         if b.key == "per_min_right" {
             let (pb, pa) = (&c.pooled_before.stats, &c.pooled_after.stats);
@@ -146,6 +146,6 @@ fn test_row(key: &str, t: Option<MannWhitney>) -> Row {
         after: None,
         change: t.map(|t| t.p_two_sided),
         ci: None,
-        decimals: 4,
+        decimals: 6,
     }
 }
