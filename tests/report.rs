@@ -405,3 +405,16 @@ fn pooled_sessions_add_up() {
     assert!(p.share.is_some());
     assert_eq!(p.stats.blocks.len(), 12);
 }
+
+#[test]
+fn numbers_never_print_as_negative_zero() {
+    assert_eq!(report::unsign_zeros("-0.0 min"), "0.0 min");
+    assert_eq!(report::unsign_zeros("-0.00 to +1.23 s"), "0.00 to +1.23 s");
+    assert_eq!(
+        report::unsign_zeros("-0.05, +0.0, 0.03–1.21"),
+        "-0.05, 0.0, 0.03–1.21"
+    );
+    assert_eq!(report::fixed(Some(-1e-12), 2), "0.00");
+    assert_eq!(report::fixed(Some(f64::INFINITY), 2), "");
+    assert_eq!(report::fixed(None, 2), "");
+}

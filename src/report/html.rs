@@ -2,7 +2,7 @@
 //! nothing fetched from the network. All text that comes from logs is escaped.
 
 use super::plots::{self, LEFT_COLOR, RIGHT_COLOR};
-use super::{Comparison, RESAMPLES, SEED, Session, rate_ci_text, ratio_text};
+use super::{Comparison, RESAMPLES, SEED, Session, rate_ci_text, ratio_text, unsign_zeros};
 use crate::stats::{Distribution, Interval, MannWhitney, RateRatio};
 use std::fmt::Write as _;
 
@@ -32,6 +32,8 @@ h3 { font-size: 11.5pt; margin: 10px 0 4px 0; }
 table { border-collapse: collapse; margin: 4px 0 8px 0; font-size: 10pt; }
 th, td { border: 1px solid #bbb; padding: 2px 6px; text-align: right; vertical-align: top; }
 th:first-child, td:first-child { text-align: left; }
+td { white-space: nowrap; }
+thead th { overflow-wrap: anywhere; }
 thead th { background: #eee; }
 .meta { color: #444; font-size: 9.5pt; }
 .summary { font-size: 13pt; font-weight: bold; margin: 10px 0; }
@@ -40,6 +42,7 @@ thead th { background: #eee; }
 .note { color: #444; font-style: italic; }
 .key span { display: inline-block; width: 12px; height: 12px; margin: 0 4px 0 10px; vertical-align: middle; }
 .plots { display: flex; flex-wrap: wrap; gap: 8px; }
+.plots figure { flex: 1 1 0; min-width: 300px; }
 figure { margin: 4px 0; break-inside: avoid; page-break-inside: avoid; }
 figcaption { font-size: 9.5pt; color: #333; }
 svg { max-width: 100%; height: auto; }
@@ -146,7 +149,7 @@ fn measures_table(cols: &[&Session]) -> String {
     for (label, f) in ROWS {
         let _ = write!(t, "<tr><td>{}</td>", esc(label));
         for s in cols {
-            let _ = write!(t, "<td>{}</td>", esc(&f(s)));
+            let _ = write!(t, "<td>{}</td>", esc(&unsign_zeros(&f(s))));
         }
         t.push_str("</tr>\n");
     }
@@ -231,8 +234,8 @@ fn rates(sessions: &[&Session]) -> String {
     for s in long {
         let _ = writeln!(
             out,
-            "<figure>{}<figcaption>{} — twitches per observed minute, one-minute blocks \
-             (blocks with under 10 s observed left out)</figcaption></figure>",
+            "<figure>{}<figcaption>{} — twitches per observed minute (blue: left side, orange: right \
+             side), one-minute blocks; blocks with under 10 s observed are left out</figcaption></figure>",
             plots::rate_over_time(s),
             esc(&s.name)
         );
@@ -379,10 +382,10 @@ pub fn compare_html(c: &Comparison) -> String {
             h,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(label),
-            esc(&before),
-            esc(&after),
-            esc(&change),
-            esc(&ci)
+            esc(&unsign_zeros(&before)),
+            esc(&unsign_zeros(&after)),
+            esc(&unsign_zeros(&change)),
+            esc(&unsign_zeros(&ci))
         );
     };
     row(
@@ -440,10 +443,6 @@ pub fn compare_html(c: &Comparison) -> String {
         change,
         ci,
     );
-    let share_ci = |s: &Session| {
-        s.share
-            .map(|i| format!("{:.1}–{:.1}%", i.low * 100.0, i.high * 100.0))
-    };
     row(
         "Time in spasm (95% interval)",
         share_text(pb),
@@ -454,10 +453,8 @@ pub fn compare_html(c: &Comparison) -> String {
             1,
             " points",
         ),
-        match (share_ci(pb), share_ci(pa)) {
-            (Some(x), Some(y)) => format!("before {x}; after {y}"),
-            _ => "—".to_string(),
-        },
+        // Each side's interval is in its own cell.
+        String::new(),
     );
     let (change, ci) = diff_cells(c.intensity_diff, "");
     row(
@@ -499,14 +496,14 @@ pub fn compare_html(c: &Comparison) -> String {
     let _ = writeln!(
         h,
         "<li>Duration: median change {} (bootstrap, {RESAMPLES} resamples, seed {SEED}); {}</li>",
-        esc(&diff_cells(c.duration_diff, " s").0),
-        esc(&mw_text(c.duration_test))
+        esc(&unsign_zeros(&diff_cells(c.duration_diff, " s").0)),
+        esc(&unsign_zeros(&mw_text(c.duration_test)))
     );
     let _ = writeln!(
         h,
         "<li>Intensity: median change {} (bootstrap, {RESAMPLES} resamples, seed {SEED}); {}</li>",
-        esc(&diff_cells(c.intensity_diff, "").0),
-        esc(&mw_text(c.intensity_test))
+        esc(&unsign_zeros(&diff_cells(c.intensity_diff, "").0)),
+        esc(&unsign_zeros(&mw_text(c.intensity_test)))
     );
     h.push_str("</ul>\n");
 
@@ -532,8 +529,8 @@ pub fn compare_html(c: &Comparison) -> String {
     h.push_str("<h2>Duration and intensity</h2>\n<div class=\"plots\">\n");
     let _ = write!(
         h,
-        "<figure>{}<figcaption>Duration of each twitch, before (grey) and after</figcaption></figure>\n\
-         <figure>{}<figcaption>Intensity (peak) of each twitch, before (grey) and after</figcaption></figure>\n</div>\n",
+        "<figure>{}<figcaption>Duration of each twitch, before (grey) and after (blue)</figcaption></figure>\n\
+         <figure>{}<figcaption>Intensity (peak) of each twitch, before (grey) and after (blue)</figcaption></figure>\n</div>\n",
         plots::histogram(
             &[
                 ("before", &b.all.durations_s, grey),

@@ -370,6 +370,30 @@ pub fn fixed(value: Option<f64>, decimals: usize) -> String {
     }
 }
 
+/// Drops the sign of numbers that print as zero ("-0.0" → "0.0", "+0.00" → "0.00"), which
+/// rounding of tiny float errors would otherwise show.
+pub fn unsign_zeros(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if (c == '-' || c == '+') && chars.get(i + 1).is_some_and(|d| d.is_ascii_digit()) {
+            let mut j = i + 1;
+            while j < chars.len() && (chars[j].is_ascii_digit() || chars[j] == '.') {
+                j += 1;
+            }
+            if chars[i + 1..j].iter().all(|&d| d == '0' || d == '.') {
+                i += 1;
+                continue;
+            }
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
+}
+
 /// Before / after, pooled over the sessions of each.
 #[derive(Debug, Clone)]
 pub struct Comparison {

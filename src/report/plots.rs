@@ -13,7 +13,9 @@ const FONT: &str = "sans-serif";
 pub(super) const LEFT_COLOR: RGBColor = RGBColor(0x1f, 0x5f, 0xa8);
 pub(super) const RIGHT_COLOR: RGBColor = RGBColor(0xc4, 0x5a, 0x00);
 const LOST_COLOR: RGBColor = RGBColor(0xd0, 0xd0, 0xd0);
-const GRID: RGBColor = RGBColor(0xe4, 0xe4, 0xe4);
+const GRID: RGBColor = RGBColor(0xdd, 0xdd, 0xdd);
+/// Text size in SVG pixels; plots are drawn at about the width they are shown at on A4.
+const LABEL_PT: u32 = 15;
 
 fn fonts() {
     static ONCE: Once = Once::new();
@@ -76,22 +78,32 @@ pub fn timeline(s: &Session) -> String {
     }
     let (unit, unit_name) = time_unit(d);
     let xmax = d / unit;
-    svg((900, 190), |root| {
+    svg((760, 170), |root| {
         let mut chart = ChartBuilder::on(root)
             .margin(8)
-            .x_label_area_size(36)
-            .y_label_area_size(60)
+            .margin_right(22)
+            .x_label_area_size(40)
+            .y_label_area_size(56)
             .build_cartesian_2d(0.0..xmax, 0.0..2.0)
             .map_err(e2s)?;
         chart
             .configure_mesh()
             .disable_y_mesh()
-            .light_line_style(GRID)
+            .light_line_style(TRANSPARENT)
             .bold_line_style(GRID)
-            .y_labels(0)
+            .y_labels(5)
+            .y_label_formatter(&|y: &f64| {
+                if (y - 1.5).abs() < 0.01 {
+                    "left".to_string()
+                } else if (y - 0.5).abs() < 0.01 {
+                    "right".to_string()
+                } else {
+                    String::new()
+                }
+            })
             .x_desc(format!("time ({unit_name})"))
-            .label_style((FONT, 13))
-            .axis_desc_style((FONT, 13))
+            .label_style((FONT, LABEL_PT))
+            .axis_desc_style((FONT, LABEL_PT))
             .draw()
             .map_err(e2s)?;
         for e in &s.events {
@@ -126,13 +138,6 @@ pub fn timeline(s: &Session) -> String {
                 })
                 .collect();
             chart.draw_series(bars).map_err(e2s)?;
-            chart
-                .draw_series([Text::new(
-                    format!("{side}"),
-                    (0.0, lane + 0.5),
-                    (FONT, 13).into_font().color(&BLACK),
-                )])
-                .map_err(e2s)?;
         }
         Ok(())
     })
@@ -157,48 +162,39 @@ pub fn rate_over_time(s: &Session) -> String {
     let right = points(Side::Right);
     let ymax = left.iter().chain(&right).map(|p| p.1).fold(1.0, f64::max) * 1.1;
     let xmax = s.stats.duration_s / 60.0;
-    svg((900, 260), |root| {
+    svg((760, 250), |root| {
         let mut chart = ChartBuilder::on(root)
             .margin(8)
-            .x_label_area_size(36)
-            .y_label_area_size(60)
+            .margin_right(22)
+            .x_label_area_size(40)
+            .y_label_area_size(56)
             .build_cartesian_2d(0.0..xmax.max(1.0), 0.0..ymax)
             .map_err(e2s)?;
         chart
             .configure_mesh()
-            .light_line_style(GRID)
+            .light_line_style(TRANSPARENT)
             .bold_line_style(GRID)
             .x_desc("time (min)")
             .y_desc("per minute")
-            .label_style((FONT, 13))
-            .axis_desc_style((FONT, 13))
+            .label_style((FONT, LABEL_PT))
+            .axis_desc_style((FONT, LABEL_PT))
             .draw()
             .map_err(e2s)?;
         for (side, pts) in [(Side::Left, left), (Side::Right, right)] {
             let c = side_color(side);
             chart
                 .draw_series(LineSeries::new(pts.clone(), c.stroke_width(2)))
-                .map_err(e2s)?
-                .label(format!("{side}"))
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], c.stroke_width(2)));
+                .map_err(e2s)?;
             chart
                 .draw_series(pts.iter().map(|&p| Circle::new(p, 3, c.filled())))
                 .map_err(e2s)?;
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK.mix(0.3))
-            .label_font((FONT, 13))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(e2s)?;
         Ok(())
     })
 }
 
 /// A histogram of one or two samples (two: "before" and "after", drawn side by side in each
-/// bin). `x_desc` names the axis.
+/// bin; the caption says which colour is which). `x_desc` names the axis.
 pub fn histogram(samples: &[(&str, &[f64], RGBColor)], x_desc: &str) -> String {
     let all: Vec<f64> = samples
         .iter()
@@ -229,24 +225,34 @@ pub fn histogram(samples: &[(&str, &[f64], RGBColor)], x_desc: &str) -> String {
         .collect();
     let ymax = counts.iter().flatten().copied().max().unwrap_or(1).max(1) as f64 * 1.15;
     let k = samples.len().max(1) as f64;
-    svg((440, 250), |root| {
+    svg((350, 250), |root| {
         let mut chart = ChartBuilder::on(root)
             .margin(8)
-            .x_label_area_size(36)
-            .y_label_area_size(48)
+            .margin_right(22)
+            .x_label_area_size(40)
+            .y_label_area_size(44)
             .build_cartesian_2d(lo..lo + width * bins as f64, 0.0..ymax)
             .map_err(e2s)?;
         chart
             .configure_mesh()
-            .light_line_style(GRID)
+            .light_line_style(TRANSPARENT)
             .bold_line_style(GRID)
+            .x_labels(5)
+            .y_labels((ymax as usize + 1).min(6))
+            .y_label_formatter(&|y: &f64| {
+                if (y - y.round()).abs() < 1e-9 {
+                    format!("{y:.0}")
+                } else {
+                    String::new()
+                }
+            })
             .x_desc(x_desc)
             .y_desc("twitches")
-            .label_style((FONT, 12))
-            .axis_desc_style((FONT, 12))
+            .label_style((FONT, 14))
+            .axis_desc_style((FONT, 14))
             .draw()
             .map_err(e2s)?;
-        for (j, ((name, _, color), c)) in samples.iter().zip(&counts).enumerate() {
+        for (j, ((_, _, color), c)) in samples.iter().zip(&counts).enumerate() {
             let color = *color;
             let bars: Vec<_> = c
                 .iter()
@@ -258,22 +264,7 @@ pub fn histogram(samples: &[(&str, &[f64], RGBColor)], x_desc: &str) -> String {
                     Rectangle::new([(x0, 0.0), (x1, n as f64)], color.filled())
                 })
                 .collect();
-            let series = chart.draw_series(bars).map_err(e2s)?;
-            if samples.len() > 1 {
-                series.label(name.to_string()).legend(move |(x, y)| {
-                    Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled())
-                });
-            }
-        }
-        if samples.len() > 1 {
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.9))
-                .border_style(BLACK.mix(0.3))
-                .label_font((FONT, 12))
-                .position(SeriesLabelPosition::UpperRight)
-                .draw()
-                .map_err(e2s)?;
+            chart.draw_series(bars).map_err(e2s)?;
         }
         Ok(())
     })
