@@ -378,6 +378,7 @@ fn missing_file_is_one_line_error_and_writes_nothing() {
     let err = stderr(&o);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("nope.jsonl") && err.contains("cannot read event log"));
+    assert_eq!(err.matches("os error").count(), 1, "the cause once: {err}");
     assert!(!out.exists());
 
     let o = run(bin()
@@ -390,6 +391,15 @@ fn missing_file_is_one_line_error_and_writes_nothing() {
     assert!(!o.status.success());
     assert_eq!(stderr(&o).lines().count(), 1);
     assert!(!out.exists());
+
+    // An output folder that does not exist: one line, before any work.
+    let o = run(bin()
+        .arg("report")
+        .arg(&b)
+        .arg("--out")
+        .arg(dir.path().join("no/such/dir/r.html")));
+    assert!(!o.status.success());
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
 }
 
 #[test]

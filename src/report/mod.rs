@@ -9,7 +9,7 @@ mod csv;
 mod html;
 mod plots;
 
-use crate::events::{Event, read_log};
+use crate::events::{Event, check_writable, read_log};
 use crate::stats::{
     Interval, MannWhitney, RateRatio, SessionStats, bootstrap_median_diff, enough_time,
     mann_whitney, rate_ratio,
@@ -512,7 +512,9 @@ pub fn load_sessions(paths: &[PathBuf]) -> Result<Vec<Session>> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     for p in paths {
-        let log = read_log(p)?;
+        // The reader's message names the file and the cause; its source chain would repeat
+        // the cause.
+        let log = read_log(p).map_err(|e| anyhow::anyhow!("{e}"))?;
         for w in &log.warnings {
             if seen.insert((p.clone(), w.clone())) {
                 eprintln!("warning: {}: {w}", p.display());
@@ -605,6 +607,7 @@ fn print_notes(sessions: &[Session]) {
 }
 
 pub fn run_report(a: &ReportArgs) -> Result<()> {
+    check_writable(&a.out).with_context(|| format!("{}: cannot write", a.out.display()))?;
     let sessions = load_sessions(&a.logs)?;
     print_notes(&sessions);
     let pooled = pool(&sessions, "pooled");
@@ -619,6 +622,7 @@ pub fn run_report(a: &ReportArgs) -> Result<()> {
 }
 
 pub fn run_compare(a: &CompareArgs) -> Result<()> {
+    check_writable(&a.out).with_context(|| format!("{}: cannot write", a.out.display()))?;
     let before = load_sessions(&a.before)?;
     let after = load_sessions(&a.after)?;
     print_notes(&before);
