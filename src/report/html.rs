@@ -32,7 +32,7 @@ h3 { font-size: 11.5pt; margin: 10px 0 4px 0; }
 table { border-collapse: collapse; margin: 4px 0 8px 0; font-size: 10pt; }
 th, td { border: 1px solid #bbb; padding: 2px 6px; text-align: right; vertical-align: top; }
 th:first-child, td:first-child { text-align: left; }
-table.change td { white-space: nowrap; }
+table.change td + td { white-space: nowrap; }
 thead th { overflow-wrap: anywhere; }
 thead th { background: #eee; }
 .meta { color: #444; font-size: 9.5pt; }
@@ -48,6 +48,7 @@ figcaption { font-size: 9.5pt; color: #333; }
 svg { max-width: 100%; height: auto; }
 section { break-inside: auto; }
 table, .warning, .summary { break-inside: avoid; page-break-inside: avoid; }
+h1, h2, h3, .key { break-after: avoid; page-break-after: avoid; }
 @media print { body { max-width: none; padding: 0; } }
 "#;
 
@@ -379,7 +380,7 @@ pub fn compare_html(c: &Comparison) -> String {
     h.push_str(&notes_box(&all));
 
     h.push_str(
-        "<h2>Change</h2>\n<table>\n<thead><tr><th>Measure</th><th>Before</th>\
+        "<h2>Change</h2>\n<table class=\"change\">\n<thead><tr><th>Measure</th><th>Before</th>\
                 <th>After</th><th>Change</th><th>95% CI</th></tr></thead>\n<tbody>\n",
     );
     let mut row = |label: &str, before: String, after: String, change: String, ci: String| {
@@ -515,12 +516,16 @@ pub fn compare_html(c: &Comparison) -> String {
     h.push_str("<h2>Sessions</h2>\n<h3>Before</h3>\n");
     h.push_str(&sources_list(&c.before.iter().collect::<Vec<_>>()));
     let mut cols: Vec<&Session> = c.before.iter().collect();
-    cols.push(pb);
+    if c.before.len() > 1 {
+        cols.push(pb);
+    }
     h.push_str(&measures_table(&cols));
     h.push_str("<h3>After</h3>\n");
     h.push_str(&sources_list(&c.after.iter().collect::<Vec<_>>()));
     let mut cols: Vec<&Session> = c.after.iter().collect();
-    cols.push(pa);
+    if c.after.len() > 1 {
+        cols.push(pa);
+    }
     h.push_str(&measures_table(&cols));
 
     h.push_str("<h2>Timeline</h2>\n<h3>Before</h3>\n");
