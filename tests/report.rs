@@ -174,6 +174,8 @@ fn report_writes_golden_csv_and_complete_html() {
     }
     // Two timelines, two rate plots (6 minutes each), two histograms.
     assert_eq!(html.matches("<svg").count(), 6);
+    assert!(!html.contains("could not be drawn"), "every plot drawn");
+    assert!(html.contains("<text"), "plots carry their axis labels");
     assert!(html.contains("@page { size: A4"));
     assert!(html.contains("6.00"), "the before rate is shown");
 
@@ -427,4 +429,25 @@ fn numbers_never_print_as_negative_zero() {
     assert_eq!(report::fixed(Some(-1e-12), 2), "0.00");
     assert_eq!(report::fixed(Some(f64::INFINITY), 2), "");
     assert_eq!(report::fixed(None, 2), "");
+}
+
+#[test]
+fn compare_with_nothing_observed_says_so() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let empty = dir.path().join("empty.jsonl");
+    std::fs::write(&empty, "").expect("write");
+    let lost = write(dir.path(), "lost.jsonl", &[face_lost(0.0, 30.0)]);
+    let out = dir.path().join("c.html");
+    let o = run(bin()
+        .args(["compare", "--before"])
+        .arg(&empty)
+        .arg("--after")
+        .arg(&lost)
+        .arg("--out")
+        .arg(&out));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let html = std::fs::read_to_string(&out).expect("html");
+    assert_well_formed(&html);
+    assert!(html.contains("The twitch rate cannot be compared"));
+    assert!(html.contains("class=\"warning\""));
 }
