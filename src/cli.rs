@@ -32,6 +32,10 @@ pub enum Command {
     Synth(crate::synth::SynthArgs),
     /// Score event logs against labels: precision, recall, F1, side accuracy, onset error.
     Eval(EvalArgs),
+    /// Therapist report of event logs: HTML with plots (and CSV), each session and pooled.
+    Report(crate::report::ReportArgs),
+    /// Compare event logs from before and after a treatment: HTML (and CSV).
+    Compare(crate::report::CompareArgs),
 }
 
 #[derive(Debug, Args)]
@@ -80,6 +84,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Analyze(a) => analyze(&a),
         Command::Synth(s) => crate::synth::run(&s),
         Command::Eval(e) => run_eval(&e),
+        Command::Report(r) => crate::report::run_report(&r),
+        Command::Compare(c) => crate::report::run_compare(&c),
     }
 }
 

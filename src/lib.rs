@@ -17,6 +17,7 @@ pub mod flow;
 pub mod labels;
 pub mod motion;
 pub mod pipeline;
+pub mod report;
 pub mod source;
 pub mod stats;
 pub mod synth;
