@@ -68,6 +68,11 @@ pub enum Event {
         start_s: f64,
         end_s: f64,
     },
+    /// An interval with no frames from the camera (unplugged, busy): not observed time.
+    CameraGap {
+        start_s: f64,
+        end_s: f64,
+    },
     /// Something odd in the input that the user should know about.
     Warning {
         t_s: f64,
@@ -89,7 +94,14 @@ pub enum Event {
 
 impl Event {
     /// The `"kind"` tag of every variant this version understands.
-    pub const KINDS: [&'static str; 5] = ["session", "twitch", "face_lost", "warning", "summary"];
+    pub const KINDS: [&'static str; 6] = [
+        "session",
+        "twitch",
+        "face_lost",
+        "camera_gap",
+        "warning",
+        "summary",
+    ];
 
     /// The `"kind"` tag this event is written with.
     pub fn kind(&self) -> &'static str {
@@ -97,8 +109,19 @@ impl Event {
             Event::Session { .. } => "session",
             Event::Twitch(_) => "twitch",
             Event::FaceLost { .. } => "face_lost",
+            Event::CameraGap { .. } => "camera_gap",
             Event::Warning { .. } => "warning",
             Event::Summary { .. } => "summary",
+        }
+    }
+
+    /// The interval of a gap in observation (no face, or no camera), if this is one.
+    pub fn gap(&self) -> Option<(f64, f64)> {
+        match self {
+            Event::FaceLost { start_s, end_s } | Event::CameraGap { start_s, end_s } => {
+                Some((*start_s, *end_s))
+            }
+            _ => None,
         }
     }
 
@@ -616,6 +639,10 @@ mod tests {
             Event::FaceLost {
                 start_s: 0.0,
                 end_s: 1.0,
+            },
+            Event::CameraGap {
+                start_s: 1.0,
+                end_s: 2.0,
             },
             Event::Warning {
                 t_s: 0.0,

@@ -152,20 +152,10 @@ pub struct SessionStats {
 impl SessionStats {
     /// Computes the statistics of one session's events.
     ///
-    /// Not-observed time is the union of `face_lost` intervals. Gap kinds this version does
-    /// not know (a future `camera_gap`, say) are skipped by the log reader and so count as
-    /// observed time; this keeps old binaries conservative rather than failing.
+    /// Not-observed time is the union of `face_lost` and `camera_gap` intervals.
     pub fn from_events(events: &[Event]) -> SessionStats {
         let duration_s = session_span(events);
-        let lost = union(
-            events
-                .iter()
-                .filter_map(|e| match e {
-                    Event::FaceLost { start_s, end_s } => Some((*start_s, *end_s)),
-                    _ => None,
-                })
-                .collect(),
-        );
+        let lost = union(events.iter().filter_map(Event::gap).collect());
         let lost = clip(&lost, 0.0, duration_s);
         let lost_s = measure(&lost);
         let observed_s = (duration_s - lost_s).max(0.0);
@@ -263,7 +253,7 @@ fn session_span(events: &[Event]) -> f64 {
         .iter()
         .filter_map(|e| match e {
             Event::Twitch(t) => Some(t.end_s),
-            Event::FaceLost { end_s, .. } => Some(*end_s),
+            Event::FaceLost { end_s, .. } | Event::CameraGap { end_s, .. } => Some(*end_s),
             Event::Warning { t_s, .. } => Some(*t_s),
             _ => None,
         })

@@ -165,7 +165,9 @@ fn from_a_log_text_with_unknown_kinds() {
     let text = concat!(
         r#"{"kind":"session","version":"0","source":"clip","mirrored":false}"#,
         "\n",
-        r#"{"kind":"camera_gap","start_s":1.0,"end_s":2.0}"#,
+        r#"{"kind":"camera_gap","start_s":10.0,"end_s":11.0}"#,
+        "\n",
+        r#"{"kind":"heartbeat","t_s":3.0}"#,
         "\n",
         r#"{"kind":"twitch","start_s":1.0,"end_s":1.5,"side":"left","regions":["eye"],"peak":5.0,"asymmetry":0.9,"pattern":"clonic","confidence":0.8}"#,
         "\n",
@@ -173,10 +175,10 @@ fn from_a_log_text_with_unknown_kinds() {
         "\n",
     );
     let s = SessionStats::from_events(&read_log_str(text).events);
-    // The unknown gap kind is not subtracted.
-    assert_eq!(s.observed_s, 120.0);
-    assert_eq!(s.left.per_minute, Some(0.5));
-    assert_eq!(s.all.spasm_share, Some(0.5 / 120.0));
+    // The camera gap is not observed time; the unknown kind is skipped.
+    assert_eq!(s.observed_s, 119.0);
+    assert_eq!(s.left.per_minute, Some(60.0 / 119.0));
+    assert_eq!(s.all.spasm_share, Some(0.5 / 119.0));
 }
 
 #[test]

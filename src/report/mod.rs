@@ -37,7 +37,7 @@ pub struct ReportArgs {
     /// The HTML report to write.
     #[arg(long, value_name = "FILE", default_value = "report.html")]
     pub out: PathBuf,
-    /// Also write sessions.csv into this folder.
+    /// Also write the tables (sessions.csv) and every figure (SVG) into this folder.
     #[arg(long, value_name = "DIR")]
     pub csv: Option<PathBuf>,
 }
@@ -53,7 +53,7 @@ pub struct CompareArgs {
     /// The HTML comparison to write.
     #[arg(long, value_name = "FILE", default_value = "compare.html")]
     pub out: PathBuf,
-    /// Also write sessions.csv and comparison.csv into this folder.
+    /// Also write the tables (sessions.csv, comparison.csv) and every figure (SVG) into this folder.
     #[arg(long, value_name = "DIR")]
     pub csv: Option<PathBuf>,
 }
@@ -157,6 +157,10 @@ pub fn pool(sessions: &[Session], name: &str) -> Session {
                     }
                 }
                 Event::FaceLost { start_s, end_s } => events.push(Event::FaceLost {
+                    start_s: start_s.max(0.0) + offset,
+                    end_s: end_s.min(d) + offset,
+                }),
+                Event::CameraGap { start_s, end_s } => events.push(Event::CameraGap {
                     start_s: start_s.max(0.0) + offset,
                     end_s: end_s.min(d) + offset,
                 }),
@@ -617,6 +621,15 @@ pub fn run_report(a: &ReportArgs) -> Result<()> {
         let mut rows: Vec<(&str, &Session)> = sessions.iter().map(|s| ("session", s)).collect();
         rows.push(("pooled", &pooled));
         write_out(&dir.join("sessions.csv"), &sessions_csv(&rows))?;
+        write_figures(dir, &html::report_figures(&sessions, &pooled))?;
+    }
+    Ok(())
+}
+
+/// The page's figures as SVG files beside the tables.
+fn write_figures(dir: &Path, figures: &[(String, String)]) -> Result<()> {
+    for (name, svg) in figures {
+        write_out(&dir.join(format!("{name}.svg")), svg)?;
     }
     Ok(())
 }
@@ -641,6 +654,7 @@ pub fn run_compare(a: &CompareArgs) -> Result<()> {
             .collect();
         write_out(&dir.join("sessions.csv"), &sessions_csv(&rows))?;
         write_out(&dir.join("comparison.csv"), &comparison_csv(&c))?;
+        write_figures(dir, &html::compare_figures(&c))?;
     }
     Ok(())
 }

@@ -107,7 +107,7 @@ pub fn timeline(s: &Session) -> String {
             .draw()
             .map_err(e2s)?;
         for e in &s.events {
-            if let Event::FaceLost { start_s, end_s } = e {
+            if let Some((start_s, end_s)) = e.gap() {
                 let (a, b) = (start_s.max(0.0) / unit, end_s.min(d) / unit);
                 if b > a {
                     chart
