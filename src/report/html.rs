@@ -356,22 +356,16 @@ pub fn report_html(sessions: &[Session], pooled: &Session) -> String {
     b.push_str("<h2>Rate over time</h2>\n");
     b.push_str(&rates(&all));
     b.push_str("<h2>Duration and intensity</h2>\n<div class=\"plots\">\n");
+    let (durations, intensity) = report_hists(pooled);
+    let all_sessions = if sessions.len() > 1 {
+        ", all sessions"
+    } else {
+        ""
+    };
     let _ = write!(
         b,
-        "<figure>{}<figcaption>Duration of each twitch{}</figcaption></figure>\n\
-         <figure>{}<figcaption>Intensity (peak) of each twitch{}</figcaption></figure>\n</div>\n",
-        report_hists(pooled).0,
-        if sessions.len() > 1 {
-            ", all sessions"
-        } else {
-            ""
-        },
-        report_hists(pooled).1,
-        if sessions.len() > 1 {
-            ", all sessions"
-        } else {
-            ""
-        },
+        "<figure>{durations}<figcaption>Duration of each twitch{all_sessions}</figcaption></figure>\n\
+         <figure>{intensity}<figcaption>Intensity (peak) of each twitch{all_sessions}</figcaption></figure>\n</div>\n",
     );
     b.push_str(&method(""));
     page("Facial twitch report", &b)
@@ -600,12 +594,11 @@ pub fn compare_html(c: &Comparison) -> String {
     h.push_str(&rates(&all));
 
     h.push_str("<h2>Duration and intensity</h2>\n<div class=\"plots\">\n");
+    let (durations, intensity) = compare_hists(c);
     let _ = write!(
         h,
-        "<figure>{}<figcaption>Duration of each twitch, before (grey) and after (blue)</figcaption></figure>\n\
-         <figure>{}<figcaption>Intensity (peak) of each twitch, before (grey) and after (blue)</figcaption></figure>\n</div>\n",
-        compare_hists(c).0,
-        compare_hists(c).1,
+        "<figure>{durations}<figcaption>Duration of each twitch, before (grey) and after (blue)</figcaption></figure>\n\
+         <figure>{intensity}<figcaption>Intensity (peak) of each twitch, before (grey) and after (blue)</figcaption></figure>\n</div>\n",
     );
     h.push_str(&method(
         "Rate ratio: after / before, with an exact 95% interval; below 1 means fewer \
