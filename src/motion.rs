@@ -84,11 +84,6 @@ pub struct FrameSignals {
     /// its two halves' summed flow reliability, per point). Near 0 means "no data", which
     /// must not be mistaken for "no motion".
     pub eye_trackable: [f32; 2],
-    /// Per side: how much the eye region's look changed since the previous frame, after
-    /// removing head motion (mean absolute difference of contrast-normalised crops, in
-    /// units of the face's contrast). A blink changes both eyes at once, whatever the flow
-    /// makes of it.
-    pub eye_change: [f32; 2],
     /// Faces the detector saw in the whole frame, when it searched the whole frame this
     /// frame (0 otherwise). With several, the largest and most central one is followed.
     pub faces_in_view: u32,
@@ -372,42 +367,10 @@ impl MotionAnalyzer {
         // The aligned crop for this frame: next frame's flow template and this frame's look.
         self.sampler.sample(&pose, &mut self.crop);
         normalize_contrast(&mut self.crop);
-        out.eye_change = self.eye_change();
         self.prev_pyr
             .build_with_gradients(&self.crop, self.params.flow.levels);
         self.pose = Some(pose);
         out.face = Some(pose);
-        out
-    }
-
-    /// Per side, mean |this aligned crop - the previous one| over the eye region.
-    fn eye_change(&self) -> [f32; 2] {
-        let mut out = [0.0f32; 2];
-        let Some(prev) = self.prev_pyr.levels.first() else {
-            return out;
-        };
-        let n = self.params.crop_px;
-        if prev.dim() != (n, n) {
-            return out;
-        }
-        let (a, b) = (
-            self.crop.as_slice().expect("contiguous"),
-            prev.as_slice().expect("contiguous"),
-        );
-        for side in Side::BOTH {
-            let r = self.layout.rect(side, RegionKind::Eye);
-            let (x0, x1) = (r.x0.max(0.0) as usize, (r.x1 as usize).min(n));
-            let (y0, y1) = (r.y0.max(0.0) as usize, (r.y1 as usize).min(n));
-            let mut sum = 0.0f32;
-            for y in y0..y1 {
-                for x in x0..x1 {
-                    sum += (a[y * n + x] - b[y * n + x]).abs();
-                }
-            }
-            let count = ((x1.saturating_sub(x0)) * (y1.saturating_sub(y0))).max(1) as f32;
-            // Crops are normalised to a standard deviation of 40 grey levels.
-            out[side.index()] = sum / count / 40.0;
-        }
         out
     }
 

@@ -9,7 +9,7 @@ use crate::capture::{Backpressure, Capture, CaptureMsg};
 use crate::detect::{Activity, BurstDetector, DetectParams};
 use crate::events::{Event, Twitch};
 use crate::motion::{FrameSignals, MotionAnalyzer, MotionParams};
-use crate::source::{FrameSource, SourceError, SourceInfo};
+use crate::source::{FrameSource, SourceError};
 use std::io::Write;
 
 /// Everything that shapes an analysis run.
@@ -266,7 +266,7 @@ impl<W: Write> TraceWriter<W> {
                 }
             }
             h.push_str(",closure_left,closure_right,closure_speed_left,closure_speed_right");
-            h.push_str(",eye_change_left,eye_change_right,eye_trackable_left,eye_trackable_right");
+            h.push_str(",eye_trackable_left,eye_trackable_right");
             h.push_str(",reliable,one_sided_left,one_sided_right,flag_left,flag_right\n");
             self.out.write_all(h.as_bytes())?;
         }
@@ -291,13 +291,11 @@ impl<W: Write> TraceWriter<W> {
             }
         }
         row.push_str(&format!(
-            ",{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.3},{:.3}",
+            ",{:.4},{:.4},{:.4},{:.4},{:.3},{:.3}",
             s.closure[0],
             s.closure[1],
             s.closure_speed[0],
             s.closure_speed[1],
-            s.eye_change[0],
-            s.eye_change[1],
             s.eye_trackable[0],
             s.eye_trackable[1]
         ));
@@ -328,11 +326,6 @@ impl<W: Write> FrameObserver for TraceWriter<W> {
             self.error = Some(e);
         }
     }
-}
-
-/// Source description for logs: the source's own words.
-pub fn describe(info: &SourceInfo) -> String {
-    info.description.clone()
 }
 
 fn round3(x: f64) -> f64 {
