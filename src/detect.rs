@@ -19,9 +19,12 @@ pub struct DetectParams {
     /// or nodding face squeezes the eye regions unevenly in ways a flat motion model
     /// cannot remove.
     pub onset_max_head_speed: f32,
-    /// ...from an eye near rest: its squeeze 0.15 s before the onset was below this (% fw). A high squeeze before any movement is a stale
+    /// ...from an eye near rest: its squeeze `rest_lookback_s` before the onset was below
+    /// this (% fw). A high squeeze before any movement is a stale
     /// measurement (e.g. after camera shake), not a spasm starting.
     pub onset_rest: f32,
+    /// How far back (s) an onset looks for the eye at rest.
+    pub rest_lookback_s: f64,
     /// ...and its squeeze already exceeds the other eye's by this much (% fw).
     pub onset_closure: f32,
     /// The burst stays open while one eye stays squeezed more than the other by this
@@ -54,6 +57,9 @@ pub struct DetectParams {
     /// After (re)acquiring a face or a stretch of untrustworthy flow, signals settle for
     /// this long (s) before a burst may start.
     pub warmup_s: f64,
+    /// Untrustworthy flow for this long (s) without a break makes the accumulated squeeze
+    /// stale: detection settles again for `warmup_s` afterwards.
+    pub stale_after_s: f64,
 }
 
 impl Default for DetectParams {
@@ -62,6 +68,7 @@ impl Default for DetectParams {
             onset_rate: 15.0,
             onset_max_head_speed: 60.0,
             onset_rest: 3.0,
+            rest_lookback_s: 0.15,
             onset_closure: 0.0,
             hold_closure: 1.0,
             hold_share: 0.5,
@@ -76,15 +83,10 @@ impl Default for DetectParams {
             stats_tau_s: 8.0,
             speed_floor: 4.0,
             warmup_s: 0.2,
+            stale_after_s: 0.25,
         }
     }
 }
-
-/// How far back (s) an onset looks for the eye at rest.
-const REST_LOOKBACK_S: f64 = 0.15;
-
-/// Untrustworthy flow for this long (s) makes the accumulated squeeze stale.
-const STALE_AFTER_S: f64 = 0.25;
 
 /// Running median and mean absolute deviation of a signal (a cheap quantile tracker).
 #[derive(Debug, Clone, Copy, Default)]
@@ -227,7 +229,7 @@ impl BurstDetector {
             while recent.len() > 1
                 && recent
                     .get(1)
-                    .is_some_and(|&(t1, _)| t - t1 >= REST_LOOKBACK_S)
+                    .is_some_and(|&(t1, _)| t - t1 >= p.rest_lookback_s)
             {
                 recent.pop_front();
             }
@@ -245,7 +247,7 @@ impl BurstDetector {
         // accumulated squeeze stale: settle again afterwards. Single blurred frames do not.
         if s.reliable {
             if let Some(since_bad) = self.unreliable_since.take()
-                && t - since_bad >= STALE_AFTER_S
+                && t - since_bad >= p.stale_after_s
             {
                 self.reliable_since = Some(t);
             }
