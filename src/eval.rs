@@ -163,6 +163,27 @@ pub struct Scores {
     /// The individual onset errors (seconds), kept so that pooling can take the median.
     #[serde(default)]
     pub onset_errors_s: Vec<f64>,
+    /// Time in spasm by the labels: the union of the labelled intervals, seconds.
+    #[serde(default)]
+    pub spasm_labelled_s: f64,
+    /// Time in spasm by the log: the union of the detected twitches, seconds. With
+    /// `spasm_labelled_s`, says whether a therapist's "percent of time in spasm" is right.
+    #[serde(default)]
+    pub spasm_detected_s: f64,
+    /// Median over matches of detected duration / labelled duration; None without matches.
+    pub duration_ratio_median: Option<f64>,
+    /// The individual duration ratios, kept so that pooling can take the median.
+    #[serde(default)]
+    pub duration_ratios: Vec<f64>,
+}
+
+/// How well a log measures time: what `Scores` keeps beyond counts.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct TimeMeasures {
+    onset_errors_s: Vec<f64>,
+    duration_ratios: Vec<f64>,
+    spasm_labelled_s: f64,
+    spasm_detected_s: f64,
 }
 
 /// Precision, recall and F1 with the zero-count conventions documented on `Scores`.
@@ -211,8 +232,14 @@ impl Scores {
         fp: u64,
         duplicates: u64,
         side_correct: u64,
-        onset_errors_s: Vec<f64>,
+        time: TimeMeasures,
     ) -> Scores {
+        let TimeMeasures {
+            onset_errors_s,
+            duration_ratios,
+            spasm_labelled_s,
+            spasm_detected_s,
+        } = time;
         let fn_ = labelled.saturating_sub(tp);
         let (precision, recall, f1) = prf(tp, fp, fn_);
         let onset_error_s = if onset_errors_s.is_empty() {
@@ -239,6 +266,10 @@ impl Scores {
             false_alarms_per_min: (duration_s > 0.0 && duration_s.is_finite())
                 .then(|| fp as f64 / (duration_s / 60.0)),
             onset_errors_s,
+            spasm_labelled_s,
+            spasm_detected_s,
+            duration_ratio_median: median(&duration_ratios),
+            duration_ratios,
         }
     }
 }
@@ -258,6 +289,28 @@ pub fn score(labels: &Labels, events: &[Event], params: &EvalParams) -> Scores {
         .iter()
         .map(|p| (detections[p.detection].start_s - labels.events[p.label].start_s).abs())
         .collect();
+    let duration_ratios: Vec<f64> = m
+        .pairs
+        .iter()
+        .filter_map(|p| {
+            let (d, l) = (detections[p.detection], &labels.events[p.label]);
+            let labelled = l.end_s - l.start_s;
+            (labelled > 0.0).then(|| (d.end_s - d.start_s) / labelled)
+        })
+        .filter(|r| r.is_finite())
+        .collect();
+    let spasm_s = |intervals: Vec<(f64, f64)>| -> f64 {
+        crate::stats::union(intervals)
+            .iter()
+            .map(|(a, b)| b - a)
+            .sum()
+    };
+    let time = TimeMeasures {
+        onset_errors_s: onset_errors,
+        duration_ratios,
+        spasm_labelled_s: spasm_s(labels.events.iter().map(|l| (l.start_s, l.end_s)).collect()),
+        spasm_detected_s: spasm_s(detections.iter().map(|d| (d.start_s, d.end_s)).collect()),
+    };
     let mut duration_s = labels.duration_s();
     if duration_s <= 0.0 || !duration_s.is_finite() {
         duration_s = events
@@ -279,7 +332,7 @@ pub fn score(labels: &Labels, events: &[Event], params: &EvalParams) -> Scores {
         m.false_positives.len() as u64,
         m.duplicates.len() as u64,
         side_correct as u64,
-        onset_errors,
+        time,
     )
 }
 
@@ -287,10 +340,18 @@ pub fn score(labels: &Labels, events: &[Event], params: &EvalParams) -> Scores {
 /// The clip name is "TOTAL".
 pub fn pool(scores: &[Scores]) -> Scores {
     let sum = |f: fn(&Scores) -> u64| scores.iter().map(f).sum::<u64>();
-    let onset_errors: Vec<f64> = scores
-        .iter()
-        .flat_map(|s| s.onset_errors_s.iter().copied())
-        .collect();
+    let time = TimeMeasures {
+        onset_errors_s: scores
+            .iter()
+            .flat_map(|s| s.onset_errors_s.iter().copied())
+            .collect(),
+        duration_ratios: scores
+            .iter()
+            .flat_map(|s| s.duration_ratios.iter().copied())
+            .collect(),
+        spasm_labelled_s: scores.iter().map(|s| s.spasm_labelled_s).sum(),
+        spasm_detected_s: scores.iter().map(|s| s.spasm_detected_s).sum(),
+    };
     Scores::from_counts(
         "TOTAL".to_string(),
         scores
@@ -304,7 +365,7 @@ pub fn pool(scores: &[Scores]) -> Scores {
         sum(|s| s.fp),
         sum(|s| s.duplicates),
         sum(|s| s.side_correct),
-        onset_errors,
+        time,
     )
 }
 
@@ -334,7 +395,7 @@ fn fmt_opt(v: Option<f64>, decimals: usize) -> String {
     }
 }
 
-const COLUMNS: [&str; 15] = [
+const COLUMNS: [&str; 18] = [
     "clip",
     "dur_s",
     "labelled",
@@ -350,6 +411,9 @@ const COLUMNS: [&str; 15] = [
     "onset_s",
     "onset_med_s",
     "fa_per_min",
+    "spasm_lab_s",
+    "spasm_det_s",
+    "dur_ratio",
 ];
 
 fn cells(s: &Scores) -> Vec<String> {
@@ -369,6 +433,9 @@ fn cells(s: &Scores) -> Vec<String> {
         fmt_opt(s.onset_error_s, 3),
         fmt_opt(s.onset_error_median_s, 3),
         fmt_opt(s.false_alarms_per_min, 2),
+        format!("{:.1}", s.spasm_labelled_s),
+        format!("{:.1}", s.spasm_detected_s),
+        fmt_opt(s.duration_ratio_median, 2),
     ]
 }
 

@@ -497,3 +497,41 @@ fn real_folder_pairs() {
     );
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
 }
+
+#[test]
+fn time_in_spasm_and_duration_ratios_by_hand() {
+    // Labels 1-3 s and 10-11 s (3 s in all); detections 1.5-2.5 s (half the first label),
+    // 10-12 s (twice the second) and a false alarm 20-20.5 s overlapping nothing.
+    let l = labels(vec![
+        label(1.0, 3.0, Side::Left),
+        label(10.0, 11.0, Side::Left),
+    ]);
+    let e = vec![
+        det(1.5, 2.5, Side::Left),
+        det(10.0, 12.0, Side::Left),
+        det(20.0, 20.5, Side::Left),
+    ];
+    let s = score(&l, &e, &strict());
+    assert!(close(s.spasm_labelled_s, 3.0));
+    assert!(close(s.spasm_detected_s, 3.5));
+    assert_eq!(s.duration_ratios.len(), 2);
+    assert!(close(s.duration_ratio_median.unwrap(), (0.5 + 2.0) / 2.0));
+    // Pooled: times add up, ratios pool before the median.
+    let s2 = score(
+        &labels(vec![label(0.0, 4.0, Side::Right)]),
+        &[det(0.0, 3.0, Side::Right)],
+        &strict(),
+    );
+    let t = pool(&[s, s2]);
+    assert!(close(t.spasm_labelled_s, 7.0));
+    assert!(close(t.spasm_detected_s, 6.5));
+    assert!(close(t.duration_ratio_median.unwrap(), 0.75));
+    // Overlapping detections count once.
+    let s3 = score(
+        &labels(vec![]),
+        &[det(0.0, 2.0, Side::Left), det(1.0, 3.0, Side::Right)],
+        &strict(),
+    );
+    assert!(close(s3.spasm_detected_s, 3.0));
+    assert_eq!(s3.duration_ratio_median, None);
+}
