@@ -122,7 +122,8 @@ pub struct Activity {
     pub t_s: f64,
     /// Robust z-scores of residual speed, `[side][region]`.
     pub z: [[f32; 3]; 2],
-    /// Per side: closure beyond the other eye's (% fw), the quantity bursts are held on.
+    /// Per side: held closure beyond the other eye's (% fw), the quantity bursts are held
+    /// on (`FrameSignals::closure_held`).
     pub one_sided: [f32; 2],
     /// Per side: active in this frame.
     pub flagged: [bool; 2],
@@ -134,6 +135,8 @@ struct Burst {
     last_s: f64,
     /// Largest one-sided closure (% fw) and the asymmetry then.
     peak: f32,
+    /// Largest one-sided held closure (% fw): holding is judged against it.
+    held_peak: f32,
     asym_at_peak: f32,
     /// Per region: largest one-sided speed z.
     region_peak: [f32; 3],
@@ -222,7 +225,7 @@ impl BurstDetector {
             }
         }
         for side in 0..2 {
-            act.one_sided[side] = s.closure[side] - s.closure[1 - side];
+            act.one_sided[side] = s.closure_held[side] - s.closure_held[1 - side];
         }
         for (side, recent) in self.recent_closure.iter_mut().enumerate() {
             recent.push_back((t, s.closure[side]));
@@ -259,8 +262,12 @@ impl BurstDetector {
 
         for side in Side::BOTH {
             let (i, o) = (side.index(), side.other().index());
-            let closure = act.one_sided[i];
+            let closure = s.closure[i] - s.closure[o];
             let asym = one_sided_ratio(s.closure[i], s.closure[o]);
+            // Holding is judged on the slowly leaking squeeze, so that a long tonic spasm
+            // stays one event until the eye reopens.
+            let held_closure = act.one_sided[i];
+            let held_asym = one_sided_ratio(s.closure_held[i], s.closure_held[o]);
             let rate = s.closure_speed[i] - s.closure_speed[o];
             let open = self.open[i].is_some();
             // Onsets and jerks are judged on squeeze rates, holds on the squeeze itself, each
@@ -279,10 +286,10 @@ impl BurstDetector {
                 && rate_asym >= p.min_asymmetry
                 && closure >= p.onset_closure
                 && other_recent < p.blink_rate.max(p.blink_share * rate);
-            let held = asym >= p.min_asymmetry
-                && self.open[i]
-                    .as_ref()
-                    .is_some_and(|b| closure >= p.hold_closure.max(p.hold_share * b.peak));
+            let held = held_asym >= p.min_asymmetry
+                && self.open[i].as_ref().is_some_and(|b| {
+                    held_closure >= p.hold_closure.max(p.hold_share * b.held_peak)
+                });
             let jerk = s.reliable && rate >= 0.5 * p.onset_rate && rate_asym >= p.min_asymmetry;
             let hold = open && (held || jerk);
             act.flagged[i] = onset || hold;
@@ -291,6 +298,7 @@ impl BurstDetector {
                     start_s: t,
                     last_s: t,
                     peak: 0.0,
+                    held_peak: 0.0,
                     asym_at_peak: 0.0,
                     region_peak: [0.0; 3],
                     evidence: [[0.0; 3]; 2],
@@ -301,6 +309,7 @@ impl BurstDetector {
                 });
                 b.last_s = t;
                 b.frames += 1;
+                b.held_peak = b.held_peak.max(held_closure);
                 if closure > b.peak {
                     b.peak = closure;
                     b.asym_at_peak = asym;
@@ -321,7 +330,8 @@ impl BurstDetector {
                 act.flagged[i] = false;
             }
             if let Some(b) = self.open[i].as_mut() {
-                if act.flagged[i] && closure >= p.hold_closure.max(p.hold_share * b.peak) {
+                if act.flagged[i] && held_closure >= p.hold_closure.max(p.hold_share * b.held_peak)
+                {
                     let start = *b.held_since.get_or_insert(t);
                     b.longest_held_s = b.longest_held_s.max(t - start);
                 } else {
@@ -464,6 +474,7 @@ mod tests {
                 // Small deterministic noise on every signal.
                 let n = ((i * 7 + side as u64 * 13) % 11) as f32 / 11.0;
                 s.closure[side] = (sim.closure)(t, side) + 0.1 * n;
+                s.closure_held[side] = s.closure[side];
                 s.closure_speed[side] = ((s.closure[side] - *prev) * FPS as f32).max(0.0);
                 *prev = s.closure[side];
                 for r in 0..3 {

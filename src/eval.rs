@@ -206,6 +206,11 @@ pub fn prf(tp: u64, fp: u64, fn_: u64) -> (f64, f64, f64) {
     (precision, recall, f1)
 }
 
+/// A sum that is +0.0 when empty (`Iterator::sum` of floats gives -0.0, printed "-0.0").
+fn total(values: impl Iterator<Item = f64>) -> f64 {
+    values.fold(0.0, |acc, v| acc + v)
+}
+
 fn median(values: &[f64]) -> Option<f64> {
     if values.is_empty() {
         return None;
@@ -300,10 +305,7 @@ pub fn score(labels: &Labels, events: &[Event], params: &EvalParams) -> Scores {
         .filter(|r| r.is_finite())
         .collect();
     let spasm_s = |intervals: Vec<(f64, f64)>| -> f64 {
-        crate::stats::union(intervals)
-            .iter()
-            .map(|(a, b)| b - a)
-            .sum()
+        total(crate::stats::union(intervals).iter().map(|(a, b)| b - a))
     };
     let time = TimeMeasures {
         onset_errors_s: onset_errors,
@@ -349,8 +351,8 @@ pub fn pool(scores: &[Scores]) -> Scores {
             .iter()
             .flat_map(|s| s.duration_ratios.iter().copied())
             .collect(),
-        spasm_labelled_s: scores.iter().map(|s| s.spasm_labelled_s).sum(),
-        spasm_detected_s: scores.iter().map(|s| s.spasm_detected_s).sum(),
+        spasm_labelled_s: total(scores.iter().map(|s| s.spasm_labelled_s)),
+        spasm_detected_s: total(scores.iter().map(|s| s.spasm_detected_s)),
     };
     Scores::from_counts(
         "TOTAL".to_string(),

@@ -28,6 +28,10 @@ pub struct MotionParams {
     /// Leak time constant of the accumulated eye squeeze: a squeeze held longer than this
     /// fades (so measurement drift cannot build up).
     pub squeeze_tau_s: f64,
+    /// The same squeeze accumulated with this slower leak (seconds) holds a burst open: a
+    /// tonic spasm can keep one eye shut for many seconds, and with the fast leak alone it
+    /// would seem to fade after one or two. Its end is seen as the eye reopening.
+    pub hold_tau_s: f64,
     /// Squeeze rates below this (percent of face width per second) count as none.
     pub closure_deadband: f32,
     /// Flow is unreliable (motion blur, occlusion, a face turning away) when the robust
@@ -51,6 +55,7 @@ impl Default for MotionParams {
             search_interval_s: 0.2,
             lost_after_s: 1.0,
             squeeze_tau_s: 2.0,
+            hold_tau_s: 5.0,
             closure_deadband: 3.0,
             max_residual_pct: 2.5,
             max_head_speed: 120.0,
@@ -78,6 +83,9 @@ pub struct FrameSignals {
     /// Per side: how much the eye region is squeezed vertically (lid closing), accumulated
     /// with a leak, in percent of face width (0 = at rest or opened wider).
     pub closure: [f32; 2],
+    /// Per side: the same squeeze with the slower leak `MotionParams::hold_tau_s` (percent of
+    /// face width), for how long a spasm holds.
+    pub closure_held: [f32; 2],
     /// Per side: the rate of that squeeze, percent of face width per second.
     pub closure_speed: [f32; 2],
     /// Per side: how well the eye region could be tracked this frame, 0..1 (the weaker of
@@ -121,8 +129,10 @@ pub struct MotionAnalyzer {
     sampler: CropSampler,
     prev_pyr: Pyramid,
     cur_pyr: Pyramid,
-    /// Accumulated vertical squeeze of each eye region (crop px).
+    /// Accumulated vertical squeeze of each eye region (crop px), with the fast and the
+    /// slow leak.
     closure: [f32; 2],
+    closure_held: [f32; 2],
     pose: Option<FacePose>,
     last_confirmed_t: f64,
     last_detect_t: f64,
@@ -168,6 +178,7 @@ impl MotionAnalyzer {
             prev_pyr: Pyramid::default(),
             cur_pyr: Pyramid::default(),
             closure: [0.0; 2],
+            closure_held: [0.0; 2],
             pose: None,
             last_confirmed_t: f64::NEG_INFINITY,
             last_detect_t: f64::NEG_INFINITY,
@@ -257,6 +268,7 @@ impl MotionAnalyzer {
             && out.head_speed <= self.params.max_head_speed;
 
         let leak = (-dt / self.params.squeeze_tau_s).exp() as f32;
+        let hold_leak = (-dt / self.params.hold_tau_s.max(1e-3)).exp() as f32;
         let mut halves = [[(0.0f32, 0.0f32); 2]; 2]; // [side][upper/lower] (sum dy, weight)
         let mut sq = [[0.0f32; 3]; 2];
         let mut count = [[0.0f32; 3]; 2];
@@ -319,11 +331,14 @@ impl MotionAnalyzer {
                 // Never below rest: an eye opened wider says nothing about spasm, and a
                 // deficit would swallow the next contraction.
                 self.closure[s] = (leak * self.closure[s] + rate).max(0.0);
+                self.closure_held[s] = (hold_leak * self.closure_held[s] + rate).max(0.0);
                 out.closure_speed[s] = rate.max(0.0) * to_pct_per_s;
             } else {
                 self.closure[s] *= leak;
+                self.closure_held[s] *= hold_leak;
             }
             out.closure[s] = self.closure[s].max(0.0) * to_pct;
+            out.closure_held[s] = self.closure_held[s].max(0.0) * to_pct;
         }
 
         self.scratch = residuals;
@@ -388,6 +403,7 @@ impl MotionAnalyzer {
         self.prev_pyr
             .build_with_gradients(&self.crop, self.params.flow.levels);
         self.closure = [0.0; 2];
+        self.closure_held = [0.0; 2];
         self.pose = Some(pose);
         self.last_confirmed_t = t;
     }

@@ -266,6 +266,7 @@ impl<W: Write> TraceWriter<W> {
                 }
             }
             h.push_str(",closure_left,closure_right,closure_speed_left,closure_speed_right");
+            h.push_str(",closure_held_left,closure_held_right");
             h.push_str(",eye_trackable_left,eye_trackable_right");
             h.push_str(",reliable,one_sided_left,one_sided_right,flag_left,flag_right\n");
             self.out.write_all(h.as_bytes())?;
@@ -291,11 +292,13 @@ impl<W: Write> TraceWriter<W> {
             }
         }
         row.push_str(&format!(
-            ",{:.4},{:.4},{:.4},{:.4},{:.3},{:.3}",
+            ",{:.4},{:.4},{:.4},{:.4},{:.4},{:.4},{:.3},{:.3}",
             s.closure[0],
             s.closure[1],
             s.closure_speed[0],
             s.closure_speed[1],
+            s.closure_held[0],
+            s.closure_held[1],
             s.eye_trackable[0],
             s.eye_trackable[1]
         ));
