@@ -443,3 +443,22 @@ impl Session<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wall_times_are_rfc3339_with_milliseconds_and_offset() {
+        let w = WallClock::now();
+        let a = w.at(0.0);
+        let b = w.at(1.5);
+        // 2026-01-02T03:04:05.678+01:00
+        assert_eq!(a.len(), 29, "{a}");
+        assert!(matches!(a.as_bytes()[23], b'+' | b'-'), "{a}");
+        let seconds = |s: &str| s[17..23].parse::<f64>().unwrap_or(f64::NAN);
+        let d = (seconds(&b) - seconds(&a)).rem_euclid(60.0);
+        assert!((d - 1.5).abs() < 1e-6, "{a} {b}");
+        assert_eq!(w.time_of_day(0.0).len(), 8);
+    }
+}

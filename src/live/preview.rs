@@ -32,7 +32,10 @@ pub const BAR_BG: Rgb<u8> = Rgb([60, 60, 60]);
 const TEXT: Rgb<u8> = Rgb([230, 230, 230]);
 const DIM: Rgb<u8> = Rgb([150, 150, 150]);
 
-/// Motion bars: robust z-score of the strongest region at full height.
+/// Motion bars show the larger of two fractions: the eye's squeeze beyond the other eye's
+/// (what bursts are held on) against `BAR_FULL_SQUEEZE` (% of face width), and the
+/// strongest region's robust z-score of motion against `BAR_FULL_Z`.
+pub const BAR_FULL_SQUEEZE: f32 = 3.0;
 pub const BAR_FULL_Z: f32 = 10.0;
 /// Bar geometry in panel coordinates.
 pub const BAR_TOP: u32 = 44;
@@ -182,8 +185,9 @@ impl Overlay {
                 BAR_BG,
             );
             let z = v.activity.z[i].iter().copied().fold(0.0f32, f32::max);
-            let frac = if v.signals.face.is_some() && z.is_finite() {
-                (z / BAR_FULL_Z).clamp(0.0, 1.0)
+            let level = (z / BAR_FULL_Z).max(v.activity.one_sided[i] / BAR_FULL_SQUEEZE);
+            let frac = if v.signals.face.is_some() && level.is_finite() {
+                level.clamp(0.0, 1.0)
             } else {
                 0.0
             };
@@ -426,6 +430,26 @@ mod tests {
         );
         let lx = 320 + BAR_X[0] + BAR_W / 2;
         assert_eq!(*img.get_pixel(lx, BAR_TOP + BAR_H - 2), BAR_BG);
+    }
+
+    #[test]
+    fn a_one_sided_squeeze_fills_its_bar() {
+        let (frame, signals, mut activity, layout) = view_parts(false);
+        activity.z = [[0.0; 3]; 2];
+        activity.one_sided = [-1.5, BAR_FULL_SQUEEZE / 2.0];
+        let mut o = Overlay::new();
+        let img = o.render(&View {
+            frame: &frame,
+            signals: &signals,
+            activity: &activity,
+            layout: &layout,
+            recent: &[],
+            status: "",
+        });
+        let (lx, rx) = (320 + BAR_X[0] + 2, 320 + BAR_X[1] + 2);
+        assert_eq!(*img.get_pixel(lx, BAR_TOP + BAR_H - 2), BAR_BG);
+        assert_eq!(*img.get_pixel(rx, BAR_TOP + BAR_H / 2 + 2), RIGHT);
+        assert_eq!(*img.get_pixel(rx, BAR_TOP + BAR_H / 2 - 2), BAR_BG);
     }
 
     #[test]

@@ -306,6 +306,37 @@ impl FrameSource for Reconnecting {
 mod tests {
     use super::*;
 
+    fn reconnecting() -> Reconnecting {
+        let opener: Box<dyn CameraOpener> = Box::new(|| Err(CameraError::NotFound(String::new())));
+        let stop = Arc::new(AtomicBool::new(false));
+        Reconnecting::new(opener, Instant::now(), stop, Backoff::default()).0
+    }
+
+    #[test]
+    fn frames_are_timed_by_the_source_clock_from_an_anchor() {
+        let mut r = reconnecting();
+        let t0 = r.stamp(100.0);
+        // Later frames follow the source's clock exactly, whatever their arrival jitter.
+        let t1 = r.stamp(100.02);
+        assert!((t1 - t0 - 0.02).abs() < 1e-9, "{t0} {t1}");
+        r.last_t = Some(t1);
+        // A source clock that jumps far from arrival time is re-anchored.
+        let t2 = r.stamp(5000.0);
+        assert!(t2 > t1 && t2 < t1 + 1.0, "{t1} {t2}");
+    }
+
+    #[test]
+    fn a_source_without_a_clock_gets_increasing_arrival_times() {
+        let mut r = reconnecting();
+        let mut last = f64::NEG_INFINITY;
+        for _ in 0..5 {
+            let t = r.stamp(0.0);
+            assert!(t > last);
+            r.last_t = Some(t);
+            last = t;
+        }
+    }
+
     #[test]
     fn busy_and_missing_cameras_are_told_apart() {
         assert!(matches!(
