@@ -34,10 +34,10 @@ fn detail(s: &str) -> String {
 
 /// How to share one webcam between a video call and twitchwatch, per OS.
 #[cfg(target_os = "linux")]
-pub const SHARE_ADVICE: &str = "Close the other application, or share the webcam: create a \
-v4l2loopback device (sudo modprobe v4l2loopback devices=1 exclusive_caps=1), copy the camera \
-into it with ffmpeg -f v4l2 -i /dev/video0 -f v4l2 /dev/videoN, then point the call at one of \
-them and twitchwatch at the other (--list-cameras shows both)";
+pub const SHARE_ADVICE: &str = "Close the other application, or share the webcam through a \
+loopback device: sudo modprobe v4l2loopback devices=1 exclusive_caps=1, copy the camera into it \
+with ffmpeg -f v4l2 -i /dev/video0 -f v4l2 /dev/videoN (N: the loopback device --list-cameras \
+shows), then point both the call and twitchwatch at the loopback device";
 #[cfg(target_os = "macos")]
 pub const SHARE_ADVICE: &str = "macOS lets several applications read one camera; if it is \
 still refused, allow camera access for the terminal in System Settings > Privacy & Security > \
