@@ -1,6 +1,6 @@
 //! Real webcams through nokhwa (cargo feature `camera`): lists cameras, opens one at the
 //! asked resolution and rate preferring YUYV/NV12 (luma is taken directly, no decoding),
-//! falling back to MJPEG (decoded to luma).
+//! falling back to MJPEG (decoded straight to luma with zune-jpeg).
 //!
 //! Input: a camera index or name and the wanted format. Output: luma `Frame`s.
 //! Thread: the capture thread (the camera is opened there).
@@ -214,17 +214,22 @@ mod imp {
                 // The luma plane comes first.
                 FrameFormat::NV12 | FrameFormat::GRAY => data.get(..n).ok_or_else(short)?.to_vec(),
                 FrameFormat::MJPEG => {
-                    let img = image::load_from_memory_with_format(data, image::ImageFormat::Jpeg)
-                        .map_err(|e| err(format!("bad MJPEG frame: {e}")))?
-                        .to_luma8();
-                    if img.width() != w || img.height() != h {
+                    use zune_core::{
+                        bytestream::ZCursor, colorspace::ColorSpace, options::DecoderOptions,
+                    };
+                    let opts = DecoderOptions::default().jpeg_set_out_colorspace(ColorSpace::Luma);
+                    let mut dec =
+                        zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(data), opts);
+                    let luma = dec
+                        .decode()
+                        .map_err(|e| err(format!("bad MJPEG frame: {e:?}")))?;
+                    let (dw, dh) = dec.dimensions().unwrap_or((0, 0));
+                    if (dw, dh) != (w as usize, h as usize) || luma.len() != n {
                         return Err(err(format!(
-                            "MJPEG frame is {}x{}, the camera said {w}x{h}",
-                            img.width(),
-                            img.height()
+                            "MJPEG frame is {dw}x{dh}, the camera said {w}x{h}"
                         )));
                     }
-                    img.into_raw()
+                    luma
                 }
                 fmt @ (FrameFormat::RAWRGB | FrameFormat::RAWBGR) => {
                     if data.len() < 3 * n {
