@@ -171,7 +171,8 @@ fn an_unplugged_camera_is_retried_and_the_gap_logged() {
     )
     .expect("session");
     assert_eq!(*opens.lock().unwrap(), 4);
-    assert_eq!(s.run.frames, 40);
+    // Every frame analysed or, on a busy machine, dropped; none lost otherwise.
+    assert_eq!(s.run.frames + s.frames_dropped, 40);
     assert_eq!(s.camera_gaps, 1);
     assert!(
         matches!(events.first(), Some(Event::Session { source, .. }) if source == "fake camera")
@@ -229,10 +230,23 @@ fn sample(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Waits until the log holds a line satisfying `pred` (or panics after `limit`).
-fn wait_for(path: &Path, limit: Duration, pred: impl Fn(&Event) -> bool) -> Vec<Event> {
+/// Waits until the log holds a line satisfying `pred` (or panics after `limit`, or as soon as
+/// the child exits).
+fn wait_for(
+    child: &mut std::process::Child,
+    path: &Path,
+    limit: Duration,
+    pred: impl Fn(&Event) -> bool,
+) -> Vec<Event> {
     let t0 = Instant::now();
     loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            let mut err = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                let _ = e.read_to_string(&mut err);
+            }
+            panic!("twitchwatch live exited early ({status}): {err}");
+        }
         if let Ok(text) = std::fs::read_to_string(path) {
             let log = read_log_str(&text);
             if log.events.iter().any(&pred) {
@@ -283,7 +297,7 @@ fn sigint_flushes_the_log_and_writes_the_summary() {
         "{\"kind\":\"warning\",\"t_s\":0.0,\"message\":\"earlier\"}\n",
     )
     .expect("seed log");
-    let child = Command::new(env!("CARGO_BIN_EXE_twitchwatch"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_twitchwatch"))
         .args(["live", "--no-preview", "--simulate"])
         .arg(sample("clonic_left.mp4"))
         .arg("--events")
@@ -293,7 +307,7 @@ fn sigint_flushes_the_log_and_writes_the_summary() {
         .spawn()
         .expect("spawn");
     // The clip's first twitch closes about 6 s in: stop once it is on disk.
-    wait_for(&log, Duration::from_secs(60), |e| {
+    wait_for(&mut child, &log, Duration::from_secs(60), |e| {
         matches!(e, Event::Twitch(_))
     });
     signal(&child, libc::SIGINT);
@@ -330,7 +344,7 @@ fn sigint_flushes_the_log_and_writes_the_summary() {
         // Only the owner may read health data; a fresh log is created that way.
         use std::os::unix::fs::PermissionsExt;
         let fresh = dir.path().join("fresh.jsonl");
-        let child = Command::new(env!("CARGO_BIN_EXE_twitchwatch"))
+        let mut child = Command::new(env!("CARGO_BIN_EXE_twitchwatch"))
             .args(["live", "--no-preview", "--simulate"])
             .arg(sample("tonic_right.mp4"))
             .arg("--events")
@@ -339,7 +353,7 @@ fn sigint_flushes_the_log_and_writes_the_summary() {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn");
-        wait_for(&fresh, Duration::from_secs(30), |e| {
+        wait_for(&mut child, &fresh, Duration::from_secs(30), |e| {
             matches!(e, Event::Session { .. })
         });
         signal(&child, libc::SIGINT);
@@ -359,7 +373,7 @@ fn sigint_flushes_the_log_and_writes_the_summary() {
 fn without_a_display_it_runs_headless_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().expect("tempdir");
     let log = dir.path().join("headless.jsonl");
-    let child = Command::new(env!("CARGO_BIN_EXE_twitchwatch"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_twitchwatch"))
         .args(["live", "--loop", "--simulate"])
         .arg(sample("distractors_only.mp4"))
         .arg("--events")
@@ -370,7 +384,7 @@ fn without_a_display_it_runs_headless_and_stops_on_sigterm() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
-    wait_for(&log, Duration::from_secs(30), |e| {
+    wait_for(&mut child, &log, Duration::from_secs(30), |e| {
         matches!(e, Event::Session { .. })
     });
     std::thread::sleep(Duration::from_millis(500));
