@@ -169,27 +169,13 @@ impl LiveSink<'_> {
                 });
                 e.clone()
             }
-            Event::Summary {
-                duration_s,
-                observed_s,
-                frames,
-                twitches_left,
-                twitches_right,
-                per_minute_left,
-                per_minute_right,
-                error,
-                ..
-            } => Event::Summary {
-                duration_s: *duration_s,
-                observed_s: *observed_s,
-                frames: *frames,
-                twitches_left: *twitches_left,
-                twitches_right: *twitches_right,
-                per_minute_left: *per_minute_left,
-                per_minute_right: *per_minute_right,
-                frames_dropped: self.frames_dropped,
-                error: error.clone(),
-            },
+            Event::Summary { .. } => {
+                let mut e = e.clone();
+                if let Event::Summary { frames_dropped, .. } = &mut e {
+                    *frames_dropped = self.frames_dropped;
+                }
+                e
+            }
             _ => e.clone(),
         };
         (self.emit)(&line)
@@ -296,13 +282,12 @@ pub fn run_session(
                 .map_err(LiveError::Sink)?;
             s.dropped(capture.dropped()).map_err(LiveError::Sink)?;
             let status = format!("{:.0} s, {} frames dropped", frame.pts_s, capture.dropped());
-            let recent: Vec<RecentEvent> = s.sink.recent.iter().cloned().collect();
             if !view.show(&View {
                 frame: &frame,
                 signals: &signals,
                 activity: &act.0,
                 layout: &layout,
-                recent: &recent,
+                recent: s.sink.recent.make_contiguous(),
                 status: &status,
             }) {
                 return Ok(());
