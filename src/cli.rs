@@ -1,4 +1,4 @@
-//! Command line: parses arguments and runs `analyze`, `synth` and `eval`.
+//! Command line: parses arguments and runs `analyze`, `live`, `synth` and `eval`.
 //!
 //! Input: argv. Output: files and a short report on stderr/stdout. Thread: main.
 
@@ -28,6 +28,8 @@ pub struct Cli {
 pub enum Command {
     /// Analyse a recorded clip and write a timestamped event log (JSON Lines).
     Analyze(AnalyzeArgs),
+    /// Watch a webcam (or a clip played as one) and append events to a log until stopped.
+    Live(crate::live::command::LiveArgs),
     /// Render synthetic clips with ground-truth labels (twitches and distractors).
     Synth(crate::synth::SynthArgs),
     /// Score event logs against labels: precision, recall, F1, side accuracy, onset error.
@@ -82,6 +84,7 @@ pub struct EvalArgs {
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Analyze(a) => analyze(&a),
+        Command::Live(l) => crate::live::command::run(&l),
         Command::Synth(s) => crate::synth::run(&s),
         Command::Eval(e) => run_eval(&e),
         Command::Report(r) => crate::report::run_report(&r),

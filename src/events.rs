@@ -87,6 +87,10 @@ pub enum Event {
         twitches_right: u64,
         per_minute_left: f64,
         per_minute_right: f64,
+        /// Live sessions: frames the camera delivered that the analysis had to skip
+        /// because it fell behind.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        frames_dropped: Option<u64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },

@@ -3,7 +3,7 @@
 //! Stages, each in its own module: `source` (decode) → `capture` (thread, bounded channel)
 //! → `face` (detect, track, regions) → `flow` (optical flow) → `motion` (head-motion
 //! removal, per-region signals) → `detect` (one-sided bursts) → `events` (JSON Lines / CSV),
-//! joined by `pipeline`. `synth` renders labelled test clips and `eval` scores event logs
+//! joined by `pipeline`. `live` runs the same analysis on a webcam. `synth` renders labelled test clips and `eval` scores event logs
 //! against labels.
 
 pub mod anatomy;
@@ -15,6 +15,7 @@ pub mod events;
 pub mod face;
 pub mod flow;
 pub mod labels;
+pub mod live;
 pub mod motion;
 pub mod pipeline;
 pub mod report;

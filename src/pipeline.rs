@@ -50,6 +50,7 @@ impl RunSummary {
             twitches_right: self.twitches[1],
             per_minute_left: round3(self.per_minute(Side::Left)),
             per_minute_right: round3(self.per_minute(Side::Right)),
+            frames_dropped: None,
             error,
         }
     }

@@ -241,6 +241,7 @@ fn duration_falls_back_to_the_log_summary() {
             twitches_right: 0,
             per_minute_left: 2.0,
             per_minute_right: 0.0,
+            frames_dropped: None,
             error: None,
         },
     ];

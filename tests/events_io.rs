@@ -67,6 +67,7 @@ fn sample_events() -> Vec<Event> {
             twitches_right: 1,
             per_minute_left: 6.0,
             per_minute_right: 6.0,
+            frames_dropped: None,
             error: None,
         },
     ]

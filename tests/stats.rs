@@ -33,6 +33,7 @@ fn summary(duration_s: f64) -> Event {
         twitches_right: 0,
         per_minute_left: 0.0,
         per_minute_right: 0.0,
+        frames_dropped: None,
         error: None,
     }
 }

@@ -183,6 +183,7 @@ pub fn pool(sessions: &[Session], name: &str) -> Session {
         twitches_right: total - left,
         per_minute_left: 0.0,
         per_minute_right: 0.0,
+        frames_dropped: None,
         error: None,
     });
     let mut p = Session::from_events(name, events);

@@ -1,0 +1,449 @@
+//! Live sessions: a camera (or a clip played as one) feeds the same analysis as clips; events
+//! gain wall-clock times, camera faults become `camera_gap` events, and the session ends
+//! cleanly on Ctrl-C, SIGTERM or the preview window closing.
+//!
+//! Input: a `CameraOpener`. Output: events (session line, twitches, gaps, summary with the
+//! frames dropped) to `emit`, frames to a `LiveView`. Thread: runs on the caller's thread
+//! (analysis, preview) and owns the capture thread (camera, drop-oldest channel).
+
+pub mod camera;
+pub mod command;
+pub mod preview;
+pub mod reconnect;
+pub mod simulate;
+
+use crate::capture::{Backpressure, Capture, CaptureMsg};
+use crate::detect::Activity;
+use crate::events::{Event, Pattern};
+use crate::motion::{FrameSignals, MotionAnalyzer};
+use crate::pipeline::{AnalyzeOptions, FrameObserver, RunState, RunSummary};
+use crate::source::SourceError;
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+use preview::{RecentEvent, View};
+use reconnect::{Backoff, CameraOpener, Notice, Reconnecting};
+use std::collections::VecDeque;
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// How a live session runs.
+#[derive(Debug, Clone)]
+pub struct LiveOptions {
+    pub analyze: AnalyzeOptions,
+    /// Frames in flight between the camera and the analysis. When the analysis falls
+    /// behind, the oldest are dropped (and counted): the camera is never stalled and memory
+    /// stays bounded.
+    pub capacity: usize,
+    pub backoff: Backoff,
+    /// Recorded in the session line (camera, resolution, rate, ...).
+    pub settings: serde_json::Value,
+}
+
+impl Default for LiveOptions {
+    fn default() -> Self {
+        Self {
+            analyze: AnalyzeOptions::default(),
+            capacity: 4,
+            backoff: Backoff::default(),
+            settings: serde_json::Value::Null,
+        }
+    }
+}
+
+/// Where frames are shown. `false` from either method ends the session (window closed).
+pub trait LiveView {
+    fn show(&mut self, view: &View) -> bool;
+    /// Called about ten times a second while no frame comes.
+    fn idle(&mut self) -> bool;
+}
+
+/// No window: nothing is shown.
+pub struct Headless;
+
+impl LiveView for Headless {
+    fn show(&mut self, _: &View) -> bool {
+        true
+    }
+    fn idle(&mut self) -> bool {
+        true
+    }
+}
+
+/// What a finished session saw.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LiveSummary {
+    pub run: RunSummary,
+    pub frames_dropped: u64,
+    pub camera_gaps: u64,
+    /// No frame ever came (stopped while the camera was starting): nothing was logged.
+    pub empty: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    /// The camera could not start: nothing was logged.
+    #[error(transparent)]
+    Start(SourceError),
+    /// The source failed for good mid-session (e.g. a simulated clip is corrupt); the events
+    /// so far and a summary line carrying the error are on disk.
+    #[error(transparent)]
+    Source(SourceError),
+    #[error("writing events: {0}")]
+    Sink(io::Error),
+    #[error("starting the capture thread: {0}")]
+    Thread(io::Error),
+}
+
+/// Wall-clock time of the session's start, to stamp events that carry monotonic seconds.
+#[derive(Debug, Clone)]
+pub struct WallClock {
+    start: jiff::ZonedDateTime,
+}
+
+impl WallClock {
+    pub fn now() -> Self {
+        Self {
+            start: jiff::ZonedDateTime::now(),
+        }
+    }
+
+    /// RFC 3339 with milliseconds and the local UTC offset, `t_s` seconds after the start.
+    pub fn at(&self, t_s: f64) -> String {
+        let t = jiff::SignedDuration::try_from_secs_f64(t_s)
+            .ok()
+            .and_then(|d| self.start.checked_add(d).ok())
+            .unwrap_or_else(|| self.start.clone());
+        t.strftime("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string()
+    }
+
+    /// Local clock time of day, for the preview.
+    fn time_of_day(&self, t_s: f64) -> String {
+        let s = self.at(t_s);
+        s.get(11..19).unwrap_or(&s).to_string()
+    }
+}
+
+/// Most recent events kept for the preview.
+const RECENT: usize = 12;
+
+/// Adds live-only fields to events on their way out and remembers recent ones.
+struct LiveSink<'a> {
+    emit: &'a mut dyn FnMut(&Event) -> io::Result<()>,
+    wall: WallClock,
+    recent: VecDeque<RecentEvent>,
+    frames_dropped: Option<u64>,
+}
+
+impl LiveSink<'_> {
+    fn write(&mut self, e: &Event) -> io::Result<()> {
+        let line = match e {
+            Event::Twitch(tw) => {
+                let mut tw = tw.clone();
+                tw.wall_start = Some(self.wall.at(tw.start_s));
+                tw.wall_end = Some(self.wall.at(tw.end_s));
+                let pattern = match tw.pattern {
+                    Pattern::Clonic => "clonic",
+                    Pattern::Tonic => "tonic",
+                };
+                self.remember(RecentEvent {
+                    side: Some(tw.side),
+                    text: format!(
+                        "{} {} {} {:.1} s",
+                        self.wall.time_of_day(tw.start_s),
+                        tw.side.as_str(),
+                        pattern,
+                        tw.duration_s()
+                    ),
+                });
+                Event::Twitch(tw)
+            }
+            Event::CameraGap { start_s, end_s } => {
+                self.remember(RecentEvent {
+                    side: None,
+                    text: format!(
+                        "{} camera gap {:.1} s",
+                        self.wall.time_of_day(*start_s),
+                        end_s - start_s
+                    ),
+                });
+                e.clone()
+            }
+            Event::Summary { .. } => {
+                let mut e = e.clone();
+                if let Event::Summary { frames_dropped, .. } = &mut e {
+                    *frames_dropped = self.frames_dropped;
+                }
+                e
+            }
+            _ => e.clone(),
+        };
+        (self.emit)(&line)
+    }
+
+    fn remember(&mut self, r: RecentEvent) {
+        if self.recent.len() == RECENT {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(r);
+    }
+}
+
+/// Keeps the detector's activity for the preview.
+#[derive(Default)]
+struct LastActivity(Activity);
+
+impl FrameObserver for LastActivity {
+    fn frame(&mut self, _: &FrameSignals, a: &Activity) {
+        self.0 = *a;
+    }
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// Runs a live session until `stop` is set, the view is closed, or the source ends (a
+/// simulated clip without looping). The session line is written when the first frame
+/// arrives, so a camera that cannot start leaves no trace in the log.
+pub fn run_session(
+    opener: Box<dyn CameraOpener>,
+    opts: &LiveOptions,
+    stop: Arc<AtomicBool>,
+    emit: &mut dyn FnMut(&Event) -> io::Result<()>,
+    view: &mut dyn LiveView,
+) -> Result<LiveSummary, LiveError> {
+    let clock = Instant::now();
+    let wall = WallClock::now();
+    let (source, rx_notices) = Reconnecting::new(opener, clock, stop.clone(), opts.backoff);
+    let capture = Capture::spawn(
+        Box::new(source),
+        opts.capacity.max(1),
+        Backpressure::DropOldest,
+    )
+    .map_err(LiveError::Thread)?;
+    let mut settings = opts.settings.clone();
+    if let Some(map) = settings.as_object_mut() {
+        map.insert("started".into(), wall.at(0.0).into());
+        map.insert("detect".into(), serde_json::json!(opts.analyze.detect));
+        map.insert("crop_px".into(), opts.analyze.motion.crop_px.into());
+        map.insert("grid_step".into(), opts.analyze.motion.grid_step.into());
+    }
+    let mut s = Session {
+        opts,
+        sink: LiveSink {
+            emit,
+            wall,
+            recent: VecDeque::new(),
+            frames_dropped: None,
+        },
+        state: RunState::new(&opts.analyze),
+        settings,
+        description: String::from("camera"),
+        header: false,
+        gap_since: None,
+        camera_gaps: 0,
+        warned_drops: false,
+        last_drop_note: None,
+        clock,
+    };
+    let layout = s.state.motion.layout().clone();
+    let mut failure = None;
+    let result = (|| -> Result<(), LiveError> {
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+            let msg = match capture.rx_frames().recv_timeout(Duration::from_millis(100)) {
+                Ok(m) => m,
+                Err(RecvTimeoutError::Timeout) => {
+                    s.notices(&rx_notices).map_err(LiveError::Sink)?;
+                    if !view.idle() {
+                        return Ok(());
+                    }
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => return Ok(()),
+            };
+            let frame = match msg {
+                CaptureMsg::Frame(f) => f,
+                CaptureMsg::Failed(e) => {
+                    failure = Some(e);
+                    return Ok(());
+                }
+            };
+            s.notices(&rx_notices).map_err(LiveError::Sink)?;
+            s.header().map_err(LiveError::Sink)?;
+            let signals = s.state.motion.process(&frame);
+            let mut act = LastActivity::default();
+            let sink = &mut s.sink;
+            s.state
+                .step(&signals, &mut |e| sink.write(e), &mut act)
+                .map_err(LiveError::Sink)?;
+            s.dropped(capture.dropped()).map_err(LiveError::Sink)?;
+            let status = format!("{:.0} s, {} frames dropped", frame.pts_s, capture.dropped());
+            if !view.show(&View {
+                frame: &frame,
+                signals: &signals,
+                activity: &act.0,
+                layout: &layout,
+                recent: s.sink.recent.make_contiguous(),
+                status: &status,
+            }) {
+                return Ok(());
+            }
+        }
+    })();
+    // Wake the capture thread from any wait (pacing, retry backoff), then join it.
+    stop.store(true, Ordering::Relaxed);
+    let frames_dropped = capture.dropped();
+    capture.shutdown();
+    s.notices(&rx_notices).map_err(LiveError::Sink)?;
+    result?;
+    if !s.header {
+        return match failure {
+            Some(e) => Err(LiveError::Start(e)),
+            None => Ok(LiveSummary {
+                empty: true,
+                ..LiveSummary::default()
+            }),
+        };
+    }
+    if let Some(start_s) = s.gap_since.take() {
+        let end_s = s.clock.elapsed().as_secs_f64();
+        s.gap(start_s, end_s).map_err(LiveError::Sink)?;
+    }
+    s.sink.frames_dropped = Some(frames_dropped);
+    let sink = &mut s.sink;
+    s.state
+        .finish(
+            &mut |e| sink.write(e),
+            failure.as_ref().map(|e| e.to_string()),
+        )
+        .map_err(LiveError::Sink)?;
+    if let Some(e) = failure {
+        return Err(LiveError::Source(e));
+    }
+    Ok(LiveSummary {
+        run: s.state.summary().clone(),
+        frames_dropped,
+        camera_gaps: s.camera_gaps,
+        empty: false,
+    })
+}
+
+/// The analysis side of a session between frames.
+struct Session<'a> {
+    opts: &'a LiveOptions,
+    sink: LiveSink<'a>,
+    state: RunState,
+    settings: serde_json::Value,
+    description: String,
+    header: bool,
+    /// While the camera is away: the time of the last frame before it went.
+    gap_since: Option<f64>,
+    camera_gaps: u64,
+    warned_drops: bool,
+    last_drop_note: Option<(Instant, u64)>,
+    clock: Instant,
+}
+
+impl Session<'_> {
+    fn header(&mut self) -> io::Result<()> {
+        if self.header {
+            return Ok(());
+        }
+        self.header = true;
+        self.sink.write(&Event::Session {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            source: self.description.clone(),
+            mirrored: self.opts.analyze.motion.mirrored,
+            settings: self.settings.clone(),
+        })
+    }
+
+    fn notices(&mut self, rx: &Receiver<Notice>) -> io::Result<()> {
+        for n in rx.try_iter() {
+            match n {
+                Notice::Opened { description } => {
+                    if self.header && description != self.description {
+                        tracing::info!("camera reopened as {description}");
+                    }
+                    self.description = description;
+                }
+                Notice::Lost { t_s, message } => {
+                    eprintln!("twitchwatch: camera lost ({message}); retrying, the log is kept");
+                    if self.header {
+                        self.sink.write(&Event::Warning {
+                            t_s: round3(t_s),
+                            message: format!("camera lost: {message}; retrying"),
+                        })?;
+                    }
+                    self.gap_since.get_or_insert(t_s);
+                }
+                Notice::Resumed { start_s, end_s } => {
+                    eprintln!("twitchwatch: camera back after {:.1} s", end_s - start_s);
+                    self.gap_since = None;
+                    self.gap(start_s, end_s)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Records a camera gap; the face is searched afresh afterwards (it may have moved, and
+    /// no event may straddle the gap).
+    fn gap(&mut self, start_s: f64, end_s: f64) -> io::Result<()> {
+        self.camera_gaps += 1;
+        self.state.motion = MotionAnalyzer::new(self.opts.analyze.motion.clone());
+        self.sink.write(&Event::CameraGap {
+            start_s: round3(start_s),
+            end_s: round3(end_s),
+        })
+    }
+
+    /// Says when the analysis starts falling behind (once in the log, at most once a minute
+    /// on stderr); the total goes into the summary line.
+    fn dropped(&mut self, total: u64) -> io::Result<()> {
+        if total == 0 {
+            return Ok(());
+        }
+        let t = self.clock.elapsed().as_secs_f64();
+        if !self.warned_drops {
+            self.warned_drops = true;
+            self.sink.write(&Event::Warning {
+                t_s: round3(t),
+                message: "the analysis fell behind the camera: the oldest frames are dropped \
+                          (the total is in the summary line)"
+                    .into(),
+            })?;
+        }
+        let due = self
+            .last_drop_note
+            .is_none_or(|(at, n)| at.elapsed() >= Duration::from_secs(60) && total > n);
+        if due {
+            self.last_drop_note = Some((Instant::now(), total));
+            tracing::warn!("live: {total} frames dropped so far (analysis behind the camera)");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wall_times_are_rfc3339_with_milliseconds_and_offset() {
+        let w = WallClock::now();
+        let a = w.at(0.0);
+        let b = w.at(1.5);
+        // 2026-01-02T03:04:05.678+01:00
+        assert_eq!(a.len(), 29, "{a}");
+        assert!(matches!(a.as_bytes()[23], b'+' | b'-'), "{a}");
+        let seconds = |s: &str| s[17..23].parse::<f64>().unwrap_or(f64::NAN);
+        let d = (seconds(&b) - seconds(&a)).rem_euclid(60.0);
+        assert!((d - 1.5).abs() < 1e-6, "{a} {b}");
+        assert_eq!(w.time_of_day(0.0).len(), 8);
+    }
+}
