@@ -3,14 +3,15 @@
 //! Input: argv. Output: files and a short report on stderr/stdout. Thread: main.
 
 use crate::anatomy::Side;
-use crate::events::{CsvSink, Event, EventSink, JsonlSink, check_writable};
-use crate::pipeline::{AnalyzeOptions, FrameObserver, RunError, RunSummary, TraceWriter};
+use crate::events::{Event, EventSink, JsonlSink};
+use crate::pipeline::{AnalyzeOptions, FrameObserver, RunSummary, TraceWriter};
 use crate::source::open_clip;
-use crate::{eval, pipeline};
+use crate::{batch, eval, pipeline};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Parser)]
@@ -42,18 +43,31 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
-    /// The clip: H.264 MP4/MOV or Y4M built in; other formats need ffmpeg on PATH.
-    pub clip: PathBuf,
-    /// Event log to write [default: CLIP's name with .events.jsonl, in the current folder].
-    #[arg(long, value_name = "OUT.jsonl")]
+    /// Clips, or folders of clips (a folder: its .mp4 .mov .m4v .mkv .webm .avi .y4m files,
+    /// not recursing). H.264 MP4/MOV or Y4M built in; other formats need ffmpeg on PATH.
+    #[arg(required = true, value_name = "CLIP|FOLDER")]
+    pub clips: Vec<PathBuf>,
+    /// Event log to write, for a single clip [default: CLIP's name with .events.jsonl, in the
+    /// current folder or --out-dir].
+    #[arg(long, value_name = "OUT.jsonl", conflicts_with = "out_dir")]
     pub events: Option<PathBuf>,
-    /// Also write the twitches as CSV.
-    #[arg(long, value_name = "OUT.csv")]
+    /// Also write the twitches as CSV (a single clip).
+    #[arg(long, value_name = "OUT.csv", conflicts_with = "csv_each")]
     pub csv: Option<PathBuf>,
-    /// The clip is a selfie-mirrored view (the person's left eye on the image's left).
+    /// Also write each clip's twitches as CSV beside its log (NAME.events.csv).
+    #[arg(long)]
+    pub csv_each: bool,
+    /// Folder for the event logs (created if missing) [default: the current folder].
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+    /// Clips analysed at once [default: one per core].
+    #[arg(long, short, value_name = "N")]
+    pub jobs: Option<NonZeroUsize>,
+    /// The clips are selfie-mirrored views (the person's left eye on the image's left).
     #[arg(long)]
     pub mirrored: bool,
-    /// Write every frame's signals as CSV, to see why the detector fired (or did not).
+    /// Write every frame's signals as CSV, to see why the detector fired (or did not); a
+    /// single clip.
     #[arg(long, value_name = "FILE")]
     pub debug_trace: Option<PathBuf>,
     /// No progress bar and no summary.
@@ -93,80 +107,110 @@ pub fn run(cli: Cli) -> Result<()> {
 }
 
 fn default_events_path(clip: &Path) -> PathBuf {
-    let stem = clip
-        .file_stem()
-        .map_or_else(|| "clip".into(), |s| s.to_string_lossy().into_owned());
-    PathBuf::from(format!("{stem}.events.jsonl"))
+    batch::log_path(clip, None)
 }
 
 fn analyze(a: &AnalyzeArgs) -> Result<()> {
-    let events_path = a
+    let clips = batch::collect_clips(&a.clips)?;
+    match clips.as_slice() {
+        [clip] => analyze_one(a, clip),
+        _ => analyze_batch(a, &clips),
+    }
+}
+
+/// One clip: exactly as before batches existed (`--events`, `--csv`, `--debug-trace`).
+fn analyze_one(a: &AnalyzeArgs, clip: &Path) -> Result<()> {
+    let events = a
         .events
         .clone()
-        .unwrap_or_else(|| default_events_path(&a.clip));
-    // Fail before a long run, not after it.
-    check_writable(&events_path)
-        .with_context(|| format!("{}: cannot write the event log", events_path.display()))?;
-    if let Some(csv) = &a.csv {
-        check_writable(csv).with_context(|| format!("{}: cannot write the CSV", csv.display()))?;
+        .unwrap_or_else(|| batch::log_path(clip, a.out_dir.as_deref()));
+    let csv = match &a.csv {
+        Some(c) => Some(c.clone()),
+        None => a.csv_each.then(|| batch::csv_beside(&events)),
+    };
+    let job = batch::ClipJob {
+        clip: clip.to_path_buf(),
+        events,
+        csv,
+    };
+    if let Some(d) = &a.out_dir {
+        batch::create_out_dir(d)?;
     }
-    let source = open_clip(&a.clip)?;
-    let info = source.info().clone();
+    batch::check_outputs(&job)?;
     let opts = analyze_options(a.mirrored);
-
-    let mut sinks: Vec<Box<dyn EventSink + Send>> = vec![Box::new(
-        JsonlSink::create(&events_path)
-            .with_context(|| format!("{}: cannot create", events_path.display()))?,
-    )];
-    if let Some(csv) = &a.csv {
-        sinks.push(Box::new(
-            CsvSink::create(csv).with_context(|| format!("{}: cannot create", csv.display()))?,
-        ));
-    }
-    let mut emit = |e: &Event| sinks.iter_mut().try_for_each(|s| s.write(e));
-
-    let bar = progress_bar(!a.quiet, info.frame_count, &a.clip);
-    let mut progress = ProgressObserver { bar: bar.clone() };
-    let mut trace = match &a.debug_trace {
-        Some(p) => Some(TraceWriter::new(std::io::BufWriter::new(
-            std::fs::File::create(p)
-                .with_context(|| format!("{}: cannot create the trace", p.display()))?,
-        ))),
-        None => None,
-    };
-    let mut observers = Observers {
-        progress: &mut progress,
-        trace: trace.as_mut(),
-    };
-    let name = a
-        .clip
-        .file_name()
-        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    let result = pipeline::run(
-        source,
-        &format!("{name} ({})", info.description),
+    let summary = batch::analyze_clip(
+        &job,
         &opts,
-        &mut emit,
-        &mut observers,
-    );
-    bar.finish_and_clear();
-    let finish_errors: Vec<_> = sinks.iter_mut().filter_map(|s| s.finish().err()).collect();
-    if let Some(t) = trace {
-        t.finish().context("writing the debug trace")?;
-    }
-    let summary = match result {
-        Ok(s) => s,
-        Err(RunError::Source(e)) => bail!(
-            "{e} (events detected before the error are kept in {})",
-            events_path.display()
-        ),
-        Err(e) => return Err(e).with_context(|| format!("{}", events_path.display())),
-    };
-    if let Some(e) = finish_errors.into_iter().next() {
-        return Err(e).with_context(|| format!("{}: closing the event log", events_path.display()));
-    }
+        |info| {
+            let trace = match &a.debug_trace {
+                Some(p) => Some(TraceWriter::new(std::io::BufWriter::new(
+                    std::fs::File::create(p)
+                        .with_context(|| format!("{}: cannot create the trace", p.display()))?,
+                ))),
+                None => None,
+            };
+            Ok(Observers {
+                progress: ProgressObserver {
+                    bar: progress_bar(!a.quiet, info.frame_count, clip),
+                },
+                trace,
+            })
+        },
+        |o| {
+            o.progress.bar.finish_and_clear();
+            match o.trace {
+                Some(t) => t.finish().context("writing the debug trace"),
+                None => Ok(()),
+            }
+        },
+    )?;
     if !a.quiet {
-        print_summary(&name, &summary, &events_path);
+        print_summary(&batch::clip_name(clip), &summary, &job.events);
+    }
+    Ok(())
+}
+
+/// Several clips on a pool of worker threads, one log each; a clip's failure does not stop
+/// the others but makes the exit status non-zero.
+fn analyze_batch(a: &AnalyzeArgs, clips: &[PathBuf]) -> Result<()> {
+    let n = clips.len();
+    // These name one file each: with several clips they would be overwritten clip by clip.
+    if a.events.is_some() {
+        bail!(
+            "--events names one file, but {n} clips were given: leave it out (each log is named after its clip) or use --out-dir DIR"
+        );
+    }
+    if a.csv.is_some() {
+        bail!(
+            "--csv names one file, but {n} clips were given: use --csv-each for a CSV beside each log"
+        );
+    }
+    if a.debug_trace.is_some() {
+        bail!("--debug-trace writes one clip's trace, but {n} clips were given: trace one clip");
+    }
+    let jobs = batch::plan(clips, a.out_dir.as_deref(), a.csv_each)?;
+    if let Some(d) = &a.out_dir {
+        batch::create_out_dir(d)?;
+    }
+    for job in &jobs {
+        batch::check_outputs(job)?;
+    }
+    let opts = analyze_options(a.mirrored);
+    let progress = batch::Progress::new(!a.quiet, n);
+    let outcomes = batch::run(&jobs, batch::pool_size(a.jobs, n), &opts, &progress)?;
+    progress.finish();
+    let failed = outcomes.iter().filter(|r| r.is_err()).count();
+    if !a.quiet {
+        for (job, r) in jobs.iter().zip(&outcomes) {
+            if let Ok(summary) = r {
+                print_summary(&batch::clip_name(&job.clip), summary, &job.events);
+            }
+        }
+        eprintln!("{n} clips analysed, {failed} failed");
+    }
+    if failed > 0 {
+        // Each failure was printed as it happened; this is the exit status's reason.
+        bail!("{failed} of {n} clips failed");
     }
     Ok(())
 }
@@ -225,12 +269,12 @@ impl FrameObserver for ProgressObserver {
     }
 }
 
-struct Observers<'a, W: std::io::Write> {
-    progress: &'a mut ProgressObserver,
-    trace: Option<&'a mut TraceWriter<W>>,
+struct Observers<W: std::io::Write> {
+    progress: ProgressObserver,
+    trace: Option<TraceWriter<W>>,
 }
 
-impl<W: std::io::Write> FrameObserver for Observers<'_, W> {
+impl<W: std::io::Write> FrameObserver for Observers<W> {
     fn frame(&mut self, s: &crate::motion::FrameSignals, a: &crate::detect::Activity) {
         self.progress.frame(s, a);
         if let Some(t) = self.trace.as_mut() {

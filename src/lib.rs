@@ -7,6 +7,7 @@
 //! against labels.
 
 pub mod anatomy;
+pub mod batch;
 pub mod capture;
 pub mod cli;
 pub mod detect;
