@@ -39,6 +39,9 @@ pub enum Command {
     Report(crate::report::ReportArgs),
     /// Compare event logs from before and after a treatment: HTML (and CSV).
     Compare(crate::report::CompareArgs),
+    /// Measure speed and memory against the project's targets (per-frame analysis, whole
+    /// clips against decoding alone and against ffmpeg, peak memory at 1080p).
+    Bench(crate::bench::BenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -103,6 +106,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Eval(e) => run_eval(&e),
         Command::Report(r) => crate::report::run_report(&r),
         Command::Compare(c) => crate::report::run_compare(&c),
+        Command::Bench(b) => crate::bench::run(&b),
     }
 }
 

@@ -5,6 +5,7 @@
 //! displacement and residual after removing the fitted affine motion. Thread: analysis.
 
 use ndarray::Array2;
+use wide::f32x8;
 
 /// A grey image as `f32`, row-major (`[row, col]`), values 0..255.
 pub type Plane = Array2<f32>;
@@ -50,9 +51,82 @@ pub struct FlowVec {
 #[derive(Debug, Default)]
 pub struct Pyramid {
     pub levels: Vec<Plane>,
-    /// Central-difference gradients per level (only after `build_with_gradients`).
-    pub grad_x: Vec<Plane>,
-    pub grad_y: Vec<Plane>,
+    /// Each level with a replicated border of `PAD` pixels, so that Lucas–Kanade windows
+    /// near (or a little past) the edge read what edge-clamped sampling would, without a
+    /// branch per pixel.
+    padded: Vec<Padded>,
+    /// Central-difference gradients of each padded level (only after
+    /// `build_with_gradients`); outside the image they are those of the clamped image.
+    grad_x: Vec<Padded>,
+    grad_y: Vec<Padded>,
+}
+
+/// Border width of padded levels, pixels. Covers a window of radius 3 read 8 lanes wide
+/// plus a few pixels of displacement past the edge; beyond that the per-pixel clamped
+/// path is used.
+const PAD: usize = 8;
+
+/// A plane stored with a `PAD`-pixel replicated border; (0, 0) is the first image pixel.
+#[derive(Debug, Default, Clone)]
+struct Padded {
+    data: Vec<f32>,
+    stride: usize,
+    rows: usize,
+}
+
+impl Padded {
+    fn resize(&mut self, h: usize, w: usize) {
+        self.stride = w + 2 * PAD;
+        self.rows = h + 2 * PAD;
+        self.data.resize(self.stride * self.rows, 0.0);
+    }
+
+    /// Copies `src` inside and replicates its edge pixels into the border.
+    fn fill_from(&mut self, src: &Plane) {
+        let (h, w) = src.dim();
+        self.resize(h, w);
+        let s = src.as_slice().expect("pyramid planes are contiguous");
+        let stride = self.stride;
+        for y in 0..self.rows {
+            let sy = y.saturating_sub(PAD).min(h - 1);
+            let row = &s[sy * w..(sy + 1) * w];
+            let out = &mut self.data[y * stride..(y + 1) * stride];
+            out[..PAD].fill(row[0]);
+            out[PAD..PAD + w].copy_from_slice(row);
+            out[PAD + w..].fill(row[w - 1]);
+        }
+    }
+
+    /// Central differences of `img` (clamped at the outer border), into `gx` and `gy`.
+    fn gradients(img: &Padded, gx: &mut Padded, gy: &mut Padded) {
+        let (stride, rows) = (img.stride, img.rows);
+        for g in [&mut *gx, &mut *gy] {
+            g.stride = stride;
+            g.rows = rows;
+            g.data.resize(stride * rows, 0.0);
+        }
+        let s = &img.data;
+        for y in 0..rows {
+            let row = &s[y * stride..(y + 1) * stride];
+            let out = &mut gx.data[y * stride..(y + 1) * stride];
+            out[0] = 0.5 * (row[1] - row[0]);
+            for x in 1..stride - 1 {
+                out[x] = 0.5 * (row[x + 1] - row[x - 1]);
+            }
+            out[stride - 1] = 0.5 * (row[stride - 1] - row[stride - 2]);
+            let (up, down) = (y.saturating_sub(1) * stride, (y + 1).min(rows - 1) * stride);
+            let out = &mut gy.data[y * stride..(y + 1) * stride];
+            for (x, o) in out.iter_mut().enumerate() {
+                *o = 0.5 * (s[down + x] - s[up + x]);
+            }
+        }
+    }
+
+    /// Index of image pixel (x, y); callers keep it within the border.
+    #[inline]
+    fn at(&self, x: isize, y: isize) -> usize {
+        (y + PAD as isize) as usize * self.stride + (x + PAD as isize) as usize
+    }
 }
 
 impl Pyramid {
@@ -78,41 +152,31 @@ impl Pyramid {
             let (prev, rest) = self.levels.split_at_mut(l);
             downsample_2x(&prev[l - 1], &mut rest[0]);
         }
+        self.padded.resize_with(levels, Padded::default);
+        for (p, level) in self.padded.iter_mut().zip(&self.levels) {
+            p.fill_from(level);
+        }
+        // Gradients of the previous content would no longer match.
+        self.grad_x.clear();
+        self.grad_y.clear();
     }
 
     /// Builds the pyramid and the gradients of every level: the template side of
     /// Lucas–Kanade needs them, computed once per frame rather than once per point.
     pub fn build_with_gradients(&mut self, base: &Plane, levels: usize) {
+        let (mut gx, mut gy) = (
+            std::mem::take(&mut self.grad_x),
+            std::mem::take(&mut self.grad_y),
+        );
         self.build(base, levels);
-        let n = self.levels.len();
-        self.grad_x.truncate(n);
-        self.grad_y.truncate(n);
+        let n = self.padded.len();
+        gx.resize_with(n, Padded::default);
+        gy.resize_with(n, Padded::default);
         for l in 0..n {
-            let dim = self.levels[l].dim();
-            if self.grad_x.len() <= l {
-                self.grad_x.push(Plane::zeros(dim));
-                self.grad_y.push(Plane::zeros(dim));
-            } else if self.grad_x[l].dim() != dim {
-                self.grad_x[l] = Plane::zeros(dim);
-                self.grad_y[l] = Plane::zeros(dim);
-            }
-            let (h, w) = dim;
-            let src = self.levels[l].as_slice().expect("contiguous");
-            let gx = self.grad_x[l].as_slice_mut().expect("contiguous");
-            for y in 0..h {
-                let row = &src[y * w..(y + 1) * w];
-                for x in 0..w {
-                    gx[y * w + x] = 0.5 * (row[(x + 1).min(w - 1)] - row[x.saturating_sub(1)]);
-                }
-            }
-            let gy = self.grad_y[l].as_slice_mut().expect("contiguous");
-            for y in 0..h {
-                let (up, down) = (y.saturating_sub(1) * w, (y + 1).min(h - 1) * w);
-                for x in 0..w {
-                    gy[y * w + x] = 0.5 * (src[down + x] - src[up + x]);
-                }
-            }
+            Padded::gradients(&self.padded[l], &mut gx[l], &mut gy[l]);
         }
+        self.grad_x = gx;
+        self.grad_y = gy;
     }
 }
 
@@ -163,6 +227,8 @@ pub struct LucasKanade {
     template: Vec<f32>,
     grad_x: Vec<f32>,
     grad_y: Vec<f32>,
+    /// Answers on the coarsest level per pixel, within one `track` call.
+    coarse: Vec<Option<((f32, f32), f32)>>,
 }
 
 impl LucasKanade {
@@ -196,15 +262,30 @@ impl LucasKanade {
         if levels == 0 {
             return self.track_reference(prev, cur, points, out);
         }
+        // On the coarsest level every point starts from no motion, and several grid points
+        // snap to the same pixel: their answers are identical, so each is computed once.
+        let top = levels - 1;
+        let (th, tw) = prev.levels[top].dim();
+        self.coarse.clear();
+        self.coarse.resize(th * tw, None);
         for (p, o) in points.iter().zip(out.iter_mut()) {
             let (mut gx, mut gy, mut weight) = (0.0f32, 0.0f32, 1.0f32);
             for l in (0..levels).rev() {
                 let scale = 1.0 / (1u32 << l) as f32;
-                let (px, py) = (
-                    (p.0 * scale).round() as isize,
-                    (p.1 * scale).round() as isize,
-                );
-                let (d, w) = self.track_level_fast(prev, cur, l, px, py, gx, gy);
+                // Grid points are non-negative: rounding is floor(x + 0.5), without libm.
+                let (px, py) = (floor_i(p.0 * scale + 0.5), floor_i(p.1 * scale + 0.5));
+                let inside = px >= 0 && py >= 0 && (px as usize) < tw && (py as usize) < th;
+                let memo = (l == top && inside).then(|| py as usize * tw + px as usize);
+                let (d, w) = match memo.and_then(|k| self.coarse[k]) {
+                    Some(done) => done,
+                    None => {
+                        let done = self.track_level_fast(prev, cur, l, px, py, gx, gy);
+                        if let Some(k) = memo {
+                            self.coarse[k] = Some(done);
+                        }
+                        done
+                    }
+                };
                 (gx, gy) = d;
                 if l == 0 {
                     weight = w;
@@ -261,9 +342,10 @@ impl LucasKanade {
         }
     }
 
-    /// `track_level` for a whole-pixel point with precomputed template gradients: the
-    /// window shares one sub-pixel offset per iteration, so the bilinear weights are
-    /// computed once per iteration instead of once per pixel.
+    /// `track_level` for a whole-pixel point with precomputed template gradients, on padded
+    /// levels: the window shares one sub-pixel offset per iteration, so the bilinear weights
+    /// are computed once per iteration, and each window row is read as 8 lanes (the 8th has
+    /// zero gradient and adds nothing), which the compiler turns into vector code.
     #[allow(clippy::too_many_arguments)]
     fn track_level_fast(
         &mut self,
@@ -275,32 +357,49 @@ impl LucasKanade {
         gx: f32,
         gy: f32,
     ) -> ((f32, f32), f32) {
-        let plane = &prev.levels[l];
-        let (h, w) = plane.dim();
+        const LANES: usize = 8;
         let r = self.params.window_radius as isize;
-        if px - r < 0 || py - r < 0 || px + r >= w as isize || py + r >= h as isize {
-            return self.track_level(plane, &cur.levels[l], px as f32, py as f32, gx, gy);
+        let (h, w) = prev.levels[l].dim();
+        let pad = PAD as isize;
+        let rows = (2 * r + 1) as usize;
+        // The template window and 8 lanes (+1 for bilinear) must lie inside the padding.
+        let fits = |x0: isize, y0: isize| {
+            x0 - r >= -pad
+                && y0 - r >= -pad
+                && x0 - r + (LANES as isize) < w as isize + pad
+                && y0 + r + 1 < h as isize + pad
+        };
+        if r > 3 || !fits(px, py) || cur.levels[l].dim() != (h, w) {
+            let cur_plane = &cur.levels[l];
+            return self.track_level(&prev.levels[l], cur_plane, px as f32, py as f32, gx, gy);
         }
-        let ps = plane.as_slice().expect("contiguous");
-        let gxs = prev.grad_x[l].as_slice().expect("contiguous");
-        let gys = prev.grad_y[l].as_slice().expect("contiguous");
-        let (mut sxx, mut sxy, mut syy) = (0.0f32, 0.0f32, 0.0f32);
-        let mut i = 0;
-        for dy in -r..=r {
-            let row = ((py + dy) as usize) * w;
-            for dx in -r..=r {
-                let k = row + (px + dx) as usize;
-                let (ix, iy) = (gxs[k], gys[k]);
-                self.template[i] = ps[k];
-                self.grad_x[i] = ix;
-                self.grad_y[i] = iy;
-                sxx += ix * ix;
-                sxy += ix * iy;
-                syy += iy * iy;
-                i += 1;
-            }
+        let (pimg, pgx, pgy) = (&prev.padded[l], &prev.grad_x[l], &prev.grad_y[l]);
+        let width = rows;
+        // Lanes past the window's width get zero gradient: they add nothing anywhere.
+        let mut m = [0.0f32; LANES];
+        m[..width].fill(1.0);
+        let mask = f32x8::new(m);
+        let mut tpl = [f32x8::ZERO; 7];
+        let mut tgx = [f32x8::ZERO; 7];
+        let mut tgy = [f32x8::ZERO; 7];
+        let (mut axx, mut axy, mut ayy) = (f32x8::ZERO, f32x8::ZERO, f32x8::ZERO);
+        for (row, ((t, ix), iy)) in tpl
+            .iter_mut()
+            .zip(&mut tgx)
+            .zip(&mut tgy)
+            .take(rows)
+            .enumerate()
+        {
+            let k = pimg.at(px - r, py - r + row as isize);
+            *t = row8(&pimg.data, k);
+            *ix = row8(&pgx.data, k) * mask;
+            *iy = row8(&pgy.data, k) * mask;
+            axx += *ix * *ix;
+            axy += *ix * *iy;
+            ayy += *iy * *iy;
         }
-        let n = i as f32;
+        let (sxx, sxy, syy) = (lane_sum8(axx), lane_sum8(axy), lane_sum8(ayy));
+        let n = (rows * rows) as f32;
         let det = sxx * syy - sxy * sxy;
         let tr = 0.5 * (sxx + syy);
         let min_eig = (tr - (tr * tr - det).max(0.0).sqrt()) / n;
@@ -308,42 +407,51 @@ impl LucasKanade {
             return ((gx, gy), 0.0);
         }
         let weight = (min_eig / self.params.min_eigen).min(1.0);
-        let cplane = &cur.levels[l];
-        let cs = cplane.as_slice().expect("contiguous");
+        let cimg = &cur.padded[l];
+        let cs = cur.levels[l].as_slice().expect("contiguous");
         let (mut ux, mut uy) = (gx, gy);
         for _ in 0..self.params.max_iterations {
             let (x, y) = (px as f32 + ux, py as f32 + uy);
-            let (bx0, by0) = (x.floor(), y.floor());
-            let (fx, fy) = (x - bx0, y - by0);
-            let (bx0, by0) = (bx0 as isize, by0 as isize);
-            let inside = bx0 - r >= 0
-                && by0 - r >= 0
-                && bx0 + r + 1 < w as isize
-                && by0 + r + 1 < h as isize;
-            let (mut bx, mut by) = (0.0f32, 0.0f32);
-            let mut i = 0;
-            for dy in -r..=r {
-                for dx in -r..=r {
-                    let c = if inside {
-                        let k = ((by0 + dy) as usize) * w + (bx0 + dx) as usize;
-                        let a = cs[k] + fx * (cs[k + 1] - cs[k]);
-                        let b = cs[k + w] + fx * (cs[k + w + 1] - cs[k + w]);
-                        a + fy * (b - a)
-                    } else {
-                        bilinear(cs, w, h, x + dx as f32, y + dy as f32)
-                    };
-                    let e = self.template[i] - c;
-                    bx += e * self.grad_x[i];
-                    by += e * self.grad_y[i];
-                    i += 1;
+            if !x.is_finite() || !y.is_finite() {
+                break;
+            }
+            let (bx0, by0) = (floor_i(x), floor_i(y));
+            let (fx, fy) = (x - bx0 as f32, y - by0 as f32);
+            let (mut ex, mut ey) = (f32x8::ZERO, f32x8::ZERO);
+            if fits(bx0, by0) {
+                let (d, s) = (&cimg.data, cimg.stride);
+                let (vfx, vfy) = (f32x8::splat(fx), f32x8::splat(fy));
+                let rows_iter = tpl.iter().zip(&tgx).zip(&tgy).take(rows).enumerate();
+                for (row, ((t, ix), iy)) in rows_iter {
+                    let k = cimg.at(bx0 - r, by0 - r + row as isize);
+                    // The right neighbours are loaded as rows of their own.
+                    let (t0, t1) = (row8(d, k), row8(d, k + 1));
+                    let (b0, b1) = (row8(d, k + s), row8(d, k + s + 1));
+                    let a = t0 + vfx * (t1 - t0);
+                    let b = b0 + vfx * (b1 - b0);
+                    let e = *t - (a + vfy * (b - a));
+                    ex += e * *ix;
+                    ey += e * *iy;
+                }
+            } else {
+                // Far past the edge: clamp each pixel (rare; runaway or edge points).
+                for row in 0..rows {
+                    let mut c = [0.0f32; LANES];
+                    for (i, ci) in c.iter_mut().enumerate().take(width) {
+                        let (dx, dy) = ((i as isize - r) as f32, (row as isize - r) as f32);
+                        *ci = bilinear(cs, w, h, x + dx, y + dy);
+                    }
+                    let e = tpl[row] - f32x8::new(c);
+                    ex += e * tgx[row];
+                    ey += e * tgy[row];
                 }
             }
             if gauss_newton_step(
                 &mut ux,
                 &mut uy,
                 [sxx, sxy, syy, det],
-                bx,
-                by,
+                lane_sum8(ex),
+                lane_sum8(ey),
                 self.params.epsilon,
             ) {
                 break;
@@ -367,7 +475,11 @@ impl LucasKanade {
         let ps = prev.as_slice().expect("contiguous");
         let cs = cur.as_slice().expect("contiguous");
         let r = self.params.window_radius as isize;
-        let (mut sxx, mut sxy, mut syy) = (0.0f32, 0.0f32, 0.0f32);
+        // Sums are kept per window column (column c in lane c % 8) and the lanes added in a
+        // fixed order: the same order of float additions as the vector fast path, which
+        // makes the two agree even where many iterations amplify rounding.
+        let lane = |dx: isize| ((dx + r) % 8) as usize;
+        let (mut axx, mut axy, mut ayy) = ([0.0f32; 8], [0.0f32; 8], [0.0f32; 8]);
         let mut i = 0;
         for dy in -r..=r {
             for dx in -r..=r {
@@ -379,12 +491,13 @@ impl LucasKanade {
                 self.template[i] = v;
                 self.grad_x[i] = ix;
                 self.grad_y[i] = iy;
-                sxx += ix * ix;
-                sxy += ix * iy;
-                syy += iy * iy;
+                axx[lane(dx)] += ix * ix;
+                axy[lane(dx)] += ix * iy;
+                ayy[lane(dx)] += iy * iy;
                 i += 1;
             }
         }
+        let (sxx, sxy, syy) = (lane_sum(&axx), lane_sum(&axy), lane_sum(&ayy));
         let n = i as f32;
         let det = sxx * syy - sxy * sxy;
         // Smaller eigenvalue of the structure tensor, per pixel: how trackable the patch is.
@@ -396,14 +509,15 @@ impl LucasKanade {
         let weight = (min_eig / self.params.min_eigen).min(1.0);
         let (mut ux, mut uy) = (gx, gy);
         for _ in 0..self.params.max_iterations {
-            let (mut bx, mut by) = (0.0f32, 0.0f32);
+            let (mut bx, mut by) = ([0.0f32; 8], [0.0f32; 8]);
+            let (x, y) = (px + ux, py + uy);
             let mut i = 0;
             for dy in -r..=r {
                 for dx in -r..=r {
-                    let c = bilinear(cs, w, h, px + dx as f32 + ux, py + dy as f32 + uy);
+                    let c = bilinear(cs, w, h, x + dx as f32, y + dy as f32);
                     let e = self.template[i] - c;
-                    bx += e * self.grad_x[i];
-                    by += e * self.grad_y[i];
+                    bx[lane(dx)] += e * self.grad_x[i];
+                    by[lane(dx)] += e * self.grad_y[i];
                     i += 1;
                 }
             }
@@ -411,8 +525,8 @@ impl LucasKanade {
                 &mut ux,
                 &mut uy,
                 [sxx, sxy, syy, det],
-                bx,
-                by,
+                lane_sum(&bx),
+                lane_sum(&by),
                 self.params.epsilon,
             ) {
                 break;
@@ -420,6 +534,34 @@ impl LucasKanade {
         }
         settle((ux, uy), (gx, gy), weight, w.max(h))
     }
+}
+
+/// Eight values of `s` from `k`. Callers keep `k + 8` inside the padded level (`fits`), so
+/// the slice is always in range; it is one bounds check, not eight.
+#[inline]
+fn row8(s: &[f32], k: usize) -> f32x8 {
+    let a: &[f32; 8] = s[k..k + 8].try_into().unwrap_or(&[0.0; 8]);
+    f32x8::new(*a)
+}
+
+/// Sum of 8 lanes in a fixed order (pairwise, as vector code reduces).
+#[inline]
+fn lane_sum(v: &[f32; 8]) -> f32 {
+    ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]))
+}
+
+/// `lane_sum` of a vector: the library's own reduction may add in another order.
+#[inline]
+fn lane_sum8(v: f32x8) -> f32 {
+    lane_sum(&v.to_array())
+}
+
+/// `x.floor()` as an integer without a call into libm (x86-64 without SSE4.1 has no
+/// rounding instruction); exact for |x| < 2^31.
+#[inline]
+fn floor_i(x: f32) -> isize {
+    let i = x as isize;
+    if (i as f32) > x { i - 1 } else { i }
 }
 
 /// Applies one Lucas–Kanade update from the structure tensor `[sxx, sxy, syy, det]` and the

@@ -8,6 +8,7 @@
 
 pub mod anatomy;
 pub mod batch;
+pub mod bench;
 pub mod capture;
 pub mod cli;
 pub mod detect;

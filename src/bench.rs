@@ -1,0 +1,357 @@
+//! Speed and memory measurements shared by the criterion benches (`benches/`) and the
+//! `twitchwatch bench` command, so both measure the same thing.
+//!
+//! Input: synthetic frames rendered in memory, or clips. Output: timings and memory figures.
+//! Thread: the caller's (decode-only passes and `analyze` runs own their usual threads).
+
+use crate::events::Event;
+use crate::pipeline::{self, AnalyzeOptions, RunState, RunSummary};
+use crate::source::{Frame, FrameSource, SourceError, SourceInfo, open_clip};
+use crate::synth::{self, SynthParams};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// `frames` frames of a synthetic talking, blinking, twitching face, rendered in memory.
+pub fn synth_frames(width: u32, height: u32, face_px: f32, frames: u64, seed: u64) -> Vec<Frame> {
+    let fps = 30.0;
+    let scenario = synth::plan(&SynthParams {
+        seed,
+        width,
+        height,
+        face_width_px: face_px,
+        fps,
+        duration_s: frames as f64 / fps,
+        ..SynthParams::default()
+    });
+    synth::render_frames(&scenario).collect()
+}
+
+/// Per-frame analysis (face detection and tracking, flow, head-motion removal, detector)
+/// over frames already in memory: no decoding, no channel, one thread.
+pub fn analyse_frames(frames: &[Frame], opts: &AnalyzeOptions) -> (Duration, RunSummary) {
+    let mut state = RunState::new(opts);
+    let mut sink = |_: &Event| Ok(());
+    let start = Instant::now();
+    for f in frames {
+        let s = state.motion.process(f);
+        // The sink cannot fail.
+        let _ = state.step(&s, &mut sink, &mut ());
+    }
+    let _ = state.finish(&mut sink, None);
+    (start.elapsed(), state.summary().clone())
+}
+
+/// Decodes every frame of `clip` and throws it away: the floor under any analysis of it.
+/// Returns the wall time and the frame count.
+pub fn decode_only(clip: &Path) -> Result<(Duration, u64), SourceError> {
+    let mut source = open_clip(clip)?;
+    let start = Instant::now();
+    let mut n = 0u64;
+    while let Some(f) = source.next_frame()? {
+        std::hint::black_box(&f.luma);
+        n += 1;
+    }
+    Ok((start.elapsed(), n))
+}
+
+/// The whole `analyze` of `clip` (decoder on the capture thread, analysis on this one),
+/// events kept in memory. Returns the wall time and what the run saw.
+pub fn analyze_clip(
+    clip: &Path,
+    opts: &AnalyzeOptions,
+) -> Result<(Duration, RunSummary), pipeline::RunError> {
+    let source = open_clip(clip)?;
+    let start = Instant::now();
+    let mut sink = |_: &Event| Ok(());
+    let summary = pipeline::run(source, "bench", opts, &mut sink, &mut ())?;
+    Ok((start.elapsed(), summary))
+}
+
+/// A source that replays frames from memory in a loop with steadily increasing timestamps,
+/// as fast as it is asked: hours of input in minutes, for memory and backlog checks.
+pub struct LoopSource {
+    info: SourceInfo,
+    frames: Vec<Frame>,
+    next: u64,
+    total: u64,
+    dt: f64,
+}
+
+impl LoopSource {
+    /// Plays `frames` over and over until `total` frames were given, at `fps`.
+    pub fn new(frames: Vec<Frame>, total: u64, fps: f64) -> Self {
+        let (width, height) = frames.first().map_or((0, 0), |f| (f.width, f.height));
+        Self {
+            info: SourceInfo {
+                description: format!("{} frames looped", frames.len()),
+                width,
+                height,
+                fps: Some(fps),
+                frame_count: Some(total),
+                duration_s: Some(total as f64 / fps),
+            },
+            frames,
+            next: 0,
+            total,
+            dt: 1.0 / fps,
+        }
+    }
+}
+
+impl FrameSource for LoopSource {
+    fn info(&self) -> &SourceInfo {
+        &self.info
+    }
+
+    fn next_frame(&mut self) -> Result<Option<Frame>, SourceError> {
+        if self.next >= self.total || self.frames.is_empty() {
+            return Ok(None);
+        }
+        let src = &self.frames[(self.next % self.frames.len() as u64) as usize];
+        let frame = Frame {
+            index: self.next,
+            pts_s: self.next as f64 * self.dt,
+            width: src.width,
+            height: src.height,
+            luma: src.luma.clone(),
+        };
+        self.next += 1;
+        Ok(Some(frame))
+    }
+}
+
+/// This process's resident memory now and at its peak, in bytes (Linux; `None` elsewhere).
+pub fn resident_memory() -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|kb| kb * 1024)
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+/// `twitchwatch bench`: speed and memory against the project's targets.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Clips for the whole-clip measurements [default: the bundled sample_videos/*.mp4].
+    pub clips: Vec<std::path::PathBuf>,
+    /// Frames per synthetic per-frame measurement.
+    #[arg(long, default_value_t = 300)]
+    pub frames: u64,
+    /// Repetitions of each timing; the best is reported (the least disturbed by other work).
+    #[arg(long, default_value_t = 3)]
+    pub repeat: u32,
+    /// Skip the 1080p peak-memory measurement (it renders and encodes a 1080p clip first).
+    #[arg(long)]
+    pub no_memory: bool,
+    /// Also play this many minutes of 640x480 input at full speed and report memory and
+    /// backlog along the way.
+    #[arg(long, value_name = "MINUTES")]
+    pub soak: Option<f64>,
+    /// Internal: analyse CLIP in this process and print its peak memory (used by `bench`).
+    #[arg(long, hide = true, value_name = "CLIP")]
+    pub peak_memory_of: Option<std::path::PathBuf>,
+}
+
+/// Runs `twitchwatch bench` and prints its tables on stdout.
+pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let opts = crate::cli::analyze_options(false);
+    if let Some(clip) = &a.peak_memory_of {
+        analyze_clip(clip, &opts).with_context(|| clip.display().to_string())?;
+        let (_, peak) = resident_memory().context("no /proc/self/status on this system")?;
+        println!("peak_rss_bytes {peak}");
+        return Ok(());
+    }
+    let repeat = a.repeat.max(1);
+    println!("## Per-frame analysis (no decoding, one thread, best of {repeat})\n");
+    println!("| frame | face | frames/s | ms/frame | target |");
+    println!("|---|---|---|---|---|");
+    for (w, h, face, target) in [(640, 480, 200.0, 1000.0), (1280, 720, 400.0, 500.0)] {
+        let frames = synth_frames(w, h, face, a.frames.max(30), 1);
+        let best = (0..repeat)
+            .map(|_| analyse_frames(&frames, &opts).0)
+            .min()
+            .unwrap_or_default();
+        let fps = frames.len() as f64 / best.as_secs_f64().max(1e-9);
+        println!(
+            "| {w}x{h} | {face} px | {fps:.0} | {:.3} | >= {target} frames/s {} |",
+            1e3 / fps,
+            if fps >= target { "(met)" } else { "(NOT met)" }
+        );
+    }
+
+    let clips = if a.clips.is_empty() {
+        default_clips()?
+    } else {
+        a.clips.clone()
+    };
+    let ffmpeg = which_ffmpeg();
+    println!("\n## Whole clips (wall time, best of {repeat})\n");
+    println!(
+        "| clip | frames | decode only | analyze | analyze / decode (<= 1.20) | ffmpeg -threads 1 | analyze / ffmpeg (<= 1.50) |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for clip in &clips {
+        let name = clip
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let mut dec = Duration::MAX;
+        let mut frames = 0;
+        let mut ana = Duration::MAX;
+        let mut ff = None::<Duration>;
+        for _ in 0..repeat {
+            let (d, n) = decode_only(clip)?;
+            dec = dec.min(d);
+            frames = n;
+            let (t, _) = analyze_clip(clip, &opts)?;
+            ana = ana.min(t);
+            if let Some(exe) = &ffmpeg {
+                let t = ffmpeg_decode(exe, clip)?;
+                ff = Some(ff.map_or(t, |b| b.min(t)));
+            }
+        }
+        let (ffs, ratio) = match ff {
+            Some(f) => (
+                format!("{:.3} s", f.as_secs_f64()),
+                format!("{:.2}", ana.as_secs_f64() / f.as_secs_f64().max(1e-9)),
+            ),
+            None => ("(no ffmpeg on PATH)".into(), "-".into()),
+        };
+        println!(
+            "| {name} | {frames} | {:.3} s | {:.3} s | {:.2} | {ffs} | {ratio} |",
+            dec.as_secs_f64(),
+            ana.as_secs_f64(),
+            ana.as_secs_f64() / dec.as_secs_f64().max(1e-9)
+        );
+    }
+
+    if !a.no_memory {
+        println!("\n## Peak memory of `analyze` (resident set)\n");
+        let (w, h, face) = (1920u32, 1080u32, 500.0f32);
+        let peak = peak_memory(w, h, face)?;
+        println!(
+            "{w}x{h}, face {face} px, 20 s clip: {:.1} MB peak (target < 100 MB)",
+            peak as f64 / 1e6
+        );
+    }
+
+    if let Some(minutes) = a.soak {
+        soak(minutes, &opts)?;
+    }
+    Ok(())
+}
+
+/// Peak resident memory of a fresh process analysing a synthetic `w`x`h` clip, in bytes.
+fn peak_memory(w: u32, h: u32, face: f32) -> anyhow::Result<u64> {
+    use anyhow::Context;
+    let dir = tempfile_dir()?;
+    let clip = dir.join(format!("mem_{w}x{h}.mp4"));
+    let scenario = synth::plan(&SynthParams {
+        width: w,
+        height: h,
+        face_width_px: face,
+        duration_s: 20.0,
+        ..SynthParams::default()
+    });
+    synth::write_clip(&scenario, &clip)?;
+    let exe = std::env::current_exe().context("finding this program")?;
+    let out = std::process::Command::new(exe)
+        .arg("bench")
+        .arg("--peak-memory-of")
+        .arg(&clip)
+        .output()
+        .context("running the memory probe");
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = out?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("peak_rss_bytes "))
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .with_context(|| {
+            format!(
+                "memory probe failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            )
+        })
+}
+
+/// Plays `minutes` of looped 640x480 input through the real pipeline as fast as it goes,
+/// and prints resident memory every tenth of the way: it must stay flat.
+fn soak(minutes: f64, opts: &AnalyzeOptions) -> anyhow::Result<()> {
+    struct Mem {
+        every: u64,
+        rows: Vec<(f64, u64)>,
+    }
+    impl pipeline::FrameObserver for Mem {
+        fn frame(&mut self, s: &crate::motion::FrameSignals, _: &crate::detect::Activity) {
+            if s.index.is_multiple_of(self.every)
+                && let Some((rss, _)) = resident_memory()
+            {
+                self.rows.push((s.t_s, rss));
+            }
+        }
+    }
+    let fps = 30.0;
+    let total = (minutes * 60.0 * fps).round().max(1.0) as u64;
+    let frames = synth_frames(640, 480, 200.0, 600, 2);
+    let source = Box::new(LoopSource::new(frames, total, fps));
+    let mut obs = Mem {
+        every: (total / 10).max(1),
+        rows: vec![],
+    };
+    let mut sink = |_: &Event| Ok(());
+    let start = Instant::now();
+    let summary = pipeline::run(source, "soak", opts, &mut sink, &mut obs)?;
+    let wall = start.elapsed().as_secs_f64();
+    println!(
+        "\n## Soak: {minutes} min of 640x480 input in {wall:.0} s ({:.0}x real time), {} twitches\n",
+        summary.duration_s / wall.max(1e-9),
+        summary.twitches[0] + summary.twitches[1]
+    );
+    println!("| media time | resident memory |");
+    println!("|---|---|");
+    for (t, rss) in obs.rows {
+        println!("| {:.0} min | {:.1} MB |", t / 60.0, rss as f64 / 1e6);
+    }
+    Ok(())
+}
+
+fn default_clips() -> anyhow::Result<Vec<std::path::PathBuf>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_videos");
+    let mut clips: Vec<_> = std::fs::read_dir(&dir)
+        .map_err(|e| anyhow::anyhow!("{}: {e} (name clips to measure)", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "mp4"))
+        .collect();
+    clips.sort();
+    Ok(clips)
+}
+
+fn which_ffmpeg() -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join("ffmpeg"))
+        .find(|p| p.is_file())
+}
+
+/// `ffmpeg -threads 1 -i CLIP -f null -`: the single-threaded decoding yardstick.
+fn ffmpeg_decode(exe: &Path, clip: &Path) -> anyhow::Result<Duration> {
+    let start = Instant::now();
+    let status = std::process::Command::new(exe)
+        .args(["-nostdin", "-v", "error", "-threads", "1", "-i"])
+        .arg(clip)
+        .args(["-f", "null", "-"])
+        .status()?;
+    anyhow::ensure!(status.success(), "ffmpeg failed on {}", clip.display());
+    Ok(start.elapsed())
+}
+
+fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("twitchwatch-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
