@@ -114,6 +114,8 @@ pub fn sample_crop(luma: &[u8], width: usize, height: usize, pose: &FacePose, ou
 #[derive(Debug, Default)]
 pub struct CropSampler {
     reduced: Vec<f32>,
+    /// Scratch: per-column sums of one band of `factor` rows.
+    col_sums: Vec<u32>,
     rw: usize,
     rh: usize,
     /// Reduction factor and the frame position of the reduced image's origin.
@@ -152,16 +154,25 @@ impl CropSampler {
             return;
         }
         let inv = 1.0 / (f * f) as f32;
+        // Column sums over the f rows of each output row first (a plain vectorisable add
+        // per input pixel), then f columns at a time. Integer sums are exact, so this is
+        // the same arithmetic as summing f x f boxes pixel by pixel.
+        let cols = rw * f;
+        self.col_sums.clear();
+        self.col_sums.resize(cols, 0);
         for ry in 0..rh {
-            let out = &mut self.reduced[ry * rw..(ry + 1) * rw];
+            self.col_sums.fill(0);
             for dy in 0..f {
-                let row = &luma[(y0 + ry * f + dy) * width + x0..];
-                for (rx, o) in out.iter_mut().enumerate() {
-                    let px = &row[rx * f..rx * f + f];
-                    *o += px.iter().map(|&v| v as u32).sum::<u32>() as f32;
+                let start = (y0 + ry * f + dy) * width + x0;
+                let row = &luma[start..start + cols];
+                for (acc, &v) in self.col_sums.iter_mut().zip(row) {
+                    *acc += v as u32;
                 }
             }
-            out.iter_mut().for_each(|o| *o *= inv);
+            let out = &mut self.reduced[ry * rw..(ry + 1) * rw];
+            for (o, block) in out.iter_mut().zip(self.col_sums.chunks_exact(f)) {
+                *o = block.iter().sum::<u32>() as f32 * inv;
+            }
         }
     }
 
@@ -182,20 +193,42 @@ impl CropSampler {
         let oy = (pose.cy - self.y0 as f32 - 0.5 * (f - 1.0)) / f;
         let (wmax, hmax) = ((self.rw - 1) as f32, (self.rh - 1) as f32);
         let (rw, r) = (self.rw, &self.reduced);
+        let at = |x: usize, y: usize| {
+            let v = (y as f32 + 0.5 - half) * k;
+            let u = (x as f32 + 0.5 - half) * k;
+            (ox + c * u - s * v, oy + s * u + c * v)
+        };
+        // The map is affine, so its extremes are at the corners: when all four lie inside
+        // (with a right and lower neighbour), no pixel needs clamping.
+        let corners = [at(0, 0), at(n - 1, 0), at(0, n - 1), at(n - 1, n - 1)];
+        let inside = corners
+            .iter()
+            .all(|&(fx, fy)| fx >= 0.0 && fy >= 0.0 && fx < wmax && fy < hmax);
         for y in 0..n {
             let v = (y as f32 + 0.5 - half) * k;
-            for x in 0..n {
+            let out = &mut o[y * n..(y + 1) * n];
+            for (x, px) in out.iter_mut().enumerate() {
                 let u = (x as f32 + 0.5 - half) * k;
-                let fx = (ox + c * u - s * v).clamp(0.0, wmax);
-                let fy = (oy + s * u + c * v).clamp(0.0, hmax);
-                // Non-negative after the clamp, so truncation is floor.
-                let (x0, y0) = (fx as usize, fy as usize);
-                let x1 = (x0 + 1).min(rw - 1);
-                let y1 = (y0 + 1).min(self.rh - 1);
-                let (ax, ay) = (fx - x0 as f32, fy - y0 as f32);
-                let top = r[y0 * rw + x0] + ax * (r[y0 * rw + x1] - r[y0 * rw + x0]);
-                let bot = r[y1 * rw + x0] + ax * (r[y1 * rw + x1] - r[y1 * rw + x0]);
-                o[y * n + x] = top + ay * (bot - top);
+                let (fx, fy) = (ox + c * u - s * v, oy + s * u + c * v);
+                *px = if inside {
+                    // Non-negative, so truncation is floor; x0 + 1 and y0 + 1 are in range.
+                    let (x0, y0) = (fx as usize, fy as usize);
+                    let (ax, ay) = (fx - x0 as f32, fy - y0 as f32);
+                    let k0 = y0 * rw + x0;
+                    let (top, bot) = (&r[k0..k0 + 2], &r[k0 + rw..k0 + rw + 2]);
+                    let t = top[0] + ax * (top[1] - top[0]);
+                    let b = bot[0] + ax * (bot[1] - bot[0]);
+                    t + ay * (b - t)
+                } else {
+                    let (fx, fy) = (fx.clamp(0.0, wmax), fy.clamp(0.0, hmax));
+                    let (x0, y0) = (fx as usize, fy as usize);
+                    let x1 = (x0 + 1).min(rw - 1);
+                    let y1 = (y0 + 1).min(self.rh - 1);
+                    let (ax, ay) = (fx - x0 as f32, fy - y0 as f32);
+                    let top = r[y0 * rw + x0] + ax * (r[y0 * rw + x1] - r[y0 * rw + x0]);
+                    let bot = r[y1 * rw + x0] + ax * (r[y1 * rw + x1] - r[y1 * rw + x0]);
+                    top + ay * (bot - top)
+                };
             }
         }
     }
