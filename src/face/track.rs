@@ -211,8 +211,9 @@ impl CropSampler {
                 let u = (x as f32 + 0.5 - half) * k;
                 let (fx, fy) = (ox + c * u - s * v, oy + s * u + c * v);
                 *px = if inside {
-                    // Non-negative, so truncation is floor; x0 + 1 and y0 + 1 are in range.
-                    let (x0, y0) = (fx as usize, fy as usize);
+                    // Non-negative, so truncation is floor (through i32: one instruction, where
+                    // f32 to usize is a branchy sequence); x0 + 1 and y0 + 1 are in range.
+                    let (x0, y0) = (fx as i32 as usize, fy as i32 as usize);
                     let (ax, ay) = (fx - x0 as f32, fy - y0 as f32);
                     let k0 = y0 * rw + x0;
                     let (top, bot) = (&r[k0..k0 + 2], &r[k0 + rw..k0 + rw + 2]);
@@ -221,7 +222,7 @@ impl CropSampler {
                     t + ay * (b - t)
                 } else {
                     let (fx, fy) = (fx.clamp(0.0, wmax), fy.clamp(0.0, hmax));
-                    let (x0, y0) = (fx as usize, fy as usize);
+                    let (x0, y0) = (fx as i32 as usize, fy as i32 as usize);
                     let x1 = (x0 + 1).min(rw - 1);
                     let y1 = (y0 + 1).min(self.rh - 1);
                     let (ax, ay) = (fx - x0 as f32, fy - y0 as f32);
