@@ -147,8 +147,8 @@ pub struct BenchArgs {
     /// Skip the 1080p peak-memory measurement (it renders and encodes a 1080p clip first).
     #[arg(long)]
     pub no_memory: bool,
-    /// Also play this many minutes of 640x480 input at full speed and report memory and
-    /// backlog along the way.
+    /// Instead of the tables: play this many minutes of 640x480 input through the whole
+    /// pipeline at full speed and report memory along the way (it must stay flat).
     #[arg(long, value_name = "MINUTES")]
     pub soak: Option<f64>,
     /// Internal: analyse CLIP in this process and print its peak memory (used by `bench`).
@@ -165,6 +165,9 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
         let (_, peak) = resident_memory().context("no /proc/self/status on this system")?;
         println!("peak_rss_bytes {peak}");
         return Ok(());
+    }
+    if let Some(minutes) = a.soak {
+        return soak(minutes, &opts);
     }
     let repeat = a.repeat.max(1);
     println!("## Per-frame analysis (no decoding, one thread, best of {repeat})\n");
@@ -239,9 +242,6 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
         );
     }
 
-    if let Some(minutes) = a.soak {
-        soak(minutes, &opts)?;
-    }
     Ok(())
 }
 
