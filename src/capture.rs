@@ -107,10 +107,16 @@ fn capture_loop(
     dropped: &AtomicU64,
 ) {
     while !stop.load(Ordering::Relaxed) {
-        let msg = match source.next_frame() {
-            Ok(Some(f)) => CaptureMsg::Frame(f),
-            Ok(None) => return,
-            Err(e) => CaptureMsg::Failed(e),
+        // A panic inside a decoder must not look like the end of the clip: it becomes an
+        // error, so the run stops with a message, the log keeps what was found, exit non-zero.
+        let next = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| source.next_frame()));
+        let msg = match next {
+            Ok(Ok(Some(f))) => CaptureMsg::Frame(f),
+            Ok(Ok(None)) => return,
+            Ok(Err(e)) => CaptureMsg::Failed(e),
+            Err(panic) => CaptureMsg::Failed(SourceError::Panicked {
+                message: panic_message(panic.as_ref()),
+            }),
         };
         let last = matches!(msg, CaptureMsg::Failed(_));
         match policy {
@@ -139,6 +145,15 @@ fn capture_loop(
             return;
         }
     }
+}
+
+/// The text a panic was raised with, if it was a string.
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into())
 }
 
 #[cfg(test)]
@@ -215,6 +230,42 @@ mod tests {
         assert!(got.len() <= 4);
         assert_eq!(got.last(), Some(&999));
         assert_eq!(cap.dropped() + got.len() as u64, 1000);
+    }
+
+    /// A decoder that panics after two frames.
+    struct Panicking(SourceInfo, u64);
+
+    impl FrameSource for Panicking {
+        fn info(&self) -> &SourceInfo {
+            &self.0
+        }
+        fn next_frame(&mut self) -> Result<Option<Frame>, SourceError> {
+            self.1 += 1;
+            if self.1 > 2 {
+                panic!("decoder bug at frame {}", self.1);
+            }
+            Ok(Some(Frame {
+                index: self.1 - 1,
+                pts_s: 0.0,
+                width: 1,
+                height: 1,
+                luma: vec![0],
+            }))
+        }
+    }
+
+    #[test]
+    fn a_panicking_decoder_is_an_error_not_the_end_of_the_clip() {
+        let src = Box::new(Panicking(SourceInfo::default(), 0));
+        let cap = Capture::spawn(src, 2, Backpressure::Block).unwrap();
+        let msgs: Vec<_> = cap.rx_frames().iter().collect();
+        assert_eq!(msgs.len(), 3);
+        match &msgs[2] {
+            CaptureMsg::Failed(SourceError::Panicked { message }) => {
+                assert!(message.contains("decoder bug at frame 3"), "{message}")
+            }
+            other => panic!("expected a panic error, got {other:?}"),
+        }
     }
 
     #[test]

@@ -200,6 +200,14 @@ impl MotionAnalyzer {
         &self.crop
     }
 
+    /// Forgets the tracked face: the next frames search for it afresh (after a change of
+    /// frame size, say, when the old pose means nothing).
+    pub fn reset(&mut self) {
+        self.pose = None;
+        self.last_detect_t = f64::NEG_INFINITY;
+        self.prev_t = None;
+    }
+
     /// Measures one frame.
     pub fn process(&mut self, frame: &Frame) -> FrameSignals {
         self.faces_in_view = 0;

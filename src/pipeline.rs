@@ -9,7 +9,7 @@ use crate::capture::{Backpressure, Capture, CaptureMsg};
 use crate::detect::{Activity, BurstDetector, DetectParams};
 use crate::events::{Event, Twitch};
 use crate::motion::{FrameSignals, MotionAnalyzer, MotionParams};
-use crate::source::{FrameSource, SourceError};
+use crate::source::{Frame, FrameSource, SourceError};
 use std::io::Write;
 
 /// Everything that shapes an analysis run.
@@ -62,7 +62,7 @@ pub enum RunError {
     #[error(transparent)]
     Source(#[from] SourceError),
     /// Writing the log failed; the run stopped.
-    #[error("writing events: {0}")]
+    #[error("writing events: {0} (the events written before it are kept)")]
     Sink(std::io::Error),
     #[error("starting the capture thread: {0}")]
     Thread(std::io::Error),
@@ -105,8 +105,8 @@ pub fn run(
     let mut failure = None;
     for msg in capture.rx_frames().iter() {
         match msg {
-            CaptureMsg::Frame(frame) => {
-                let signals = state.motion.process(&frame);
+            CaptureMsg::Frame(mut frame) => {
+                let signals = state.measure(&mut frame, emit).map_err(RunError::Sink)?;
                 state
                     .step(&signals, emit, observer)
                     .map_err(RunError::Sink)?;
@@ -139,6 +139,35 @@ pub struct RunState {
     closed: Vec<Twitch>,
     /// Most faces seen at once so far (said once in the log when more than one).
     most_faces: u32,
+    checks: ContentChecks,
+}
+
+/// Odd input noticed frame by frame, each said in the log as a `warning` when it happens.
+#[derive(Debug, Default)]
+struct ContentChecks {
+    size: Option<(u32, u32)>,
+    last_pts: Option<f64>,
+    /// Frame interval from the timestamps so far (for repairing a step backwards).
+    typical_dt: Option<f64>,
+    backwards_said: bool,
+    /// Fingerprint of the last frame's pixels and since when it has been the same.
+    last_print: Option<u64>,
+    same_since: Option<f64>,
+}
+
+/// How long the picture must stay exactly the same to be called frozen, seconds.
+const FROZEN_AFTER_S: f64 = 2.0;
+
+/// A cheap fingerprint of a frame's pixels (every 4th 8-byte word, FNV-style mixing): an
+/// exact repeat of a frame gives the same value; sensor noise never does.
+fn fingerprint(luma: &[u8]) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64 ^ luma.len() as u64;
+    for chunk in luma.chunks_exact(8).step_by(4) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        h = (h ^ u64::from_le_bytes(w)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h
 }
 
 impl RunState {
@@ -153,7 +182,84 @@ impl RunState {
             lost_since: None,
             closed: vec![],
             most_faces: 1,
+            checks: ContentChecks::default(),
         }
+    }
+
+    /// Checks one frame for odd input (warnings go to `emit`), repairs what can be
+    /// repaired (a timestamp that steps backwards is moved just past the previous one, so
+    /// events stay in order), and measures it.
+    pub fn measure(
+        &mut self,
+        frame: &mut Frame,
+        emit: &mut dyn FnMut(&Event) -> std::io::Result<()>,
+    ) -> std::io::Result<FrameSignals> {
+        let c = &mut self.checks;
+        if let Some(last) = c.last_pts {
+            // Not later than the previous frame, or not a number at all.
+            if frame.pts_s.partial_cmp(&last) != Some(std::cmp::Ordering::Greater) {
+                let fixed = last + c.typical_dt.unwrap_or(1.0 / 30.0);
+                if !c.backwards_said {
+                    c.backwards_said = true;
+                    emit(&Event::Warning {
+                        t_s: round3(fixed),
+                        message: format!(
+                            "timestamps do not increase at frame {} ({:.3} s after {:.3} s): \
+                             such frames are placed one frame interval after the previous one",
+                            frame.index, frame.pts_s, last
+                        ),
+                    })?;
+                }
+                frame.pts_s = fixed;
+            } else {
+                let dt = frame.pts_s - last;
+                c.typical_dt = Some(c.typical_dt.map_or(dt, |t| 0.9 * t + 0.1 * dt));
+            }
+        }
+        c.last_pts = Some(frame.pts_s);
+        let t = frame.pts_s;
+        let size = (frame.width, frame.height);
+        if let Some(old) = c.size.filter(|&old| old != size) {
+            emit(&Event::Warning {
+                t_s: round3(t),
+                message: format!(
+                    "the frame size changed from {}x{} to {}x{}: the face is searched afresh",
+                    old.0, old.1, size.0, size.1
+                ),
+            })?;
+            self.motion.reset();
+        }
+        c.size = Some(size);
+        let print = fingerprint(&frame.luma);
+        if c.last_print == Some(print) {
+            c.same_since.get_or_insert(t);
+        } else {
+            self.frozen_end(t, emit)?;
+        }
+        self.checks.last_print = Some(print);
+        Ok(self.motion.process(frame))
+    }
+
+    /// Says so if the picture had been frozen until `t`.
+    fn frozen_end(
+        &mut self,
+        t: f64,
+        emit: &mut dyn FnMut(&Event) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        // `same_since` is the first repeat; the picture froze one frame before it.
+        if let Some(since) = self.checks.same_since.take() {
+            let from = since - self.checks.typical_dt.unwrap_or(0.0);
+            if t - from >= FROZEN_AFTER_S {
+                emit(&Event::Warning {
+                    t_s: round3(from),
+                    message: format!(
+                        "the picture did not change from {from:.1} s to {t:.1} s (a frozen \
+                         camera or a still image?): nothing can be seen moving there"
+                    ),
+                })?;
+            }
+        }
+        Ok(())
     }
 
     /// Handles one measured frame.
@@ -211,6 +317,15 @@ impl RunState {
         self.detector.close_all(&mut self.closed);
         self.emit_closed(emit)?;
         let end = self.last_t + self.frame_dt;
+        self.frozen_end(end, emit)?;
+        if self.summary.frames > 0 && self.summary.observed_s == 0.0 {
+            emit(&Event::Warning {
+                t_s: round3(self.first_t.unwrap_or(0.0)),
+                message: "no face was found in any frame (too dark, too small, turned away, \
+                          or no one in view?)"
+                    .into(),
+            })?;
+        }
         if let Some(since) = self.lost_since.take() {
             emit(&Event::FaceLost {
                 start_s: round3(since),

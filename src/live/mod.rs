@@ -89,7 +89,7 @@ pub enum LiveError {
     /// so far and a summary line carrying the error are on disk.
     #[error(transparent)]
     Source(SourceError),
-    #[error("writing events: {0}")]
+    #[error("writing events: {0} (the events written before it are kept)")]
     Sink(io::Error),
     #[error("starting the capture thread: {0}")]
     Thread(io::Error),
@@ -265,7 +265,7 @@ pub fn run_session(
                 }
                 Err(RecvTimeoutError::Disconnected) => return Ok(()),
             };
-            let frame = match msg {
+            let mut frame = match msg {
                 CaptureMsg::Frame(f) => f,
                 CaptureMsg::Failed(e) => {
                     failure = Some(e);
@@ -274,7 +274,11 @@ pub fn run_session(
             };
             s.notices(&rx_notices).map_err(LiveError::Sink)?;
             s.header().map_err(LiveError::Sink)?;
-            let signals = s.state.motion.process(&frame);
+            let sink = &mut s.sink;
+            let signals = s
+                .state
+                .measure(&mut frame, &mut |e| sink.write(e))
+                .map_err(LiveError::Sink)?;
             let mut act = LastActivity::default();
             let sink = &mut s.sink;
             s.state

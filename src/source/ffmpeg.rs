@@ -88,7 +88,8 @@ fn message_of(e: &SourceError) -> String {
         SourceError::NotFound { .. } => "file not found".into(),
         SourceError::Io { message, .. }
         | SourceError::Unsupported { message, .. }
-        | SourceError::Corrupt { message, .. } => message.clone(),
+        | SourceError::Corrupt { message, .. }
+        | SourceError::Panicked { message } => message.clone(),
     }
 }
 

@@ -43,6 +43,9 @@ pub enum SourceError {
     Unsupported { path: PathBuf, message: String },
     #[error("{path}: {message}")]
     Corrupt { path: PathBuf, message: String },
+    /// The decoder panicked (a bug, or input it could not handle); reported, not propagated.
+    #[error("the decoder stopped unexpectedly: {message}")]
+    Panicked { message: String },
 }
 
 /// A stream of frames. Implemented by clip decoders, the live camera and test doubles.
@@ -99,6 +102,8 @@ impl SourceError {
             | SourceError::Io { path, .. }
             | SourceError::Unsupported { path, .. }
             | SourceError::Corrupt { path, .. } => path,
+            // Raised on the capture thread, which knows the source, not its file.
+            SourceError::Panicked { .. } => Path::new(""),
         }
     }
 
