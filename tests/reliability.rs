@@ -380,3 +380,31 @@ fn a_full_disk_stops_the_run_with_a_clear_error_and_a_readable_log() {
     assert!(written.starts_with(&text.as_bytes()[..first_two]));
     assert_eq!(twitch_count(&contents.events), 1);
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 200, failure_persistence: None, ..Default::default() })]
+    /// The labels parser (and scoring what it accepts) never panics: arbitrary bytes, and a
+    /// real labels file with bytes overwritten at random places.
+    #[test]
+    fn labels_files_never_panic(
+        noise in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+        edits in proptest::collection::vec((0usize..400, proptest::prelude::any::<u8>()), 0..6),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let real = std::fs::read(sample("clonic_left.labels.json")).unwrap();
+        let mut mutated = real.clone();
+        for (at, b) in edits {
+            let i = at % mutated.len();
+            mutated[i] = b;
+        }
+        let log = read_log(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/clonic_left.events.jsonl")).unwrap();
+        for (name, bytes) in [("noise.labels.json", noise), ("mutated.labels.json", mutated)] {
+            let p = dir.path().join(name);
+            std::fs::write(&p, &bytes).unwrap();
+            if let Ok(labels) = twitchwatch::eval::load_labels(&p) {
+                let s = twitchwatch::eval::score(&labels, &log.events, &twitchwatch::eval::EvalParams::default());
+                proptest::prop_assert!(s.tp <= labels.events.len() as u64);
+            }
+        }
+    }
+}
