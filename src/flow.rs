@@ -421,17 +421,22 @@ impl LucasKanade {
             if fits(bx0, by0) {
                 let (d, s) = (&cimg.data, cimg.stride);
                 let (vfx, vfy) = (f32x8::splat(fx), f32x8::splat(fy));
-                let rows_iter = tpl.iter().zip(&tgx).zip(&tgy).take(rows).enumerate();
-                for (row, ((t, ix), iy)) in rows_iter {
-                    let k = cimg.at(bx0 - r, by0 - r + row as isize);
-                    // The right neighbours are loaded as rows of their own.
-                    let (t0, t1) = (row8(d, k), row8(d, k + 1));
-                    let (b0, b1) = (row8(d, k + s), row8(d, k + s + 1));
-                    let a = t0 + vfx * (t1 - t0);
-                    let b = b0 + vfx * (b1 - b0);
+                // Each image row is interpolated horizontally once and serves as the lower
+                // row of one window row and the upper row of the next. The right
+                // neighbours are loaded as rows of their own.
+                let across = |k: usize| {
+                    let (p0, p1) = (row8(d, k), row8(d, k + 1));
+                    p0 + vfx * (p1 - p0)
+                };
+                let mut k = cimg.at(bx0 - r, by0 - r);
+                let mut a = across(k);
+                for ((t, ix), iy) in tpl.iter().zip(&tgx).zip(&tgy).take(rows) {
+                    k += s;
+                    let b = across(k);
                     let e = *t - (a + vfy * (b - a));
                     ex += e * *ix;
                     ey += e * *iy;
+                    a = b;
                 }
             } else {
                 // Far past the edge: clamp each pixel (rare; runaway or edge points).
