@@ -279,7 +279,19 @@ impl LucasKanade {
                 let (d, w) = match memo.and_then(|k| self.coarse[k]) {
                     Some(done) => done,
                     None => {
-                        let done = self.track_level_fast(prev, cur, l, px, py, gx, gy);
+                        let done = match self.params.window_radius {
+                            1 => self.track_level_fast::<3>(prev, cur, l, px, py, gx, gy),
+                            2 => self.track_level_fast::<5>(prev, cur, l, px, py, gx, gy),
+                            3 => self.track_level_fast::<7>(prev, cur, l, px, py, gx, gy),
+                            _ => self.track_level(
+                                &prev.levels[l],
+                                &cur.levels[l],
+                                px as f32,
+                                py as f32,
+                                gx,
+                                gy,
+                            ),
+                        };
                         if let Some(k) = memo {
                             self.coarse[k] = Some(done);
                         }
@@ -347,7 +359,7 @@ impl LucasKanade {
     /// are computed once per iteration, and each window row is read as 8 lanes (the 8th has
     /// zero gradient and adds nothing), which the compiler turns into vector code.
     #[allow(clippy::too_many_arguments)]
-    fn track_level_fast(
+    fn track_level_fast<const ROWS: usize>(
         &mut self,
         prev: &Pyramid,
         cur: &Pyramid,
@@ -358,10 +370,10 @@ impl LucasKanade {
         gy: f32,
     ) -> ((f32, f32), f32) {
         const LANES: usize = 8;
-        let r = self.params.window_radius as isize;
+        // The window's size is a constant here, so every loop over its rows unrolls.
+        let (rows, r) = (ROWS, (ROWS / 2) as isize);
         let (h, w) = prev.levels[l].dim();
         let pad = PAD as isize;
-        let rows = (2 * r + 1) as usize;
         // The template window and 8 lanes (+1 for bilinear) must lie inside the padding.
         let fits = |x0: isize, y0: isize| {
             x0 - r >= -pad
@@ -369,7 +381,7 @@ impl LucasKanade {
                 && x0 - r + (LANES as isize) < w as isize + pad
                 && y0 + r + 1 < h as isize + pad
         };
-        if r > 3 || !fits(px, py) || cur.levels[l].dim() != (h, w) {
+        if ROWS > LANES || !fits(px, py) || cur.levels[l].dim() != (h, w) {
             let cur_plane = &cur.levels[l];
             return self.track_level(&prev.levels[l], cur_plane, px as f32, py as f32, gx, gy);
         }
@@ -379,17 +391,11 @@ impl LucasKanade {
         let mut m = [0.0f32; LANES];
         m[..width].fill(1.0);
         let mask = f32x8::new(m);
-        let mut tpl = [f32x8::ZERO; 7];
-        let mut tgx = [f32x8::ZERO; 7];
-        let mut tgy = [f32x8::ZERO; 7];
+        let mut tpl = [f32x8::ZERO; ROWS];
+        let mut tgx = [f32x8::ZERO; ROWS];
+        let mut tgy = [f32x8::ZERO; ROWS];
         let (mut axx, mut axy, mut ayy) = (f32x8::ZERO, f32x8::ZERO, f32x8::ZERO);
-        for (row, ((t, ix), iy)) in tpl
-            .iter_mut()
-            .zip(&mut tgx)
-            .zip(&mut tgy)
-            .take(rows)
-            .enumerate()
-        {
+        for (row, ((t, ix), iy)) in tpl.iter_mut().zip(&mut tgx).zip(&mut tgy).enumerate() {
             let k = pimg.at(px - r, py - r + row as isize);
             *t = row8(&pimg.data, k);
             *ix = row8(&pgx.data, k) * mask;
@@ -430,7 +436,7 @@ impl LucasKanade {
                 };
                 let mut k = cimg.at(bx0 - r, by0 - r);
                 let mut a = across(k);
-                for ((t, ix), iy) in tpl.iter().zip(&tgx).zip(&tgy).take(rows) {
+                for ((t, ix), iy) in tpl.iter().zip(&tgx).zip(&tgy) {
                     k += s;
                     let b = across(k);
                     let e = *t - (a + vfy * (b - a));
