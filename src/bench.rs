@@ -192,7 +192,7 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
     } else {
         a.clips.clone()
     };
-    let ffmpeg = which_ffmpeg();
+    let ffmpeg = crate::source::find_ffmpeg();
     println!("\n## Whole clips (wall time, best of {repeat})\n");
     println!(
         "| clip | frames | decode only | analyze | analyze / decode (<= 1.20) | ffmpeg -threads 1 | analyze / ffmpeg (<= 1.50) |"
@@ -329,13 +329,6 @@ fn default_clips() -> anyhow::Result<Vec<std::path::PathBuf>> {
         .collect();
     clips.sort();
     Ok(clips)
-}
-
-fn which_ffmpeg() -> Option<std::path::PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join("ffmpeg"))
-        .find(|p| p.is_file())
 }
 
 /// `ffmpeg -threads 1 -i CLIP -f null -`: the single-threaded decoding yardstick.
