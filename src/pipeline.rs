@@ -146,9 +146,6 @@ pub struct RunState {
 #[derive(Debug, Default)]
 struct ContentChecks {
     size: Option<(u32, u32)>,
-    last_pts: Option<f64>,
-    /// Frame interval from the timestamps so far (for repairing a step backwards).
-    typical_dt: Option<f64>,
     backwards_said: bool,
     /// Fingerprint of the last frame's pixels and since when it has been the same.
     last_print: Option<u64>,
@@ -195,10 +192,12 @@ impl RunState {
         emit: &mut dyn FnMut(&Event) -> std::io::Result<()>,
     ) -> std::io::Result<FrameSignals> {
         let c = &mut self.checks;
-        if let Some(last) = c.last_pts {
+        // The previous frame's time and interval are the ones `step` keeps.
+        if self.first_t.is_some() {
+            let last = self.last_t;
             // Not later than the previous frame, or not a number at all.
             if frame.pts_s.partial_cmp(&last) != Some(std::cmp::Ordering::Greater) {
-                let fixed = last + c.typical_dt.unwrap_or(1.0 / 30.0);
+                let fixed = last + self.frame_dt;
                 if !c.backwards_said {
                     c.backwards_said = true;
                     emit(&Event::Warning {
@@ -211,12 +210,8 @@ impl RunState {
                     })?;
                 }
                 frame.pts_s = fixed;
-            } else {
-                let dt = frame.pts_s - last;
-                c.typical_dt = Some(c.typical_dt.map_or(dt, |t| 0.9 * t + 0.1 * dt));
             }
         }
-        c.last_pts = Some(frame.pts_s);
         let t = frame.pts_s;
         let size = (frame.width, frame.height);
         if let Some(old) = c.size.filter(|&old| old != size) {
@@ -248,7 +243,7 @@ impl RunState {
     ) -> std::io::Result<()> {
         // `same_since` is the first repeat; the picture froze one frame before it.
         if let Some(since) = self.checks.same_since.take() {
-            let from = since - self.checks.typical_dt.unwrap_or(0.0);
+            let from = since - self.frame_dt;
             if t - from >= FROZEN_AFTER_S {
                 emit(&Event::Warning {
                     t_s: round3(from),
