@@ -386,10 +386,10 @@ impl LucasKanade {
             return self.track_level(&prev.levels[l], cur_plane, px as f32, py as f32, gx, gy);
         }
         let (pimg, pgx, pgy) = (&prev.padded[l], &prev.grad_x[l], &prev.grad_y[l]);
-        let width = rows;
-        // Lanes past the window's width get zero gradient: they add nothing anywhere.
+        // Lanes past the window's width (= its height, `rows`) get zero gradient: they add
+        // nothing anywhere.
         let mut m = [0.0f32; LANES];
-        m[..width].fill(1.0);
+        m[..rows].fill(1.0);
         let mask = f32x8::new(m);
         let mut tpl = [f32x8::ZERO; ROWS];
         let mut tgx = [f32x8::ZERO; ROWS];
@@ -448,7 +448,7 @@ impl LucasKanade {
                 // Far past the edge: clamp each pixel (rare; runaway or edge points).
                 for row in 0..rows {
                     let mut c = [0.0f32; LANES];
-                    for (i, ci) in c.iter_mut().enumerate().take(width) {
+                    for (i, ci) in c.iter_mut().enumerate().take(rows) {
                         let (dx, dy) = ((i as isize - r) as f32, (row as isize - r) as f32);
                         *ci = bilinear(cs, w, h, x + dx, y + dy);
                     }

@@ -280,7 +280,6 @@ pub fn run_session(
                 .measure(&mut frame, &mut |e| sink.write(e))
                 .map_err(LiveError::Sink)?;
             let mut act = LastActivity::default();
-            let sink = &mut s.sink;
             s.state
                 .step(&signals, &mut |e| sink.write(e), &mut act)
                 .map_err(LiveError::Sink)?;
