@@ -210,26 +210,24 @@ impl CropSampler {
             for (x, px) in out.iter_mut().enumerate() {
                 let u = (x as f32 + 0.5 - half) * k;
                 let (fx, fy) = (ox + c * u - s * v, oy + s * u + c * v);
-                *px = if inside {
-                    // Non-negative, so truncation is floor (through i32: one instruction, where
-                    // f32 to usize is a branchy sequence); x0 + 1 and y0 + 1 are in range.
-                    let (x0, y0) = (fx as i32 as usize, fy as i32 as usize);
-                    let (ax, ay) = (fx - x0 as f32, fy - y0 as f32);
-                    let k0 = y0 * rw + x0;
-                    let (top, bot) = (&r[k0..k0 + 2], &r[k0 + rw..k0 + rw + 2]);
-                    let t = top[0] + ax * (top[1] - top[0]);
-                    let b = bot[0] + ax * (bot[1] - bot[0]);
-                    t + ay * (b - t)
+                // Inside, the clamps and the neighbour limits change nothing.
+                let (fx, fy) = if inside {
+                    (fx, fy)
                 } else {
-                    let (fx, fy) = (fx.clamp(0.0, wmax), fy.clamp(0.0, hmax));
-                    let (x0, y0) = (fx as i32 as usize, fy as i32 as usize);
-                    let x1 = (x0 + 1).min(rw - 1);
-                    let y1 = (y0 + 1).min(self.rh - 1);
-                    let (ax, ay) = (fx - x0 as f32, fy - y0 as f32);
-                    let top = r[y0 * rw + x0] + ax * (r[y0 * rw + x1] - r[y0 * rw + x0]);
-                    let bot = r[y1 * rw + x0] + ax * (r[y1 * rw + x1] - r[y1 * rw + x0]);
-                    top + ay * (bot - top)
+                    (fx.clamp(0.0, wmax), fy.clamp(0.0, hmax))
                 };
+                // Non-negative, so truncation is floor (through i32: one instruction, where
+                // f32 to usize is a branchy sequence).
+                let (x0, y0) = (fx as i32 as usize, fy as i32 as usize);
+                let (x1, y1) = if inside {
+                    (x0 + 1, y0 + 1)
+                } else {
+                    ((x0 + 1).min(rw - 1), (y0 + 1).min(self.rh - 1))
+                };
+                let (ax, ay) = (fx - x0 as f32, fy - y0 as f32);
+                let top = r[y0 * rw + x0] + ax * (r[y0 * rw + x1] - r[y0 * rw + x0]);
+                let bot = r[y1 * rw + x0] + ax * (r[y1 * rw + x1] - r[y1 * rw + x0]);
+                *px = top + ay * (bot - top);
             }
         }
     }
