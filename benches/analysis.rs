@@ -59,10 +59,10 @@ fn per_frame(c: &mut Criterion) {
     g.sample_size(10).measurement_time(Duration::from_secs(8));
     let opts = analyze_options(false);
     for (w, h, face) in [(640u32, 480u32, 200.0f32), (1280, 720, 400.0)] {
-        let frames = synth_frames(w, h, face, 150, 1);
+        let mut frames = synth_frames(w, h, face, 150, 1);
         g.throughput(Throughput::Elements(frames.len() as u64));
         g.bench_function(format!("{w}x{h} face {face}px"), |bench| {
-            bench.iter(|| black_box(analyse_frames(&frames, &opts).1))
+            bench.iter(|| black_box(analyse_frames(&mut frames, &opts).1))
         });
     }
     g.finish();
