@@ -417,12 +417,9 @@ impl LucasKanade {
         let cs = cur.levels[l].as_slice().expect("contiguous");
         let (mut ux, mut uy) = (gx, gy);
         for _ in 0..self.params.max_iterations {
-            let (x, y) = (px as f32 + ux, py as f32 + uy);
-            if !x.is_finite() || !y.is_finite() {
+            let Some((bx0, by0, fx, fy)) = split_position(px as f32 + ux, py as f32 + uy) else {
                 break;
-            }
-            let (bx0, by0) = (floor_i(x), floor_i(y));
-            let (fx, fy) = (x - bx0 as f32, y - by0 as f32);
+            };
             let (mut ex, mut ey) = (f32x8::ZERO, f32x8::ZERO);
             if fits(bx0, by0) {
                 let (d, s) = (&cimg.data, cimg.stride);
@@ -449,8 +446,8 @@ impl LucasKanade {
                 for row in 0..rows {
                     let mut c = [0.0f32; LANES];
                     for (i, ci) in c.iter_mut().enumerate().take(rows) {
-                        let (dx, dy) = ((i as isize - r) as f32, (row as isize - r) as f32);
-                        *ci = bilinear(cs, w, h, x + dx, y + dy);
+                        let (x0, y0) = (bx0 + i as isize - r, by0 + row as isize - r);
+                        *ci = sample_at(cs, w, h, x0, y0, fx, fy);
                     }
                     let e = tpl[row] - f32x8::new(c);
                     ex += e * tgx[row];
@@ -521,11 +518,13 @@ impl LucasKanade {
         let (mut ux, mut uy) = (gx, gy);
         for _ in 0..self.params.max_iterations {
             let (mut bx, mut by) = ([0.0f32; 8], [0.0f32; 8]);
-            let (x, y) = (px + ux, py + uy);
+            let Some((x0, y0, fx, fy)) = split_position(px + ux, py + uy) else {
+                break;
+            };
             let mut i = 0;
             for dy in -r..=r {
                 for dx in -r..=r {
-                    let c = bilinear(cs, w, h, x + dx as f32, y + dy as f32);
+                    let c = sample_at(cs, w, h, x0 + dx, y0 + dy, fx, fy);
                     let e = self.template[i] - c;
                     bx[lane(dx)] += e * self.grad_x[i];
                     by[lane(dx)] += e * self.grad_y[i];
@@ -565,6 +564,31 @@ fn lane_sum(v: &[f32; 8]) -> f32 {
 #[inline]
 fn lane_sum8(v: f32x8) -> f32 {
     lane_sum(&v.to_array())
+}
+
+/// Whole-pixel base and fraction of a window position, shared by every pixel of the window
+/// (re-rounding `x + dx` per pixel would differ in the last bit). `None` once the position
+/// has run away (not finite or absurdly far): the caller stops iterating.
+#[inline]
+fn split_position(x: f32, y: f32) -> Option<(isize, isize, f32, f32)> {
+    if !(x.abs() < 1e6 && y.abs() < 1e6) {
+        return None;
+    }
+    let (x0, y0) = (floor_i(x), floor_i(y));
+    Some((x0, y0, x - x0 as f32, y - y0 as f32))
+}
+
+/// Bilinear sample at (x0 + fx, y0 + fy) with the 2x2 neighbourhood clamped to the image:
+/// what the padded levels give, pixel by pixel.
+#[inline]
+fn sample_at(s: &[f32], w: usize, h: usize, x0: isize, y0: isize, fx: f32, fy: f32) -> f32 {
+    let cx = |x: isize| x.clamp(0, w as isize - 1) as usize;
+    let cy = |y: isize| y.clamp(0, h as isize - 1) as usize;
+    let (xa, xb) = (cx(x0), cx(x0 + 1));
+    let (ya, yb) = (cy(y0) * w, cy(y0 + 1) * w);
+    let a = s[ya + xa] + fx * (s[ya + xb] - s[ya + xa]);
+    let b = s[yb + xa] + fx * (s[yb + xb] - s[yb + xa]);
+    a + fy * (b - a)
 }
 
 /// `x.floor()` as an integer without a call into libm (x86-64 without SSE4.1 has no
