@@ -198,6 +198,11 @@ fn open_log_file(path: &Path, mode: OpenMode) -> io::Result<(File, bool)> {
     Ok((file, created))
 }
 
+/// Creates (or truncates) a file for writing; a file created here is owner-only.
+pub fn create_private(path: &Path) -> io::Result<File> {
+    open_log_file(path, OpenMode::Truncate).map(|(file, _)| file)
+}
+
 /// Makes a file owner-only (the mode given at creation is subject to the umask and to the
 /// file system; this makes sure).
 #[cfg(unix)]

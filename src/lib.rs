@@ -12,6 +12,7 @@ pub mod bench;
 pub mod capture;
 pub mod cli;
 pub mod detect;
+pub mod encode;
 pub mod eval;
 pub mod events;
 pub mod face;

@@ -17,7 +17,6 @@ use crate::stats::{
 use anyhow::{Context, Result};
 use clap::Args;
 use std::collections::HashSet;
-use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -551,38 +550,12 @@ pub fn load_sessions(paths: &[PathBuf]) -> Result<Vec<Session>> {
 /// Writes a file readable by its owner only (created with mode 0o600 on Unix; an existing
 /// file keeps its permissions), replacing its contents.
 pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let open = |create_new: bool| {
-        let mut o = OpenOptions::new();
-        o.write(true);
-        if create_new {
-            o.create_new(true);
-        } else {
-            o.truncate(true).create(true);
-        }
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            o.mode(0o600);
-        }
-        o.open(path)
-    };
-    let mut file = match open(true) {
-        Ok(f) => {
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-            }
-            f
-        }
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => open(false)?,
-        Err(e) => return Err(e),
-    };
+    let mut file = crate::events::create_private(path)?;
     file.write_all(bytes)?;
     file.flush()
 }
 
-fn create_dir_private(dir: &Path) -> io::Result<()> {
+pub(crate) fn create_dir_private(dir: &Path) -> io::Result<()> {
     let mut b = std::fs::DirBuilder::new();
     b.recursive(true);
     #[cfg(unix)]

@@ -8,10 +8,9 @@
 //! Units: times in seconds, sizes in pixels, angles in degrees in the parameters and radians
 //! inside the renderer. Sides are always the person's (`anatomy::Side`).
 
-mod encode;
 mod render;
 
-pub use encode::{ClipWriter, write_frames};
+pub use crate::encode::{ClipWriter, write_frames};
 pub use render::Renderer;
 
 use crate::anatomy::{RegionKind, Side};

@@ -1,7 +1,7 @@
 //! Writes luma frames as H.264 in MP4 (openh264 encoder + `mp4::Mp4Writer`) or as Y4M.
 //!
-//! Input: `Frame`s of one size. Output: a file. Chroma is constant 128 (grey), YUV 4:2:0.
-//! Thread: the caller's.
+//! Input: `Frame`s of one size. Output: a file, created owner-only (it may show a face).
+//! Chroma is constant 128 (grey), YUV 4:2:0. Thread: the caller's.
 
 use crate::source::Frame;
 use anyhow::{Context, bail};
@@ -75,7 +75,8 @@ impl ClipWriter {
         if fps.is_nan() || fps <= 0.0 {
             bail!("{}: fps must be positive", path.display());
         }
-        let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        let file = crate::events::create_private(path)
+            .with_context(|| format!("creating {}", path.display()))?;
         let mut out = BufWriter::new(file);
         let is_y4m = path
             .extension()
