@@ -189,10 +189,16 @@ pub fn analyze_clip<O: FrameObserver>(
     }
     let mut emit = |e: &Event| sinks.iter_mut().try_for_each(|s| s.write(e));
     let mut observer = start(&info)?;
+    // Saved videos are named after their clip, so clips can share a folder.
+    let mut opts = opts.clone();
+    if let Some(p) = opts.save_frames.as_mut() {
+        let stem = job.clip.file_stem().map(|s| s.to_string_lossy());
+        p.prefix = format!("{}-", stem.as_deref().unwrap_or("clip"));
+    }
     let result = pipeline::run(
         source,
         &format!("{} ({})", clip_name(&job.clip), info.description),
-        opts,
+        &opts,
         &mut emit,
         &mut observer,
     );
@@ -203,6 +209,11 @@ pub fn analyze_clip<O: FrameObserver>(
         Ok(s) => s,
         Err(RunError::Source(e)) => bail!(
             "{e} (events detected before the error are kept in {})",
+            job.events.display()
+        ),
+        Err(e @ RunError::Panicked { .. }) => bail!(
+            "{}: {e} (events detected before it are kept in {})",
+            job.clip.display(),
             job.events.display()
         ),
         Err(e) => return Err(e).with_context(|| format!("{}", job.events.display())),

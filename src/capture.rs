@@ -148,7 +148,7 @@ fn capture_loop(
 }
 
 /// The text a panic was raised with, if it was a string.
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     panic
         .downcast_ref::<&str>()
         .map(|s| s.to_string())

@@ -5,6 +5,7 @@
 use crate::anatomy::Side;
 use crate::events::{Event, EventSink, JsonlSink};
 use crate::pipeline::{AnalyzeOptions, FrameObserver, RunSummary, TraceWriter};
+use crate::save_frames::SaveFramesParams;
 use crate::source::open_clip;
 use crate::{batch, eval, pipeline};
 use anyhow::{Context, Result, bail};
@@ -73,6 +74,11 @@ pub struct AnalyzeArgs {
     /// single clip.
     #[arg(long, value_name = "FILE")]
     pub debug_trace: Option<PathBuf>,
+    /// Save a short video of each twitch (from 1 s before to 1 s after it) in DIR, as
+    /// CLIP-twitch-NNNN-START-SIDE.mp4, owner-only. Off by default: no frame is ever
+    /// written unless asked.
+    #[arg(long, value_name = "DIR")]
+    pub save_frames: Option<PathBuf>,
     /// No progress bar and no summary.
     #[arg(long, short)]
     pub quiet: bool,
@@ -141,7 +147,7 @@ fn analyze_one(a: &AnalyzeArgs, clip: &Path) -> Result<()> {
         batch::create_out_dir(d)?;
     }
     batch::check_outputs(&job)?;
-    let opts = analyze_options(a.mirrored);
+    let opts = with_saved_frames(analyze_options(a.mirrored), a.save_frames.as_deref())?;
     let summary = batch::analyze_clip(
         &job,
         &opts,
@@ -199,7 +205,7 @@ fn analyze_batch(a: &AnalyzeArgs, clips: &[PathBuf]) -> Result<()> {
     for job in &jobs {
         batch::check_outputs(job)?;
     }
-    let opts = analyze_options(a.mirrored);
+    let opts = with_saved_frames(analyze_options(a.mirrored), a.save_frames.as_deref())?;
     let progress = batch::Progress::new(!a.quiet, n);
     let outcomes = batch::run(&jobs, batch::pool_size(a.jobs, n), &opts, &progress)?;
     progress.finish();
@@ -227,6 +233,21 @@ pub fn analyze_options(mirrored: bool) -> AnalyzeOptions {
     };
     opts.motion.mirrored = mirrored;
     opts
+}
+
+/// `--save-frames DIR`: the folder is made ready (and checked) before any clip starts; each
+/// clip's videos are named after it (see `batch::analyze_clip`).
+fn with_saved_frames(mut opts: AnalyzeOptions, dir: Option<&Path>) -> Result<AnalyzeOptions> {
+    if let Some(dir) = dir {
+        crate::save_frames::prepare_dir(dir)
+            .with_context(|| format!("{}: cannot save frames there", dir.display()))?;
+        opts.save_frames = Some(SaveFramesParams::new(
+            dir.to_path_buf(),
+            String::new(),
+            crate::capture::Backpressure::Block,
+        ));
+    }
+    Ok(opts)
 }
 
 fn print_summary(name: &str, s: &RunSummary, events: &Path) {

@@ -59,12 +59,36 @@ pub struct ClipWriter {
 }
 
 impl ClipWriter {
+    /// Every frame encoded (test clips: each frame must be there to be analysed).
     pub fn create(
         path: &Path,
         width: u32,
         height: u32,
         fps: f64,
         bitrate_bps: u32,
+    ) -> anyhow::Result<Self> {
+        Self::create_with(path, width, height, fps, bitrate_bps, false)
+    }
+
+    /// For watching: the rate control may skip a frame (the one before stays on screen
+    /// longer), which also keeps the encoder from warning on the terminal.
+    pub fn create_for_viewing(
+        path: &Path,
+        width: u32,
+        height: u32,
+        fps: f64,
+        bitrate_bps: u32,
+    ) -> anyhow::Result<Self> {
+        Self::create_with(path, width, height, fps, bitrate_bps, true)
+    }
+
+    fn create_with(
+        path: &Path,
+        width: u32,
+        height: u32,
+        fps: f64,
+        bitrate_bps: u32,
+        skip_frames: bool,
     ) -> anyhow::Result<Self> {
         if !width.is_multiple_of(2) || !height.is_multiple_of(2) || width == 0 || height == 0 {
             bail!(
@@ -96,7 +120,7 @@ impl ClipWriter {
                 .bitrate(BitRate::from_bps(bitrate_bps))
                 .max_frame_rate(FrameRate::from_hz(fps as f32))
                 .rate_control_mode(RateControlMode::Bitrate)
-                .skip_frames(false)
+                .skip_frames(skip_frames)
                 .intra_frame_period(IntraFramePeriod::from_num_frames(
                     (fps * 2.0).round().max(1.0) as u32,
                 ));

@@ -22,6 +22,7 @@ pub mod live;
 pub mod motion;
 pub mod pipeline;
 pub mod report;
+pub mod save_frames;
 pub mod source;
 pub mod stats;
 pub mod synth;

@@ -5,10 +5,11 @@
 //! Thread: runs on the caller's thread (analysis) and owns the capture thread.
 
 use crate::anatomy::Side;
-use crate::capture::{Backpressure, Capture, CaptureMsg};
+use crate::capture::{Backpressure, Capture, CaptureMsg, panic_message};
 use crate::detect::{Activity, BurstDetector, DetectParams};
 use crate::events::{Event, Twitch};
 use crate::motion::{FrameSignals, MotionAnalyzer, MotionParams};
+use crate::save_frames::{FrameSaver, SaveFramesParams};
 use crate::source::{Frame, FrameSource, SourceError};
 use std::io::Write;
 
@@ -19,6 +20,8 @@ pub struct AnalyzeOptions {
     pub detect: DetectParams,
     /// Frames in flight between the capture thread and the analysis.
     pub channel_capacity: usize,
+    /// Keep video of each twitch (`--save-frames`); `None`: no frame is ever written.
+    pub save_frames: Option<SaveFramesParams>,
 }
 
 /// What a finished (or interrupted) run saw.
@@ -66,6 +69,18 @@ pub enum RunError {
     Sink(std::io::Error),
     #[error("starting the capture thread: {0}")]
     Thread(std::io::Error),
+    /// `--save-frames`: its folder could not be made ready (before the run).
+    #[error("saving frames: {0}")]
+    SaveFrames(std::io::Error),
+    /// A bug in the analysis; the run stopped at that frame with everything before it kept.
+    #[error(
+        "internal error at frame {index} ({t_s:.3} s): {message} (a bug in twitchwatch; please report it)"
+    )]
+    Panicked {
+        index: u64,
+        t_s: f64,
+        message: String,
+    },
 }
 
 /// Per-frame observer (progress bars, debug traces, previews).
@@ -86,11 +101,14 @@ pub fn run(
     emit: &mut dyn FnMut(&Event) -> std::io::Result<()>,
     observer: &mut dyn FrameObserver,
 ) -> Result<RunSummary, RunError> {
-    let settings = serde_json::json!({
+    let mut settings = serde_json::json!({
         "detect": opts.detect,
         "crop_px": opts.motion.crop_px,
         "grid_step": opts.motion.grid_step,
     });
+    if opts.save_frames.is_some() {
+        settings["save_frames"] = true.into();
+    }
     emit(&Event::Session {
         version: env!("CARGO_PKG_VERSION").to_string(),
         source: source_name.to_string(),
@@ -102,17 +120,35 @@ pub fn run(
     let capture = Capture::spawn(source, opts.channel_capacity.max(2), Backpressure::Block)
         .map_err(RunError::Thread)?;
     let mut state = RunState::new(opts);
+    if let Some(p) = &opts.save_frames {
+        state.save_frames(FrameSaver::start(p.clone()).map_err(RunError::SaveFrames)?);
+    }
     let mut failure = None;
     for msg in capture.rx_frames().iter() {
         match msg {
             CaptureMsg::Frame(mut frame) => {
-                let signals = state.measure(&mut frame, emit).map_err(RunError::Sink)?;
-                state
-                    .step(&signals, emit, observer)
-                    .map_err(RunError::Sink)?;
+                let (index, t) = (frame.index, frame.pts_s);
+                // A bug in the analysis must not end the run without its summary line: the
+                // run stops here, with the frame it happened at.
+                let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    let signals = state.measure(&mut frame, emit)?;
+                    state.step(&signals, emit, observer)?;
+                    state.keep(frame, emit)
+                }));
+                match done {
+                    Ok(r) => r.map_err(RunError::Sink)?,
+                    Err(panic) => {
+                        failure = Some(RunError::Panicked {
+                            index,
+                            t_s: t,
+                            message: panic_message(panic.as_ref()),
+                        });
+                        break;
+                    }
+                }
             }
             CaptureMsg::Failed(e) => {
-                failure = Some(e);
+                failure = Some(RunError::Source(e));
                 break;
             }
         }
@@ -122,7 +158,7 @@ pub fn run(
         .finish(emit, failure.as_ref().map(|e| e.to_string()))
         .map_err(RunError::Sink)?;
     match failure {
-        Some(e) => Err(RunError::Source(e)),
+        Some(e) => Err(e),
         None => Ok(state.summary),
     }
 }
@@ -140,6 +176,7 @@ pub struct RunState {
     /// Most faces seen at once so far (said once in the log when more than one).
     most_faces: u32,
     checks: ContentChecks,
+    saver: Option<FrameSaver>,
 }
 
 /// Odd input noticed frame by frame, each said in the log as a `warning` when it happens.
@@ -180,7 +217,32 @@ impl RunState {
             closed: vec![],
             most_faces: 1,
             checks: ContentChecks::default(),
+            saver: None,
         }
+    }
+
+    /// Video of each twitch goes to `saver` from now on.
+    pub fn save_frames(&mut self, saver: FrameSaver) {
+        self.saver = Some(saver);
+    }
+
+    /// Hands a frame the analysis is done with to the frame saver, if any (else drops it).
+    pub fn keep(
+        &mut self,
+        frame: Frame,
+        emit: &mut dyn FnMut(&Event) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let Some(saver) = self.saver.as_mut() else {
+            return Ok(());
+        };
+        let t = frame.pts_s;
+        for message in saver.push(frame) {
+            emit(&Event::Warning {
+                t_s: round3(t),
+                message,
+            })?;
+        }
+        Ok(())
     }
 
     /// Checks one frame for odd input (warnings go to `emit`), repairs what can be
@@ -312,6 +374,14 @@ impl RunState {
         self.detector.close_all(&mut self.closed);
         self.emit_closed(emit)?;
         let end = self.last_t + self.frame_dt;
+        if let Some(saver) = self.saver.take() {
+            for message in saver.finish().notes {
+                emit(&Event::Warning {
+                    t_s: round3(end),
+                    message,
+                })?;
+            }
+        }
         self.frozen_end(end, emit)?;
         if self.summary.frames > 0 && self.summary.observed_s == 0.0 {
             emit(&Event::Warning {
@@ -341,6 +411,9 @@ impl RunState {
     ) -> std::io::Result<()> {
         for tw in self.closed.drain(..) {
             self.summary.twitches[tw.side.index()] += 1;
+            if let Some(saver) = self.saver.as_mut() {
+                saver.twitch(&tw);
+            }
             emit(&Event::Twitch(tw))?;
         }
         Ok(())

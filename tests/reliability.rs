@@ -182,6 +182,46 @@ fn a_panicking_decoder_stops_the_run_with_an_error_and_a_summary() {
     }
 }
 
+/// A bug on the analysis thread (here an observer that panics at frame 20) stops the run
+/// with an error naming the frame, and the summary line is still written.
+#[test]
+fn a_panic_in_the_analysis_stops_the_run_with_its_frame_and_a_summary() {
+    struct Bomb;
+    impl pipeline::FrameObserver for Bomb {
+        fn frame(
+            &mut self,
+            s: &twitchwatch::motion::FrameSignals,
+            _: &twitchwatch::detect::Activity,
+        ) {
+            assert!(s.index != 20, "a bug at frame 20");
+        }
+    }
+    let src = Box::new(Frames {
+        info: SourceInfo::default(),
+        frames: renumber(synth_frames(320, 240, 110.0, 30, 6)).into_iter(),
+        panic_at_end: false,
+    });
+    let mut events = vec![];
+    let mut emit = |e: &Event| {
+        events.push(e.clone());
+        Ok(())
+    };
+    let err = pipeline::run(src, "test", &analyze_options(false), &mut emit, &mut Bomb)
+        .expect_err("a panic is an error");
+    let text = err.to_string();
+    assert!(
+        text.contains("internal error at frame 20") && text.contains("a bug at frame 20"),
+        "{text}"
+    );
+    match events.last() {
+        Some(Event::Summary { error, frames, .. }) => {
+            assert_eq!(*frames, 21);
+            assert!(error.as_deref().unwrap_or("").contains("a bug at frame 20"));
+        }
+        other => panic!("no summary: {other:?}"),
+    }
+}
+
 // ---- the real binary ----
 
 fn bin() -> Command {

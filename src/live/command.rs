@@ -48,6 +48,11 @@ pub struct LiveArgs {
     /// With --simulate: start the clip again when it ends (until stopped).
     #[arg(long = "loop", requires = "simulate")]
     pub looping: bool,
+    /// Save a short video of each twitch (from 1 s before to 1 s after it) in DIR, as
+    /// live-SESSIONSTART-twitch-NNNN-START-SIDE.mp4, owner-only. Off by default: no frame
+    /// is ever written unless asked. Costs memory (12 s of frames, at most 256 MB).
+    #[arg(long, value_name = "DIR")]
+    pub save_frames: Option<PathBuf>,
 }
 
 fn parse_size(s: &str) -> Result<(u32, u32), String> {
@@ -150,8 +155,19 @@ pub fn run(a: &LiveArgs) -> Result<()> {
     if let Some(m) = settings.as_object_mut() {
         m.insert("mirrored".into(), a.mirrored.into());
     }
+    let mut analyze = crate::cli::analyze_options(a.mirrored);
+    if let Some(dir) = &a.save_frames {
+        crate::save_frames::prepare_dir(dir)
+            .with_context(|| format!("{}: cannot save frames there", dir.display()))?;
+        // A writer that falls behind skips a video rather than stall the analysis.
+        analyze.save_frames = Some(crate::save_frames::SaveFramesParams::new(
+            dir.clone(),
+            String::new(),
+            crate::capture::Backpressure::DropOldest,
+        ));
+    }
     let opts = LiveOptions {
-        analyze: crate::cli::analyze_options(a.mirrored),
+        analyze,
         settings,
         ..LiveOptions::default()
     };

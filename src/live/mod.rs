@@ -93,6 +93,8 @@ pub enum LiveError {
     Sink(io::Error),
     #[error("starting the capture thread: {0}")]
     Thread(io::Error),
+    #[error("saving frames: {0}")]
+    SaveFrames(io::Error),
 }
 
 /// Wall-clock time of the session's start, to stamp events that carry monotonic seconds.
@@ -115,6 +117,11 @@ impl WallClock {
             .and_then(|d| self.start.checked_add(d).ok())
             .unwrap_or_else(|| self.start.clone());
         t.strftime("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string()
+    }
+
+    /// The start as `YYYYMMDD-HHMMSS` local time, for file names.
+    pub fn file_stamp(&self) -> String {
+        self.start.strftime("%Y%m%d-%H%M%S").to_string()
     }
 
     /// Local clock time of day, for the preview.
@@ -247,6 +254,16 @@ pub fn run_session(
         last_drop_note: None,
         clock,
     };
+    if let Some(p) = &opts.analyze.save_frames {
+        // Named after the session's start, so sessions can share a folder.
+        let mut p = p.clone();
+        p.prefix = format!("{}live-{}-", p.prefix, s.sink.wall.file_stamp());
+        let saver = crate::save_frames::FrameSaver::start(p).map_err(LiveError::SaveFrames)?;
+        s.state.save_frames(saver);
+        if let Some(m) = s.settings.as_object_mut() {
+            m.insert("save_frames".into(), true.into());
+        }
+    }
     let layout = s.state.motion.layout().clone();
     let mut failure = None;
     let result = (|| -> Result<(), LiveError> {
@@ -295,6 +312,10 @@ pub fn run_session(
             }) {
                 return Ok(());
             }
+            let sink = &mut s.sink;
+            s.state
+                .keep(frame, &mut |e| sink.write(e))
+                .map_err(LiveError::Sink)?;
         }
     })();
     // Wake the capture thread from any wait (pacing, retry backoff), then join it.
