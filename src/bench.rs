@@ -74,7 +74,8 @@ pub fn analyze_clip(
 /// as fast as it is asked: hours of input in minutes, for memory and backlog checks.
 pub struct LoopSource {
     info: SourceInfo,
-    frames: Vec<Frame>,
+    /// Shared: the pieces of one long input play the same frames without copies.
+    frames: std::sync::Arc<[Frame]>,
     next: u64,
     total: u64,
     dt: f64,
@@ -82,7 +83,14 @@ pub struct LoopSource {
 
 impl LoopSource {
     /// Plays `frames` over and over until `total` frames were given, at `fps`.
-    pub fn new(frames: Vec<Frame>, total: u64, fps: f64) -> Self {
+    pub fn new(frames: impl Into<std::sync::Arc<[Frame]>>, total: u64, fps: f64) -> Self {
+        Self::range(frames.into(), 0..total, fps)
+    }
+
+    /// Frames `range` of the endless loop (index and time as in the whole): one piece of a
+    /// long recording.
+    pub fn range(frames: std::sync::Arc<[Frame]>, range: std::ops::Range<u64>, fps: f64) -> Self {
+        let total = range.end;
         let (width, height) = frames.first().map_or((0, 0), |f| (f.width, f.height));
         Self {
             info: SourceInfo {
@@ -90,11 +98,11 @@ impl LoopSource {
                 width,
                 height,
                 fps: Some(fps),
-                frame_count: Some(total),
-                duration_s: Some(total as f64 / fps),
+                frame_count: Some(total.saturating_sub(range.start)),
+                duration_s: Some(total.saturating_sub(range.start) as f64 / fps),
             },
             frames,
-            next: 0,
+            next: range.start,
             total,
             dt: 1.0 / fps,
         }
@@ -121,6 +129,116 @@ impl FrameSource for LoopSource {
         self.next += 1;
         Ok(Some(frame))
     }
+}
+
+/// One long run against the same input cut into pieces: what `soak_in_pieces` found.
+#[derive(Debug, Clone, Default)]
+pub struct PiecesCheck {
+    /// Twitches of the one long run.
+    pub long: Vec<crate::events::Twitch>,
+    /// Twitches of the piece runs, in time order.
+    pub pieces: Vec<crate::events::Twitch>,
+    /// Twitches compared: those starting at least `settle_s` after a cut (each piece is a
+    /// fresh analysis that first has to find the face and learn its noise, as the long run did
+    /// at its own start).
+    pub compared: usize,
+    /// Compared twitches without a twin (same side, start within one frame, end within the
+    /// tolerance): each said in words.
+    pub mismatches: Vec<String>,
+    /// Largest difference in end time between twins, seconds.
+    pub max_end_diff_s: f64,
+    /// Twitches of the long run in each loop of the input after the first: all the same
+    /// when nothing drifts over the hours.
+    pub per_loop: Vec<usize>,
+}
+
+/// Analyses `total` frames of `frames` looped, once in one run and once cut into `pieces`
+/// runs, and compares their twitches outside the first `settle_s` of each piece: a twin has
+/// the same side and start (to the frame) and an end within `end_tolerance_s`.
+#[allow(clippy::too_many_arguments)]
+pub fn soak_in_pieces(
+    frames: Vec<Frame>,
+    total: u64,
+    fps: f64,
+    pieces: u64,
+    settle_s: f64,
+    end_tolerance_s: f64,
+    opts: &AnalyzeOptions,
+    long_observer: &mut dyn pipeline::FrameObserver,
+) -> Result<PiecesCheck, pipeline::RunError> {
+    let loop_len = frames.len();
+    let frames: std::sync::Arc<[Frame]> = frames.into();
+    let run = |range: std::ops::Range<u64>, observer: &mut dyn pipeline::FrameObserver| {
+        let mut out = vec![];
+        let mut sink = |e: &Event| {
+            if let Some(t) = e.as_twitch() {
+                out.push(t.clone());
+            }
+            Ok(())
+        };
+        let source = Box::new(LoopSource::range(frames.clone(), range, fps));
+        pipeline::run(source, "soak", opts, &mut sink, observer)?;
+        Ok::<_, pipeline::RunError>(out)
+    };
+    let long = run(0..total, long_observer)?;
+    let pieces = pieces.clamp(1, total.max(1));
+    let cuts: Vec<u64> = (0..=pieces).map(|k| total * k / pieces).collect();
+    let mut split = vec![];
+    for w in cuts.windows(2) {
+        split.extend(run(w[0]..w[1], &mut ())?);
+    }
+    let dt = 1.0 / fps;
+    let settled = |t: &crate::events::Twitch| {
+        cuts[..cuts.len() - 1]
+            .iter()
+            .rfind(|&&c| c as f64 * dt <= t.start_s)
+            .is_some_and(|&c| t.start_s - c as f64 * dt >= settle_s)
+    };
+    // The same twitch: same side and start to the frame. Ends may differ a little: where a
+    // slow release crosses the hold threshold moves with the noise statistics learnt so far
+    // (loops of the one long run differ the same way).
+    let twin = |a: &crate::events::Twitch, other: &[crate::events::Twitch]| {
+        other
+            .iter()
+            .find(|b| b.side == a.side && (b.start_s - a.start_s).abs() <= dt * 1.01)
+            .map(|b| (b.end_s - a.end_s).abs())
+    };
+    let mut check = PiecesCheck::default();
+    for (what, these, other) in [
+        ("the long run", &long, &split),
+        ("the pieces", &split, &long),
+    ] {
+        for t in these.iter().filter(|t| settled(t)) {
+            if what == "the long run" {
+                check.compared += 1;
+            }
+            match twin(t, other) {
+                Some(d) if d <= end_tolerance_s => {
+                    check.max_end_diff_s = check.max_end_diff_s.max(d)
+                }
+                Some(d) => check.mismatches.push(format!(
+                    "{} twitch at {:.3}-{:.3} s in {what}: the other's ends {d:.3} s away",
+                    t.side, t.start_s, t.end_s
+                )),
+                None => check.mismatches.push(format!(
+                    "{} twitch at {:.3}-{:.3} s only in {what}",
+                    t.side, t.start_s, t.end_s
+                )),
+            }
+        }
+    }
+    let loop_s = loop_len as f64 * dt;
+    let loops = (total as f64 * dt / loop_s).floor() as usize;
+    check.per_loop = (1..loops)
+        .map(|k| {
+            long.iter()
+                .filter(|t| t.start_s >= k as f64 * loop_s && t.start_s < (k + 1) as f64 * loop_s)
+                .count()
+        })
+        .collect();
+    check.long = long;
+    check.pieces = split;
+    Ok(check)
 }
 
 /// This process's resident memory now and at its peak, in bytes (Linux; `None` elsewhere).
@@ -154,6 +272,10 @@ pub struct BenchArgs {
     /// pipeline at full speed and report memory along the way (it must stay flat).
     #[arg(long, value_name = "MINUTES")]
     pub soak: Option<f64>,
+    /// With --soak: also analyse the same input cut into this many runs and compare their
+    /// twitches with the one long run's (1: no comparison).
+    #[arg(long, default_value_t = 4, requires = "soak")]
+    pub pieces: u64,
     /// Internal: analyse CLIP in this process and print its peak memory (used by `bench`).
     #[arg(long, hide = true, value_name = "CLIP")]
     pub peak_memory_of: Option<std::path::PathBuf>,
@@ -170,7 +292,7 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     if let Some(minutes) = a.soak {
-        return soak(minutes, &opts);
+        return soak(minutes, a.pieces, &opts);
     }
     let repeat = a.repeat.max(1);
     println!("## Per-frame analysis (no decoding, one thread, best of {repeat})\n");
@@ -283,8 +405,9 @@ fn peak_memory(w: u32, h: u32, face: f32) -> anyhow::Result<u64> {
 }
 
 /// Plays `minutes` of looped 640x480 input through the real pipeline as fast as it goes,
-/// and prints resident memory every tenth of the way: it must stay flat.
-fn soak(minutes: f64, opts: &AnalyzeOptions) -> anyhow::Result<()> {
+/// and prints resident memory every tenth of the way (it must stay flat), the twitches per
+/// loop (they must not drift), and how the same input cut into `pieces` runs compares.
+fn soak(minutes: f64, pieces: u64, opts: &AnalyzeOptions) -> anyhow::Result<()> {
     struct Mem {
         every: u64,
         rows: Vec<(f64, u64)>,
@@ -301,24 +424,47 @@ fn soak(minutes: f64, opts: &AnalyzeOptions) -> anyhow::Result<()> {
     let fps = 30.0;
     let total = (minutes * 60.0 * fps).round().max(1.0) as u64;
     let frames = synth_frames(640, 480, 200.0, 600, 2);
-    let source = Box::new(LoopSource::new(frames, total, fps));
     let mut obs = Mem {
         every: (total / 10).max(1),
         rows: vec![],
     };
-    let mut sink = |_: &Event| Ok(());
     let start = Instant::now();
-    let summary = pipeline::run(source, "soak", opts, &mut sink, &mut obs)?;
+    let check = soak_in_pieces(frames, total, fps, pieces.max(1), 10.0, 0.4, opts, &mut obs)?;
     let wall = start.elapsed().as_secs_f64();
+    let media = total as f64 / fps;
+    let runs = if pieces > 1 { 2.0 } else { 1.0 };
     println!(
-        "\n## Soak: {minutes} min of 640x480 input in {wall:.0} s ({:.0}x real time), {} twitches\n",
-        summary.duration_s / wall.max(1e-9),
-        summary.twitches[0] + summary.twitches[1]
+        "\n## Soak: {minutes} min of 640x480 input (a 20 s clip looped), {:.0}x real time\n",
+        runs * media / wall.max(1e-9),
     );
     println!("| media time | resident memory |");
     println!("|---|---|");
     for (t, rss) in obs.rows {
         println!("| {:.0} min | {:.1} MB |", t / 60.0, rss as f64 / 1e6);
+    }
+    let loops = &check.per_loop;
+    println!(
+        "\nTwitches: {} in the one run; per loop after the first: {} to {} ({}).",
+        check.long.len(),
+        loops.iter().min().unwrap_or(&0),
+        loops.iter().max().unwrap_or(&0),
+        if loops.windows(2).all(|w| w[0] == w[1]) {
+            "steady"
+        } else {
+            "NOT steady"
+        }
+    );
+    if pieces > 1 {
+        println!(
+            "Cut into {pieces} runs: {} twitches; of {} compared (10 s or more after a cut), {} without a twin (same side and start, end within 0.4 s; ends up to {:.3} s apart).",
+            check.pieces.len(),
+            check.compared,
+            check.mismatches.len(),
+            check.max_end_diff_s
+        );
+        for m in &check.mismatches {
+            println!("- {m}");
+        }
     }
     Ok(())
 }

@@ -431,6 +431,31 @@ mod tests {
         assert_eq!(report.saved, 1, "{report:?}");
     }
 
+    /// A write that fails mid-run (here the folder is gone; a full disk is the same) is one
+    /// note, and nothing more is kept.
+    #[test]
+    fn a_failed_write_is_one_note_and_saving_stops() {
+        let dir = tempfile::tempdir().unwrap();
+        let videos = dir.path().join("v");
+        let p = SaveFramesParams::new(videos.clone(), String::new(), Backpressure::Block);
+        let mut saver = FrameSaver::start(p).unwrap();
+        std::fs::remove_dir(&videos).unwrap();
+        let mut notes = vec![];
+        for i in 0..300 {
+            if i == 60 || i == 150 {
+                saver.twitch(&twitch(i as f64 / 30.0 - 0.5, i as f64 / 30.0 - 0.2));
+            }
+            notes.extend(saver.push(frame(i, 32, 32)));
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        notes.extend(saver.finish().notes);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(
+            notes[0].contains("was not saved") && notes[0].contains("no more frames"),
+            "{notes:?}"
+        );
+    }
+
     /// A folder that cannot be written fails at the start.
     #[test]
     fn unwritable_folder_fails_at_once() {

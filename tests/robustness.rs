@@ -4,7 +4,7 @@
 //! the face lost and found, a second face, and a mirrored selfie view.
 //!
 //! Each case prints its scores; run `cargo test --release --test robustness -- --nocapture`
-//! to see them all (`-- --ignored` for the known limitations: glasses, a hand over the face).
+//! to see them all (`-- --ignored` for the known limitation: glasses).
 
 use twitchwatch::anatomy::Side;
 use twitchwatch::eval::{EvalParams, Scores, score};
@@ -86,17 +86,21 @@ fn assert_good(s: &Scores, max_missed: u64) {
     assert_eq!(s.side_accuracy, Some(1.0), "sides");
 }
 
+/// A hand over one cheek while the person blinks: no false alarm (a blink during the hand
+/// once read as one-sided; 40 seeds, 12 with a blink under a hand, now give none).
 #[test]
-#[ignore = "known limitation: a blink while a hand covers one cheek can read as a one-sided squeeze (1 false alarm here)"]
 fn hand_over_the_face() {
     let p = SynthParams {
         distractors: DistractorKind::ALL_EXTENDED.to_vec(),
         ..base(21)
     };
     let (labels, _, s) = case("hand", p, |_| {});
+    let hands: Vec<_> = labels.distractors.iter().filter(|d| d.kind == "hand").collect();
+    assert!(!hands.is_empty(), "the clip has a hand");
     assert!(
-        labels.distractors.iter().any(|d| d.kind == "hand"),
-        "the clip has a hand"
+        labels.distractors.iter().any(|d| d.kind == "blink"
+            && hands.iter().any(|h| d.start_s < h.end_s && d.end_s > h.start_s)),
+        "the clip has a blink while the hand is there"
     );
     assert_good(&s, 1);
 }
