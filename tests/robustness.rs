@@ -95,11 +95,17 @@ fn hand_over_the_face() {
         ..base(21)
     };
     let (labels, _, s) = case("hand", p, |_| {});
-    let hands: Vec<_> = labels.distractors.iter().filter(|d| d.kind == "hand").collect();
+    let hands: Vec<_> = labels
+        .distractors
+        .iter()
+        .filter(|d| d.kind == "hand")
+        .collect();
     assert!(!hands.is_empty(), "the clip has a hand");
     assert!(
         labels.distractors.iter().any(|d| d.kind == "blink"
-            && hands.iter().any(|h| d.start_s < h.end_s && d.end_s > h.start_s)),
+            && hands
+                .iter()
+                .any(|h| d.start_s < h.end_s && d.end_s > h.start_s)),
         "the clip has a blink while the hand is there"
     );
     assert_good(&s, 1);
