@@ -5,18 +5,11 @@
 //! Each analysis of a sample clip takes a second or more in a debug build, so every test runs
 //! at most three.
 
+mod common;
+use common::{bin, sample};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_twitchwatch"))
-}
-
-fn sample(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("sample_videos")
-        .join(name)
-}
 
 fn run(cmd: &mut Command) -> Output {
     cmd.output().expect("the twitchwatch binary runs")

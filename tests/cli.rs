@@ -3,12 +3,11 @@
 //!
 //! Golden logs live in `tests/golden/`; regenerate them with `TWITCHWATCH_BLESS=1 cargo test`.
 
+mod common;
+use common::bin;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_twitchwatch"))
-}
 
 fn manifest() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

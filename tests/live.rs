@@ -2,8 +2,11 @@
 //! real binary: drop-oldest under a slow consumer, reconnect after an unplug, a camera that
 //! cannot start, clean shutdown on SIGINT/SIGTERM, headless operation.
 
+mod common;
+use common::sample;
+
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
@@ -223,12 +226,6 @@ fn a_camera_that_cannot_start_logs_nothing() {
 // ---------------------------------------------------------------------------------------------
 // The real binary
 // ---------------------------------------------------------------------------------------------
-
-fn sample(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("sample_videos")
-        .join(name)
-}
 
 /// Waits until the log holds a line satisfying `pred` (or panics after `limit`, or as soon as
 /// the child exits).

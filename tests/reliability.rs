@@ -3,8 +3,11 @@
 //! warning, never a panic; kill -9 during `analyze` and `live` leaves a valid log with every
 //! event closed before the kill; a full disk stops the run without corrupting the log.
 
+mod common;
+use common::{bin, sample};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 use twitchwatch::bench::synth_frames;
 use twitchwatch::cli::analyze_options;
@@ -223,16 +226,6 @@ fn a_panic_in_the_analysis_stops_the_run_with_its_frame_and_a_summary() {
 }
 
 // ---- the real binary ----
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_twitchwatch"))
-}
-
-fn sample(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("sample_videos")
-        .join(name)
-}
 
 /// Waits (at most `limit`) until the file holds a twitch line.
 fn wait_for_twitch(log: &Path, child: &mut std::process::Child, limit: Duration) -> bool {

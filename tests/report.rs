@@ -4,13 +4,12 @@
 //!
 //! Golden CSV lives in `tests/golden/report_*.csv`; regenerate with `TWITCHWATCH_BLESS=1`.
 
+mod common;
+use common::bin;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use twitchwatch::report;
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_twitchwatch"))
-}
 
 fn run(cmd: &mut Command) -> Output {
     cmd.output().expect("the twitchwatch binary runs")

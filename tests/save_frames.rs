@@ -1,8 +1,10 @@
 //! `--save-frames DIR`: off by default (a run leaves nothing but its log), and when asked one
 //! owner-only video per twitch, from `analyze` (each clip named) and from a live session.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+use common::{bin, sample};
+
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use twitchwatch::cli::analyze_options;
@@ -11,16 +13,6 @@ use twitchwatch::live::reconnect::{CameraError, CameraOpener};
 use twitchwatch::live::simulate::SimulatedCamera;
 use twitchwatch::live::{Headless, LiveOptions, run_session};
 use twitchwatch::source::{FrameSource, open_clip};
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_twitchwatch"))
-}
-
-fn sample(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("sample_videos")
-        .join(name)
-}
 
 fn files_in(dir: &Path) -> Vec<String> {
     let mut names: Vec<_> = std::fs::read_dir(dir)
