@@ -147,7 +147,7 @@ fn analyze_one(a: &AnalyzeArgs, clip: &Path) -> Result<()> {
         batch::create_out_dir(d)?;
     }
     batch::check_outputs(&job)?;
-    let opts = with_saved_frames(analyze_options(a.mirrored), a.save_frames.as_deref())?;
+    let opts = clip_options(a)?;
     let summary = batch::analyze_clip(
         &job,
         &opts,
@@ -205,7 +205,7 @@ fn analyze_batch(a: &AnalyzeArgs, clips: &[PathBuf]) -> Result<()> {
     for job in &jobs {
         batch::check_outputs(job)?;
     }
-    let opts = with_saved_frames(analyze_options(a.mirrored), a.save_frames.as_deref())?;
+    let opts = clip_options(a)?;
     let progress = batch::Progress::new(!a.quiet, n);
     let outcomes = batch::run(&jobs, batch::pool_size(a.jobs, n), &opts, &progress)?;
     progress.finish();
@@ -225,6 +225,18 @@ fn analyze_batch(a: &AnalyzeArgs, clips: &[PathBuf]) -> Result<()> {
     Ok(())
 }
 
+/// `analyze`'s flags as analysis options (`--save-frames`: its folder checked now, before
+/// any clip starts; each clip's videos are named after it in `batch::analyze_clip`).
+fn clip_options(a: &AnalyzeArgs) -> Result<AnalyzeOptions> {
+    let mut opts = analyze_options(a.mirrored);
+    opts.save_frames = a
+        .save_frames
+        .as_deref()
+        .map(|dir| SaveFramesParams::from_flag(dir, crate::capture::Backpressure::Block))
+        .transpose()?;
+    Ok(opts)
+}
+
 /// The one place where command-line flags become analysis options.
 pub fn analyze_options(mirrored: bool) -> AnalyzeOptions {
     let mut opts = AnalyzeOptions {
@@ -233,21 +245,6 @@ pub fn analyze_options(mirrored: bool) -> AnalyzeOptions {
     };
     opts.motion.mirrored = mirrored;
     opts
-}
-
-/// `--save-frames DIR`: the folder is made ready (and checked) before any clip starts; each
-/// clip's videos are named after it (see `batch::analyze_clip`).
-fn with_saved_frames(mut opts: AnalyzeOptions, dir: Option<&Path>) -> Result<AnalyzeOptions> {
-    if let Some(dir) = dir {
-        crate::save_frames::prepare_dir(dir)
-            .with_context(|| format!("{}: cannot save frames there", dir.display()))?;
-        opts.save_frames = Some(SaveFramesParams::new(
-            dir.to_path_buf(),
-            String::new(),
-            crate::capture::Backpressure::Block,
-        ));
-    }
-    Ok(opts)
 }
 
 fn print_summary(name: &str, s: &RunSummary, events: &Path) {

@@ -50,6 +50,17 @@ impl SaveFramesParams {
     }
 }
 
+impl SaveFramesParams {
+    /// `--save-frames DIR` from the command line: the folder is made ready and checked
+    /// before any run starts (the error names it); file names are filled in per clip or
+    /// session.
+    pub fn from_flag(dir: &Path, backpressure: Backpressure) -> anyhow::Result<Self> {
+        use anyhow::Context;
+        prepare_dir(dir).with_context(|| format!("{}: cannot save frames there", dir.display()))?;
+        Ok(Self::new(dir.to_path_buf(), String::new(), backpressure))
+    }
+}
+
 /// Creates `dir` (owner-only) if needed and makes sure a file can be written in it: run
 /// before a long analysis so a bad folder fails at once.
 pub fn prepare_dir(dir: &Path) -> io::Result<()> {

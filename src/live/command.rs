@@ -156,16 +156,17 @@ pub fn run(a: &LiveArgs) -> Result<()> {
         m.insert("mirrored".into(), a.mirrored.into());
     }
     let mut analyze = crate::cli::analyze_options(a.mirrored);
-    if let Some(dir) = &a.save_frames {
-        crate::save_frames::prepare_dir(dir)
-            .with_context(|| format!("{}: cannot save frames there", dir.display()))?;
-        // A writer that falls behind skips a video rather than stall the analysis.
-        analyze.save_frames = Some(crate::save_frames::SaveFramesParams::new(
-            dir.clone(),
-            String::new(),
-            crate::capture::Backpressure::DropOldest,
-        ));
-    }
+    // A writer that falls behind skips a video rather than stall the analysis.
+    analyze.save_frames = a
+        .save_frames
+        .as_deref()
+        .map(|dir| {
+            crate::save_frames::SaveFramesParams::from_flag(
+                dir,
+                crate::capture::Backpressure::DropOldest,
+            )
+        })
+        .transpose()?;
     let opts = LiveOptions {
         analyze,
         settings,
