@@ -92,6 +92,18 @@ impl FrameObserver for () {
     fn frame(&mut self, _: &FrameSignals, _: &Activity) {}
 }
 
+/// The settings a `session` line records, the same for clips and live sessions.
+pub fn analysis_settings(opts: &AnalyzeOptions) -> serde_json::Map<String, serde_json::Value> {
+    let mut m = serde_json::Map::new();
+    m.insert("detect".into(), serde_json::json!(opts.detect));
+    m.insert("crop_px".into(), opts.motion.crop_px.into());
+    m.insert("grid_step".into(), opts.motion.grid_step.into());
+    if opts.save_frames.is_some() {
+        m.insert("save_frames".into(), true.into());
+    }
+    m
+}
+
 /// Runs the whole analysis over `source`. Every event is passed to `emit` as it closes;
 /// a `session` line first and a `summary` line last (also when the source fails).
 pub fn run(
@@ -101,14 +113,7 @@ pub fn run(
     emit: &mut dyn FnMut(&Event) -> std::io::Result<()>,
     observer: &mut dyn FrameObserver,
 ) -> Result<RunSummary, RunError> {
-    let mut settings = serde_json::json!({
-        "detect": opts.detect,
-        "crop_px": opts.motion.crop_px,
-        "grid_step": opts.motion.grid_step,
-    });
-    if opts.save_frames.is_some() {
-        settings["save_frames"] = true.into();
-    }
+    let settings = serde_json::Value::Object(analysis_settings(opts));
     emit(&Event::Session {
         version: env!("CARGO_PKG_VERSION").to_string(),
         source: source_name.to_string(),

@@ -232,9 +232,7 @@ pub fn run_session(
     let mut settings = opts.settings.clone();
     if let Some(map) = settings.as_object_mut() {
         map.insert("started".into(), wall.at(0.0).into());
-        map.insert("detect".into(), serde_json::json!(opts.analyze.detect));
-        map.insert("crop_px".into(), opts.analyze.motion.crop_px.into());
-        map.insert("grid_step".into(), opts.analyze.motion.grid_step.into());
+        map.extend(crate::pipeline::analysis_settings(&opts.analyze));
     }
     let mut s = Session {
         opts,
@@ -260,9 +258,6 @@ pub fn run_session(
         p.prefix = format!("{}live-{}-", p.prefix, s.sink.wall.file_stamp());
         let saver = crate::save_frames::FrameSaver::start(p).map_err(LiveError::SaveFrames)?;
         s.state.save_frames(saver);
-        if let Some(m) = s.settings.as_object_mut() {
-            m.insert("save_frames".into(), true.into());
-        }
     }
     let layout = s.state.motion.layout().clone();
     let mut failure = None;
