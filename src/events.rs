@@ -203,6 +203,19 @@ pub fn create_private(path: &Path) -> io::Result<File> {
     open_log_file(path, OpenMode::Truncate).map(|(file, _)| file)
 }
 
+/// Creates a folder (and its missing parents) readable by its owner only (0o700 on Unix);
+/// an existing folder keeps its permissions.
+pub fn create_dir_private(dir: &Path) -> io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(dir)
+}
+
 /// Makes a file owner-only (the mode given at creation is subject to the umask and to the
 /// file system; this makes sure).
 #[cfg(unix)]

@@ -64,7 +64,7 @@ impl SaveFramesParams {
 /// Creates `dir` (owner-only) if needed and makes sure a file can be written in it: run
 /// before a long analysis so a bad folder fails at once.
 pub fn prepare_dir(dir: &Path) -> io::Result<()> {
-    crate::report::create_dir_private(dir)?;
+    crate::events::create_dir_private(dir)?;
     crate::events::check_writable(&dir.join(".twitchwatch-frames-check"))
 }
 

@@ -555,17 +555,6 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
     file.flush()
 }
 
-pub(crate) fn create_dir_private(dir: &Path) -> io::Result<()> {
-    let mut b = std::fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        b.mode(0o700);
-    }
-    b.create(dir)
-}
-
 fn write_out(path: &Path, text: &str) -> Result<()> {
     write_private(path, text.as_bytes())
         .with_context(|| format!("{}: cannot write", path.display()))?;
@@ -591,7 +580,8 @@ pub fn run_report(a: &ReportArgs) -> Result<()> {
     let pooled = pool(&sessions, "pooled");
     write_out(&a.out, &report_html(&sessions, &pooled))?;
     if let Some(dir) = &a.csv {
-        create_dir_private(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+        crate::events::create_dir_private(dir)
+            .with_context(|| format!("{}: cannot create", dir.display()))?;
         let mut rows: Vec<(&str, &Session)> = sessions.iter().map(|s| ("session", s)).collect();
         rows.push(("pooled", &pooled));
         write_out(&dir.join("sessions.csv"), &sessions_csv(&rows))?;
@@ -621,7 +611,8 @@ pub fn run_compare(a: &CompareArgs) -> Result<()> {
     eprintln!("{}", c.summary);
     write_out(&a.out, &compare_html(&c))?;
     if let Some(dir) = &a.csv {
-        create_dir_private(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+        crate::events::create_dir_private(dir)
+            .with_context(|| format!("{}: cannot create", dir.display()))?;
         let rows: Vec<(&str, &Session)> = (c.before.iter().map(|s| ("before", s)))
             .chain(c.after.iter().map(|s| ("after", s)))
             .chain([("before", &c.pooled_before), ("after", &c.pooled_after)])
