@@ -143,7 +143,8 @@ pub fn plan(clips: &[PathBuf], out_dir: Option<&Path>, csv_each: bool) -> Result
 
 /// Creates the output folder if it is missing.
 pub fn create_out_dir(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir)
+    // Logs are health data: a folder made for them is the owner's alone.
+    crate::events::create_dir_private(dir)
         .with_context(|| format!("{}: cannot create the output folder", dir.display()))
 }
 

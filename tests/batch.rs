@@ -75,6 +75,15 @@ fn folder_mode_writes_one_log_per_clip_identical_to_analysing_each_alone() {
         names,
         ["clonic_left.events.jsonl", "tonic_right.events.jsonl"]
     );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+        assert_eq!(
+            mode, 0o700,
+            "the folder made for the logs is the owner's alone"
+        );
+    }
 
     // Summaries in name order (not in the order the clips finished), then the count.
     let err = stderr(&o);
