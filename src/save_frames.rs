@@ -116,11 +116,7 @@ impl FrameSaver {
             .spawn(move || {
                 for job in rx_clips {
                     let r = write_clip(&job).map(|()| job.path.clone()).map_err(|e| {
-                        format!(
-                            "the video of the twitch at {:.2} s was not saved ({}): {e:#}",
-                            job.start_s,
-                            job.path.display()
-                        )
+                        not_saved(job.start_s, &format!(" ({}): {e:#}", job.path.display()))
                     });
                     if tx_done.send(r).is_err() {
                         return;
@@ -164,9 +160,10 @@ impl FrameSaver {
         self.ring_bytes += frame.luma.len();
         self.ring.push_back(Arc::new(frame));
         let margin = self.params.margin_s;
-        let (ready, waiting): (Vec<_>, Vec<_>) =
-            self.pending.drain(..).partition(|p| p.end_s + margin <= t);
-        self.pending = waiting;
+        let ready: Vec<_> = self
+            .pending
+            .extract_if(.., |p| p.end_s + margin <= t)
+            .collect();
         for p in ready {
             notes.extend(self.send(&p));
         }
@@ -220,10 +217,7 @@ impl FrameSaver {
             .cloned()
             .collect();
         if frames.is_empty() {
-            return Some(format!(
-                "the video of the twitch at {:.2} s was not saved: its frames were no longer held",
-                p.start_s
-            ));
+            return Some(not_saved(p.start_s, ": its frames were no longer held"));
         }
         let name = format!(
             "{}twitch-{:04}-{:.2}s-{}.mp4",
@@ -239,22 +233,20 @@ impl FrameSaver {
         };
         let tx = self.tx_clips.as_ref()?;
         let sent = match self.params.backpressure {
-            Backpressure::Block => tx.send(job).map_err(|_| ()),
+            Backpressure::Block => tx.send(job).is_ok(),
             Backpressure::DropOldest => match tx.try_send(job) {
-                Ok(()) => Ok(()),
+                Ok(()) => true,
                 Err(TrySendError::Full(_)) => {
-                    return Some(format!(
-                        "the video of the twitch at {:.2} s was not saved: the writer is behind",
-                        p.start_s
-                    ));
+                    return Some(not_saved(p.start_s, ": the writer is behind"));
                 }
-                Err(TrySendError::Disconnected(_)) => Err(()),
+                Err(TrySendError::Disconnected(_)) => false,
             },
         };
-        sent.err().map(|()| {
-            self.stop();
-            "saving frames stopped: the frame writer is gone".to_string()
-        })
+        if sent {
+            return None;
+        }
+        self.stop();
+        Some("saving frames stopped: the frame writer is gone".into())
     }
 
     /// Results from the writer so far: counts the clips saved, turns failures into notes.
@@ -288,6 +280,11 @@ impl Drop for FrameSaver {
             let _ = h.join();
         }
     }
+}
+
+/// The warning for a twitch whose video is missing; `why` goes after the time.
+fn not_saved(start_s: f64, why: &str) -> String {
+    format!("the video of the twitch at {start_s:.2} s was not saved{why}")
 }
 
 /// Encodes one clip; frames of another size than the last one (a size change) are left out,
