@@ -136,7 +136,7 @@ impl FrameSource for LoopSource {
 pub struct PiecesCheck {
     /// Twitches of the one long run.
     pub long: Vec<crate::events::Twitch>,
-    /// Twitches of the piece runs, in time order.
+    /// Twitches of the piece runs, in time order (none with a single piece: not run).
     pub pieces: Vec<crate::events::Twitch>,
     /// Twitches compared: those starting at least `settle_s` after a cut (each piece is a
     /// fresh analysis that first has to find the face and learn its noise, as the long run did
@@ -183,10 +183,6 @@ pub fn soak_in_pieces(
     let long = run(0..total, long_observer)?;
     let pieces = pieces.clamp(1, total.max(1));
     let cuts: Vec<u64> = (0..=pieces).map(|k| total * k / pieces).collect();
-    let mut split = vec![];
-    for w in cuts.windows(2) {
-        split.extend(run(w[0]..w[1], &mut ())?);
-    }
     let dt = 1.0 / fps;
     let settled = |t: &crate::events::Twitch| {
         cuts[..cuts.len() - 1]
@@ -204,28 +200,34 @@ pub fn soak_in_pieces(
             .map(|b| (b.end_s - a.end_s).abs())
     };
     let mut check = PiecesCheck::default();
-    for (what, these, other) in [
-        ("the long run", &long, &split),
-        ("the pieces", &split, &long),
-    ] {
-        for t in these.iter().filter(|t| settled(t)) {
-            if what == "the long run" {
-                check.compared += 1;
-            }
-            match twin(t, other) {
-                Some(d) if d <= end_tolerance_s => {
-                    check.max_end_diff_s = check.max_end_diff_s.max(d)
+    // One piece is the long run itself: nothing to run again or compare.
+    if pieces > 1 {
+        let mut split = vec![];
+        for w in cuts.windows(2) {
+            split.extend(run(w[0]..w[1], &mut ())?);
+        }
+        check.compared = long.iter().filter(|t| settled(t)).count();
+        for (what, these, other) in [
+            ("the long run", &long, &split),
+            ("the pieces", &split, &long),
+        ] {
+            for t in these.iter().filter(|t| settled(t)) {
+                match twin(t, other) {
+                    Some(d) if d <= end_tolerance_s => {
+                        check.max_end_diff_s = check.max_end_diff_s.max(d)
+                    }
+                    Some(d) => check.mismatches.push(format!(
+                        "{} twitch at {:.3}-{:.3} s in {what}: the other's ends {d:.3} s away",
+                        t.side, t.start_s, t.end_s
+                    )),
+                    None => check.mismatches.push(format!(
+                        "{} twitch at {:.3}-{:.3} s only in {what}",
+                        t.side, t.start_s, t.end_s
+                    )),
                 }
-                Some(d) => check.mismatches.push(format!(
-                    "{} twitch at {:.3}-{:.3} s in {what}: the other's ends {d:.3} s away",
-                    t.side, t.start_s, t.end_s
-                )),
-                None => check.mismatches.push(format!(
-                    "{} twitch at {:.3}-{:.3} s only in {what}",
-                    t.side, t.start_s, t.end_s
-                )),
             }
         }
+        check.pieces = split;
     }
     let loop_s = loop_len as f64 * dt;
     let loops = (total as f64 * dt / loop_s).floor() as usize;
@@ -237,7 +239,6 @@ pub fn soak_in_pieces(
         })
         .collect();
     check.long = long;
-    check.pieces = split;
     Ok(check)
 }
 
