@@ -7,19 +7,10 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::time::Duration;
-use twitchwatch::bench::{analyse_frames, decode_only, synth_frames};
+use twitchwatch::bench::{analyse_frames, decode_only, synth_frames, texture};
 use twitchwatch::cli::analyze_options;
 use twitchwatch::face::detector::FaceDetector;
 use twitchwatch::flow::{FlowParams, FlowVec, LucasKanade, Plane, Pyramid};
-
-/// Skin-like texture with features from ~15 to ~60 px.
-fn texture(x: f32, y: f32) -> f32 {
-    128.0
-        + 40.0 * (0.11 * x + 0.07 * y).sin()
-        + 30.0 * (0.09 * x - 0.13 * y).cos()
-        + 20.0 * (0.31 * x + 0.17 * y).sin()
-        + 15.0 * (0.23 * x - 0.29 * y).cos()
-}
 
 fn flow(c: &mut Criterion) {
     let mut g = c.benchmark_group("flow");

@@ -801,16 +801,7 @@ pub fn median(v: &mut [f32]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Smooth random-ish texture with known analytic form, so shifted copies are exact.
-    fn texture(x: f32, y: f32) -> f32 {
-        // Wavelengths from ~15 to ~60 px, like skin texture plus facial features.
-        128.0
-            + 40.0 * (0.11 * x + 0.07 * y).sin()
-            + 30.0 * (0.09 * x - 0.13 * y).cos()
-            + 20.0 * (0.31 * x + 0.17 * y).sin()
-            + 15.0 * (0.23 * x - 0.29 * y).cos()
-    }
+    use crate::bench::texture;
 
     fn render(size: usize, f: impl Fn(f32, f32) -> f32) -> Plane {
         Plane::from_shape_fn((size, size), |(y, x)| f(x as f32, y as f32))
