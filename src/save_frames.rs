@@ -106,9 +106,11 @@ pub struct FrameSaver {
 }
 
 impl FrameSaver {
-    /// Prepares the folder and starts the writer thread.
+    /// Makes sure the folder exists and starts the writer thread. (Whether it can be written
+    /// was checked once before the runs, by `prepare_dir`; a write that fails later is a
+    /// warning.)
     pub fn start(params: SaveFramesParams) -> io::Result<Self> {
-        prepare_dir(&params.dir)?;
+        crate::events::create_dir_private(&params.dir)?;
         let (tx_clips, rx_clips) = crossbeam_channel::bounded::<ClipJob>(4);
         let (tx_done, rx_done) = crossbeam_channel::unbounded();
         let thread = std::thread::Builder::new()
