@@ -48,9 +48,7 @@ impl SaveFramesParams {
             backpressure,
         }
     }
-}
 
-impl SaveFramesParams {
     /// `--save-frames DIR` from the command line: the folder is made ready and checked
     /// before any run starts (the error names it); file names are filled in per clip or
     /// session.
@@ -63,7 +61,7 @@ impl SaveFramesParams {
 
 /// Creates `dir` (owner-only) if needed and makes sure a file can be written in it: run
 /// before a long analysis so a bad folder fails at once.
-pub fn prepare_dir(dir: &Path) -> io::Result<()> {
+fn prepare_dir(dir: &Path) -> io::Result<()> {
     crate::events::create_dir_private(dir)?;
     crate::events::check_writable(&dir.join(".twitchwatch-frames-check"))
 }
@@ -107,7 +105,7 @@ pub struct FrameSaver {
 
 impl FrameSaver {
     /// Makes sure the folder exists and starts the writer thread. (Whether it can be written
-    /// was checked once before the runs, by `prepare_dir`; a write that fails later is a
+    /// was checked once before the runs, by `SaveFramesParams::from_flag`; a write that fails later is a
     /// warning.)
     pub fn start(params: SaveFramesParams) -> io::Result<Self> {
         crate::events::create_dir_private(&params.dir)?;
