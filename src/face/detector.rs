@@ -77,8 +77,9 @@ impl Default for DetectorParams {
 
 /// `rustface::create_detector_with_model` returns `Box<dyn Detector>` without a `Send` bound,
 /// although the concrete `FuStDetector` only owns plain data (`Vec`s of numbers, the parsed
-/// model, sizes); its raw pointers are locals inside methods, and it already runs parts of
-/// its work on rayon's threads. Moving it to another thread is therefore sound.
+/// model, sizes); its raw pointers are locals inside methods (and with its rayon feature on,
+/// it runs parts of its work on other threads). Moving it to another thread is therefore
+/// sound.
 struct SendDetector(Box<dyn Detector>);
 
 // SAFETY: see the comment on `SendDetector`: the boxed value holds no thread-affine state

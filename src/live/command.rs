@@ -109,16 +109,6 @@ pub fn run(a: &LiveArgs) -> Result<()> {
         }
         return Ok(());
     }
-    // The face detector (rustface) parallelises with rayon. Beside a video call the cost
-    // that matters is CPU, not the latency of a check twice a second: one worker thread
-    // instead of one per core saved about 1.5 % of a core here (spinning, wake-ups).
-    if let Err(e) = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .thread_name(|_| "twitchwatch-face".into())
-        .build_global()
-    {
-        tracing::debug!("face detection thread pool already set up: {e}");
-    }
     // Fail before starting, not at the first event.
     check_writable(&a.events)
         .with_context(|| format!("{}: cannot write the event log", a.events.display()))?;
