@@ -53,7 +53,9 @@ pub struct DetectorParams {
     /// Default 320.
     pub max_width: u32,
     /// Smallest face searched for, in pixels of the shrunk image (SeetaFace needs >= 20).
-    /// Default 28: at 320 px wide that is a face ~9% of the frame width.
+    /// Default 28: at 320 px wide that is a face ~9% of the frame width. Passed on, but
+    /// rustface 0.1.7 does not apply it (the line is commented out in its source): its
+    /// smallest face is its 40 px window.
     pub min_face_px: u32,
     /// SeetaFace score threshold (unitless; rustface suggests 0.95, 2.8 or 4.5). Default 2.0.
     pub score_thresh: f64,
@@ -165,8 +167,10 @@ impl FaceDetector {
     }
 
     /// Faces near a known one: searches only a square of twice `face_px` around
-    /// (`cx`, `cy`), scaled so the face is about 90 pixels wide, and only for faces of
-    /// roughly that size. A fraction of the cost of `detect`, for confirming a tracked face.
+    /// (`cx`, `cy`), scaled so the face is about 90 pixels wide: faces from rustface's
+    /// 40 px window up to the whole square. A fraction of the cost of `detect`, for
+    /// confirming a tracked face. (Limiting the sizes further changes the face track, and
+    /// with it the results: see README "Speed".)
     pub fn detect_near(
         &mut self,
         luma: &[u8],
@@ -205,12 +209,7 @@ impl FaceDetector {
             area_resize(&roi, rw, rh, dw, dh, &mut self.tmp, &mut self.small);
             (&self.small[..], dw, dh)
         };
-        let min_face = ((face_px * sw as f32 / rw as f32) * 0.6).max(20.0) as u32;
-        self.inner.0.set_min_face_size(min_face);
         let raw = self.inner.0.detect(&ImageData::new(src, sw, sh));
-        self.inner
-            .0
-            .set_min_face_size(self.params.min_face_px.max(20));
         let (fx, fy) = (rw as f32 / sw as f32, rh as f32 / sh as f32);
         let mut faces: Vec<FaceBox> = raw
             .iter()
