@@ -172,7 +172,7 @@ impl CropSampler {
             }
             let out = &mut self.reduced[ry * rw..(ry + 1) * rw];
             // A block width known at compile time lets each sum unroll; the usual factors
-            // (faces up to ~5x the crop) get their own copy.
+            // (up to 5 frame pixels per crop pixel: faces up to ~440 px) get their own copy.
             match f {
                 1 => sum_blocks::<1>(&self.col_sums, out, inv),
                 2 => sum_blocks::<2>(&self.col_sums, out, inv),
