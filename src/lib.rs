@@ -2,9 +2,10 @@
 //!
 //! Stages, each in its own module: `source` (decode) → `capture` (thread, bounded channel)
 //! → `face` (detect, track, regions) → `flow` (optical flow) → `motion` (head-motion
-//! removal, per-region signals) → `detect` (one-sided bursts) → `events` (JSON Lines / CSV),
-//! joined by `pipeline`. `live` runs the same analysis on a webcam. `synth` renders labelled test clips and `eval` scores event logs
-//! against labels.
+//! removal, per-region signals; `look` measures the lids when glasses hide them from the
+//! flow) → `detect` (one-sided bursts) → `events` (JSON Lines / CSV), joined by
+//! `pipeline`. `live` runs the same analysis on a webcam. `synth` renders labelled test
+//! clips and `eval` scores event logs against labels.
 
 pub mod anatomy;
 pub mod batch;
@@ -19,6 +20,7 @@ pub mod face;
 pub mod flow;
 pub mod labels;
 pub mod live;
+pub mod look;
 pub mod motion;
 pub mod pipeline;
 pub mod report;

@@ -9,6 +9,7 @@ use crate::face::detector::{DetectorParams, FaceBox, FaceDetector};
 use crate::face::regions::{CROP_EXPAND, RegionLayout};
 use crate::face::track::{CropSampler, FacePose};
 use crate::flow::{FlowParams, FlowVec, LucasKanade, Plane, Pyramid, fit_affine};
+use crate::look::{EyeLook, LookParams, LookSignals};
 use crate::source::Frame;
 
 /// Measurement parameters. Times in seconds of media time, sizes in crop pixels.
@@ -44,6 +45,7 @@ pub struct MotionParams {
     pub mirrored: bool,
     pub flow: FlowParams,
     pub detector: DetectorParams,
+    pub look: LookParams,
 }
 
 impl Default for MotionParams {
@@ -62,6 +64,7 @@ impl Default for MotionParams {
             mirrored: false,
             flow: FlowParams::default(),
             detector: DetectorParams::default(),
+            look: LookParams::default(),
         }
     }
 }
@@ -88,6 +91,9 @@ pub struct FrameSignals {
     pub closure_held: [f32; 2],
     /// Per side: the rate of that squeeze, percent of face width per second.
     pub closure_speed: [f32; 2],
+    /// The eyes' look (`look`). With glasses it, not the flow, gives `closure`,
+    /// `closure_held` and `closure_speed` (in the same units; see `LookSignals::squeeze`).
+    pub look: LookSignals,
     /// Per side: how well the eye region could be tracked this frame, 0..1 (the weaker of
     /// its two halves' summed flow reliability, per point). Near 0 means "no data", which
     /// must not be mistaken for "no motion".
@@ -127,6 +133,10 @@ pub struct MotionAnalyzer {
     scratch: Vec<f32>,
     crop: Plane,
     sampler: CropSampler,
+    look: EyeLook,
+    /// Scratch: with glasses, this frame's crop where flow alone puts the face (see
+    /// `EyeLook::update`).
+    look_crop: Plane,
     prev_pyr: Pyramid,
     cur_pyr: Pyramid,
     /// Accumulated vertical squeeze of each eye region (crop px), with the fast and the
@@ -143,6 +153,7 @@ impl MotionAnalyzer {
     pub fn new(params: MotionParams) -> Self {
         let n = params.crop_px;
         let layout = RegionLayout::new(n, params.mirrored);
+        let eye_rects = Side::BOTH.map(|s| layout.rect(s, RegionKind::Eye));
         let mut points = vec![];
         let step = params.grid_step.max(1);
         let margin = (n as f32 * 0.04) as usize;
@@ -174,7 +185,9 @@ impl MotionAnalyzer {
             back_flows,
             scratch: vec![],
             crop: Plane::zeros((n, n)),
+            look_crop: Plane::zeros((n, n)),
             sampler: CropSampler::default(),
+            look: EyeLook::new(params.look.clone(), eye_rects),
             prev_pyr: Pyramid::default(),
             cur_pyr: Pyramid::default(),
             closure: [0.0; 2],
@@ -351,6 +364,7 @@ impl MotionAnalyzer {
 
         self.scratch = residuals;
         pose.follow(&motion, n);
+        let followed = pose;
         let mut discontinuity = false;
         if t - self.last_detect_t >= self.params.detect_interval_s {
             self.last_detect_t = t;
@@ -390,6 +404,25 @@ impl MotionAnalyzer {
         // The aligned crop for this frame: next frame's flow template and this frame's look.
         self.sampler.sample(&pose, &mut self.crop);
         normalize_contrast(&mut self.crop);
+        if let Some(prev) = self.prev_pyr.levels.first() {
+            // With glasses the look is compared where flow alone puts the face; a nudge
+            // towards the detection is a fraction of a pixel that changes every edge's look.
+            let registered = if self.look.glasses() && followed != pose {
+                self.sampler.sample(&followed, &mut self.look_crop);
+                normalize_contrast(&mut self.look_crop);
+                &self.look_crop
+            } else {
+                &self.crop
+            };
+            out.look = self.look.update(prev, registered, &self.crop, dt);
+            if out.look.glasses {
+                // The rims hide the lids from the flow: the look measures the squeezes.
+                let sq = out.look.squeeze(&self.params.look, out.reliable, dt);
+                out.closure_speed = sq.rate;
+                out.closure = sq.closure;
+                out.closure_held = sq.held;
+            }
+        }
         self.prev_pyr
             .build_with_gradients(&self.crop, self.params.flow.levels);
         self.pose = Some(pose);
@@ -412,6 +445,7 @@ impl MotionAnalyzer {
             .build_with_gradients(&self.crop, self.params.flow.levels);
         self.closure = [0.0; 2];
         self.closure_held = [0.0; 2];
+        self.look.reset();
         self.pose = Some(pose);
         self.last_confirmed_t = t;
     }
