@@ -146,6 +146,8 @@ struct Burst {
     frames: u32,
     /// The one-sided squeeze rate that opened the burst (% fw per second).
     onset_rate: f32,
+    /// The squeezes were measured by the eyes' look (glasses).
+    glasses: bool,
 }
 
 /// The detector's state across frames.
@@ -306,7 +308,9 @@ impl BurstDetector {
                     longest_held_s: 0.0,
                     frames: 0,
                     onset_rate: rate,
+                    glasses: false,
                 });
+                b.glasses |= s.look.glasses;
                 b.last_s = t;
                 b.frames += 1;
                 b.held_peak = b.held_peak.max(held_closure);
@@ -396,6 +400,7 @@ impl BurstDetector {
                 .collect(),
             wall_start: None,
             wall_end: None,
+            glasses: b.glasses,
         });
     }
 }

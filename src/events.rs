@@ -48,6 +48,10 @@ pub struct Twitch {
     pub wall_start: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wall_end: Option<String>,
+    /// The lids were judged by the eyes' look, not by optical flow: glasses were seen, and
+    /// their rims hide the lids from the flow. Written only when true.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub glasses: bool,
 }
 
 /// Every line of the log is one of these, tagged by `"kind"`. Readers skip unknown kinds.

@@ -367,6 +367,7 @@ mod tests {
             evidence: vec![],
             wall_start: None,
             wall_end: None,
+            glasses: false,
         }
     }
 

@@ -42,6 +42,7 @@ fn det(start_s: f64, end_s: f64, side: Side) -> Event {
         evidence: vec![],
         wall_start: None,
         wall_end: None,
+        glasses: false,
     })
 }
 

@@ -21,6 +21,7 @@ fn twitch(start_s: f64, end_s: f64, side: Side, regions: &[RegionKind], pattern:
         evidence: Vec::new(),
         wall_start: None,
         wall_end: None,
+        glasses: false,
     })
 }
 
