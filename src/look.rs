@@ -1,5 +1,6 @@
 //! The eyes' look, for faces whose glasses hide the lids from the flow: whether glasses are
-//! worn, and per eye how fast and how far its look moves away from its recent look.
+//! worn, and per eye how fast and how far its look moves away from its recent look. The
+//! look's change also serves the blink test for every face (`DetectParams::blink_look_share`).
 //!
 //! Input: consecutive face-aligned crops and the eye rectangles. Output: `LookSignals` per
 //! frame. Thread: analysis.
@@ -66,13 +67,13 @@ pub struct LookSignals {
     /// This frame's bridge and rim contrasts (grey levels; see `LookParams`).
     pub bridge: f32,
     pub rim: f32,
-    /// Glasses are worn (from the bridge and rims so far in this track). Only then are the
-    /// measures below taken (0 otherwise).
+    /// Glasses are worn (from the bridge and rims so far in this track).
     pub glasses: bool,
-    /// Unexplained change of each eye's look since the previous frame, grey levels.
+    /// Unexplained change of each eye's look since the previous frame, grey levels. Always
+    /// measured: the blink test compares the eyes by it (`DetectParams::blink_look_share`).
     pub change: [f32; 2],
-    /// Unexplained difference from the eye's reference look, with the fast and the slow
-    /// reference (grey levels).
+    /// Only with glasses (0 otherwise): unexplained difference from the eye's reference
+    /// look, with the fast and the slow reference (grey levels).
     pub away: [f32; 2],
     pub away_held: [f32; 2],
 }
@@ -142,6 +143,7 @@ impl EyeLook {
     pub fn reset(&mut self) {
         self.glasses = false;
         self.evidence.clear();
+        self.refs = Default::default();
     }
 
     /// Measures this frame's look against `prev` (the previous frame's aligned crop) and the
@@ -184,11 +186,8 @@ impl EyeLook {
                     }
                 }
             }
-            if !self.glasses {
-                return out;
-            }
         }
-        out.glasses = true;
+        out.glasses = self.glasses;
         let alphas = [p.tau_s, p.hold_tau_s].map(|tau| 1.0 - (-dt / tau.max(1e-3)).exp() as f32);
         let (n, _) = cur.dim();
         for side in Side::BOTH {
@@ -196,6 +195,7 @@ impl EyeLook {
             let r = &self.rects[i];
             let (mut change, mut away, mut held, mut count) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
             let [fast, slow] = &mut self.refs[i];
+            // Without glasses there are no references (empty): only the change is measured.
             let mut refs = fast.iter_mut().zip(slow.iter_mut());
             for y in rows(r, n) {
                 for x in cols(r, n) {

@@ -405,9 +405,9 @@ impl MotionAnalyzer {
         self.sampler.sample(&pose, &mut self.crop);
         normalize_contrast(&mut self.crop);
         if let Some(prev) = self.prev_pyr.levels.first() {
-            // With glasses the look is compared where flow alone puts the face; a nudge
-            // towards the detection is a fraction of a pixel that changes every edge's look.
-            let registered = if self.look.glasses() && followed != pose {
+            // The look is compared where flow alone puts the face; a nudge towards the
+            // detection is a fraction of a pixel that changes every edge's look.
+            let registered = if followed != pose {
                 self.sampler.sample(&followed, &mut self.look_crop);
                 normalize_contrast(&mut self.look_crop);
                 &self.look_crop
