@@ -10,6 +10,8 @@
 #            640x480, portrait 720x1280, 25 and 60 fps, a 100 px face, clonic only, tonic
 #            only, no twitches at all (with and without a hand), a hand, H.264 at
 #            150 kbit/s, low light with noise, a second face, mirrored selfie views.
+# suite:     `synth --suite 8 --seed 1` with glasses: the same scenarios as the bare-face
+#            clips of `synth --suite 8 --seed 1`, to compare with (held back as well).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${TWITCHWATCH_BIN:-target/release/twitchwatch}
@@ -43,7 +45,9 @@ synth -o "$H/g113.mp4" --seed 113 --duration 15 --light 0.4 --noise 4
 synth -o "$H/g114.mp4" --seed 114 --duration 15 --second-face
 synth -o "$H/m115.mp4" --seed 115 --duration 15 --mirrored
 synth -o "$H/m116.mp4" --seed 116 --duration 15 --mirrored --size 720x1280 --face-width 300
-for set in tuned held_back; do
+mkdir -p "$WORK/suite"
+"$BIN" synth --suite 8 --seed 1 --glasses -o "$WORK/suite" >/dev/null 2>&1
+for set in tuned held_back suite; do
     echo "== $set"
     "$BIN" eval --dir "$WORK/$set"
 done
