@@ -14,7 +14,7 @@
 
 use crate::anatomy::Side;
 use crate::face::regions::Rect;
-use crate::flow::Plane;
+use crate::flow::{Plane, median};
 
 /// Parameters. Grey levels are those of the contrast-normalised crop (mean 128, standard
 /// deviation 40), pixels crop pixels, times seconds of media time.
@@ -176,9 +176,7 @@ impl EyeLook {
             if self.evidence.len() >= p.glasses_frames.max(1) {
                 self.scratch.clear();
                 self.scratch.extend(self.evidence.iter().copied());
-                let mid = self.scratch.len() / 2;
-                let (_, median, _) = self.scratch.select_nth_unstable_by(mid, f32::total_cmp);
-                if *median >= 1.0 {
+                if median(&mut self.scratch) >= 1.0 {
                     self.glasses = true;
                     for side in Side::BOTH {
                         let look = pixels(registered, &self.rects[side.index()]);
