@@ -134,8 +134,8 @@ pub struct MotionAnalyzer {
     crop: Plane,
     sampler: CropSampler,
     look: EyeLook,
-    /// Scratch: with glasses, this frame's crop where flow alone puts the face (see
-    /// `EyeLook::update`).
+    /// Scratch: on frames where the track was nudged towards a detection, this frame's crop
+    /// where flow alone puts the face (see `EyeLook::update`).
     look_crop: Plane,
     prev_pyr: Pyramid,
     cur_pyr: Pyramid,
