@@ -158,6 +158,9 @@ pub struct PiecesCheck {
     pub mismatches: Vec<String>,
     /// Largest difference in end time between twins, seconds.
     pub max_end_diff_s: f64,
+    /// Twins of the long run's compared twitches that are identical: the same end to the
+    /// frame, the same pattern and the same regions.
+    pub identical: usize,
     /// Twitches of the long run in each loop of the input after the first: all the same
     /// when nothing drifts over the hours.
     pub per_loop: Vec<usize>,
@@ -204,11 +207,14 @@ pub fn soak_in_pieces(
     // The same twitch: same side and start to the frame. Ends may differ a little: where a
     // slow release crosses the hold threshold moves with the noise statistics learnt so far
     // (loops of the one long run differ the same way).
-    let twin = |a: &crate::events::Twitch, other: &[crate::events::Twitch]| {
+    let twin_of = |a: &crate::events::Twitch, other: &'_ [crate::events::Twitch]| {
         other
             .iter()
             .find(|b| b.side == a.side && (b.start_s - a.start_s).abs() <= dt * 1.01)
-            .map(|b| (b.end_s - a.end_s).abs())
+            .cloned()
+    };
+    let twin = |a: &crate::events::Twitch, other: &[crate::events::Twitch]| {
+        twin_of(a, other).map(|b| (b.end_s - a.end_s).abs())
     };
     let mut check = PiecesCheck::default();
     // One piece is the long run itself: nothing to run again or compare.
@@ -218,6 +224,17 @@ pub fn soak_in_pieces(
             split.extend(run(w[0]..w[1], &mut ())?);
         }
         check.compared = long.iter().filter(|t| settled(t)).count();
+        check.identical = long
+            .iter()
+            .filter(|t| settled(t))
+            .filter(|t| {
+                twin_of(t, &split).is_some_and(|b| {
+                    (b.end_s - t.end_s).abs() < 0.5 * dt
+                        && b.pattern == t.pattern
+                        && b.regions == t.regions
+                })
+            })
+            .count();
         for (what, these, other) in [
             ("the long run", &long, &split),
             ("the pieces", &split, &long),
@@ -468,11 +485,12 @@ fn soak(minutes: f64, pieces: u64, opts: &AnalyzeOptions) -> anyhow::Result<()> 
     );
     if pieces > 1 {
         println!(
-            "Cut into {pieces} runs: {} twitches; of {} compared (10 s or more after a cut), {} without a twin (same side and start, end within 0.4 s; ends up to {:.3} s apart).",
+            "Cut into {pieces} runs: {} twitches; of {} compared (10 s or more after a cut), {} without a twin (same side and start, end within 0.4 s; ends up to {:.3} s apart), {} identical (same end to the frame, pattern and regions).",
             check.pieces.len(),
             check.compared,
             check.mismatches.len(),
-            check.max_end_diff_s
+            check.max_end_diff_s,
+            check.identical
         );
         for m in &check.mismatches {
             println!("- {m}");

@@ -20,7 +20,8 @@ pub struct MotionParams {
     pub crop_px: usize,
     /// Spacing of the flow grid.
     pub grid_step: usize,
-    /// How often to re-run the face detector while tracking.
+    /// How often to re-run the face detector while tracking (s): at every multiple of it in
+    /// media time.
     pub detect_interval_s: f64,
     /// How often to try the detector while no face is tracked.
     pub search_interval_s: f64,
@@ -366,7 +367,10 @@ impl MotionAnalyzer {
         pose.follow(&motion, n);
         let followed = pose;
         let mut discontinuity = false;
-        if t - self.last_detect_t >= self.params.detect_interval_s {
+        // Confirmations fall on a fixed grid of media time, not an interval after the last
+        // one, so that a run started anywhere confirms on the same frames as a longer one.
+        let interval = self.params.detect_interval_s.max(1e-3);
+        if (t / interval).floor() > (self.last_detect_t / interval).floor() {
             self.last_detect_t = t;
             if let Some(b) = self.best_face(frame, Some(&pose)) {
                 let found = pose_from_box(&b);

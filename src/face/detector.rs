@@ -63,6 +63,13 @@ pub struct DetectorParams {
     pub pyramid_scale: f32,
     /// Sliding-window step (x, y) in pixels of each pyramid level. Default (4, 4).
     pub slide_window_step: (u32, u32),
+    /// `detect_near` places its search square on a grid of this share of the face
+    /// (default 1/8) and sizes it in steps of `near_size_step` (default 1.09, i.e. 9 %), so
+    /// that tracks a pixel or two apart hand the detector the same pixels and get the same
+    /// box back. The track then forgets where it was: a long run and the same input cut
+    /// into pieces give the same twitches (README "Long runs").
+    pub near_grid: f32,
+    pub near_size_step: f32,
 }
 
 impl Default for DetectorParams {
@@ -73,6 +80,8 @@ impl Default for DetectorParams {
             score_thresh: 2.0,
             pyramid_scale: 0.8,
             slide_window_step: (4, 4),
+            near_grid: 1.0 / 8.0,
+            near_size_step: 1.09,
         }
     }
 }
@@ -169,8 +178,8 @@ impl FaceDetector {
     /// Faces near a known one: searches only a square of twice `face_px` around
     /// (`cx`, `cy`), scaled so the face is about 90 pixels wide: faces from rustface's
     /// 40 px window up to the whole square. A fraction of the cost of `detect`, for
-    /// confirming a tracked face. (Limiting the sizes further changes the face track, and
-    /// with it the results: see README "Speed".)
+    /// confirming a tracked face. The square is snapped to a grid (`near_grid`,
+    /// `near_size_step`). (Limiting the sizes further costs recall: see README "Speed".)
     pub fn detect_near(
         &mut self,
         luma: &[u8],
@@ -187,6 +196,7 @@ impl FaceDetector {
         {
             return Vec::new();
         }
+        let (cx, cy, face_px) = snap_square(cx, cy, face_px, &self.params);
         let half = face_px;
         let x0 = (cx - half).floor().clamp(0.0, width as f32 - 1.0) as u32;
         let y0 = (cy - half).floor().clamp(0.0, height as f32 - 1.0) as u32;
@@ -233,6 +243,15 @@ impl Default for FaceDetector {
     fn default() -> Self {
         FaceDetector::new(DetectorParams::default())
     }
+}
+
+/// The search square's centre and face size on the grid of `DetectorParams::near_grid`
+/// and `near_size_step` (the nearest grid point and size step).
+fn snap_square(cx: f32, cy: f32, face_px: f32, p: &DetectorParams) -> (f32, f32, f32) {
+    let step = p.near_size_step.max(1.001);
+    let size = step.powf((face_px.ln() / step.ln()).round());
+    let g = size * p.near_grid.clamp(0.001, 1.0);
+    ((cx / g).round() * g, (cy / g).round() * g, size)
 }
 
 /// Size after shrinking to at most `max_width` wide (never enlarges), aspect kept.
