@@ -101,7 +101,26 @@ pub struct EvalArgs {
     /// Write the scores as CSV too.
     #[arg(long, value_name = "FILE")]
     pub csv: Option<PathBuf>,
+    /// In folder mode, score the folder nine times, with the face track moved off the
+    /// detected face by 0 and by 0.2-0.3 % of the face (half a pixel or so) in eight
+    /// directions: one row per offset and their mean. Shows how much the results hang on the
+    /// track's exact position (a result that only one offset gives is luck).
+    #[arg(long, requires = "dir")]
+    pub offsets: bool,
 }
+
+/// The track offsets of `eval --offsets` (shares of the face box).
+pub const EVAL_OFFSETS: [[f32; 2]; 9] = [
+    [0.0, 0.0],
+    [0.003, 0.0],
+    [-0.003, 0.0],
+    [0.0, 0.003],
+    [0.0, -0.003],
+    [0.002, 0.002],
+    [-0.002, 0.002],
+    [0.002, -0.002],
+    [-0.002, -0.002],
+];
 
 /// Runs the parsed command. Errors come back once, to be printed by `main`.
 pub fn run(cli: Cli) -> Result<()> {
@@ -317,6 +336,9 @@ fn run_eval(e: &EvalArgs) -> Result<()> {
             std::fs::create_dir_all(k)
                 .with_context(|| format!("{}: cannot create", k.display()))?;
         }
+        if e.offsets {
+            return eval_offsets(&pairs, &params);
+        }
         for (clip, labels_path) in pairs {
             let labels = eval::load_labels(&labels_path)?;
             let events = analyze_to_memory(&clip, labels.mirrored, e.keep_events.as_deref())?;
@@ -341,14 +363,50 @@ fn run_eval(e: &EvalArgs) -> Result<()> {
     Ok(())
 }
 
+/// `eval --dir --offsets`: the folder pooled at each of `EVAL_OFFSETS`, and the mean.
+fn eval_offsets(pairs: &[(PathBuf, PathBuf)], params: &eval::EvalParams) -> Result<()> {
+    let mut rows = vec![];
+    for offset in EVAL_OFFSETS {
+        let mut scores = vec![];
+        for (clip, labels_path) in pairs {
+            let labels = eval::load_labels(labels_path)?;
+            let mut opts = analyze_options(labels.mirrored);
+            opts.motion.track_offset = offset;
+            let events = analyze_with(clip, &opts, None)?;
+            scores.push(eval::score(&labels, &events, params));
+        }
+        let mut pooled = eval::pool(&scores);
+        pooled.clip = format!("offset {:+.3},{:+.3}", offset[0], offset[1]);
+        rows.push(pooled);
+    }
+    print!("{}", eval::format_table(&rows, None));
+    let n = rows.len() as f64;
+    let mean = |f: &dyn Fn(&eval::Scores) -> f64| rows.iter().map(f).sum::<f64>() / n;
+    println!(
+        "mean over {} offsets: tp {:.2}, fp {:.2}, duplicates {:.2}, F1 {:.3} (lowest {:.3}, highest {:.3})",
+        rows.len(),
+        mean(&|r| r.tp as f64),
+        mean(&|r| r.fp as f64),
+        mean(&|r| r.duplicates as f64),
+        mean(&|r| r.f1),
+        rows.iter().map(|r| r.f1).fold(f64::INFINITY, f64::min),
+        rows.iter().map(|r| r.f1).fold(f64::NEG_INFINITY, f64::max),
+    );
+    Ok(())
+}
+
 /// Runs the analysis on one clip, keeping the events in memory (and on disk if asked).
 pub fn analyze_to_memory(
     clip: &Path,
     mirrored: bool,
     keep_dir: Option<&Path>,
 ) -> Result<Vec<Event>> {
+    analyze_with(clip, &analyze_options(mirrored), keep_dir)
+}
+
+/// `analyze_to_memory` with the given options.
+fn analyze_with(clip: &Path, opts: &AnalyzeOptions, keep_dir: Option<&Path>) -> Result<Vec<Event>> {
     let source = open_clip(clip)?;
-    let opts = analyze_options(mirrored);
     let mut file_sink = match keep_dir {
         Some(d) => Some(JsonlSink::create(&d.join(default_events_path(clip)))?),
         None => None,

@@ -44,6 +44,11 @@ pub struct MotionParams {
     pub max_head_speed: f32,
     /// The view is a selfie mirror: the person's left is on the image's left.
     pub mirrored: bool,
+    /// Moves the face track off where the detector puts the face, by this share of the
+    /// face box (x to the image's right, y down). 0 in use: it exists for `eval --offsets`,
+    /// which scores clips at offsets of half a pixel or so, to show how much the results
+    /// depend on the track's exact position.
+    pub track_offset: [f32; 2],
     pub flow: FlowParams,
     pub detector: DetectorParams,
     pub look: LookParams,
@@ -63,6 +68,7 @@ impl Default for MotionParams {
             max_residual_pct: 2.5,
             max_head_speed: 120.0,
             mirrored: false,
+            track_offset: [0.0; 2],
             flow: FlowParams::default(),
             detector: DetectorParams::default(),
             look: LookParams::default(),
@@ -249,7 +255,7 @@ impl MotionAnalyzer {
             if t - self.last_detect_t >= self.params.search_interval_s {
                 self.last_detect_t = t;
                 if let Some(b) = self.best_face(frame, None) {
-                    let pose = pose_from_box(&b);
+                    let pose = self.track_pose(&b);
                     self.start_track(frame, pose, t);
                     out.face = Some(pose);
                     out.discontinuity = true;
@@ -373,7 +379,7 @@ impl MotionAnalyzer {
         if (t / interval).floor() > (self.last_detect_t / interval).floor() {
             self.last_detect_t = t;
             if let Some(b) = self.best_face(frame, Some(&pose)) {
-                let found = pose_from_box(&b);
+                let found = self.track_pose(&b);
                 if found.iou(&pose) > 0.3 {
                     // Nudge towards the detection: small steps keep crops comparable.
                     pose.cx += 0.2 * (found.cx - pose.cx);
@@ -452,6 +458,14 @@ impl MotionAnalyzer {
         self.look.reset();
         self.pose = Some(pose);
         self.last_confirmed_t = t;
+    }
+
+    /// Where the track goes for a detected face (`MotionParams::track_offset` applied).
+    fn track_pose(&self, b: &FaceBox) -> FacePose {
+        let mut pose = pose_from_box(b);
+        pose.cx += self.params.track_offset[0] * b.width;
+        pose.cy += self.params.track_offset[1] * b.height;
+        pose
     }
 
     /// The face to follow: the one overlapping the tracked pose, else the largest and most
