@@ -420,7 +420,7 @@ fn analyze_with(clip: &Path, opts: &AnalyzeOptions, keep_dir: Option<&Path>) -> 
         }
     };
     let name = clip.display().to_string();
-    pipeline::run(source, &name, &opts, &mut emit, &mut ())?;
+    pipeline::run(source, &name, opts, &mut emit, &mut ())?;
     if let Some(s) = file_sink.as_mut() {
         s.finish()?;
     }
