@@ -207,15 +207,15 @@ pub fn soak_in_pieces(
     // The same twitch: same side and start to the frame. Ends may differ a little: where a
     // slow release crosses the hold threshold moves with the noise statistics learnt so far
     // (loops of the one long run differ the same way).
-    let twin_of = |a: &crate::events::Twitch, other: &'_ [crate::events::Twitch]| {
+    fn twin<'a>(
+        a: &crate::events::Twitch,
+        other: &'a [crate::events::Twitch],
+        dt: f64,
+    ) -> Option<&'a crate::events::Twitch> {
         other
             .iter()
             .find(|b| b.side == a.side && (b.start_s - a.start_s).abs() <= dt * 1.01)
-            .cloned()
-    };
-    let twin = |a: &crate::events::Twitch, other: &[crate::events::Twitch]| {
-        twin_of(a, other).map(|b| (b.end_s - a.end_s).abs())
-    };
+    }
     let mut check = PiecesCheck::default();
     // One piece is the long run itself: nothing to run again or compare.
     if pieces > 1 {
@@ -228,7 +228,7 @@ pub fn soak_in_pieces(
             .iter()
             .filter(|t| settled(t))
             .filter(|t| {
-                twin_of(t, &split).is_some_and(|b| {
+                twin(t, &split, dt).is_some_and(|b| {
                     (b.end_s - t.end_s).abs() < 0.5 * dt
                         && b.pattern == t.pattern
                         && b.regions == t.regions
@@ -240,7 +240,7 @@ pub fn soak_in_pieces(
             ("the pieces", &split, &long),
         ] {
             for t in these.iter().filter(|t| settled(t)) {
-                match twin(t, other) {
+                match twin(t, other, dt).map(|b| (b.end_s - t.end_s).abs()) {
                     Some(d) if d <= end_tolerance_s => {
                         check.max_end_diff_s = check.max_end_diff_s.max(d)
                     }

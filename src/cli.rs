@@ -365,15 +365,18 @@ fn run_eval(e: &EvalArgs) -> Result<()> {
 
 /// `eval --dir --offsets`: the folder pooled at each of `EVAL_OFFSETS`, and the mean.
 fn eval_offsets(pairs: &[(PathBuf, PathBuf)], params: &eval::EvalParams) -> Result<()> {
+    let labelled = pairs
+        .iter()
+        .map(|(clip, labels_path)| Ok((clip, eval::load_labels(labels_path)?)))
+        .collect::<Result<Vec<_>>>()?;
     let mut rows = vec![];
     for offset in EVAL_OFFSETS {
         let mut scores = vec![];
-        for (clip, labels_path) in pairs {
-            let labels = eval::load_labels(labels_path)?;
+        for (clip, labels) in &labelled {
             let mut opts = analyze_options(labels.mirrored);
             opts.motion.track_offset = offset;
             let events = analyze_with(clip, &opts, None)?;
-            scores.push(eval::score(&labels, &events, params));
+            scores.push(eval::score(labels, &events, params));
         }
         let mut pooled = eval::pool(&scores);
         pooled.clip = format!("offset {:+.3},{:+.3}", offset[0], offset[1]);
