@@ -5,13 +5,14 @@
 //!
 //! The frame is first shrunk with an area (box) filter so it is at most `max_width` pixels
 //! wide; detection cost grows with the pixel count, and faces we care about are large.
-//! The model (`seeta_fd_frontal_v1.0.bin`, BSD-2, from the published rustface package) is
-//! copied into `OUT_DIR` by `build.rs` and embedded in the binary.
+//! The model (`seeta_fd_frontal_v1.0.bin`, BSD-2, shipped with rustface) is embedded in the
+//! binary from the vendored crate (`vendor/rustface`, sped up with the same results: see its
+//! VENDORED.md).
 
 use rustface::{Detector, ImageData};
 
-/// SeetaFace frontal model, embedded at build time (see `build.rs`).
-static SEETA_MODEL: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/seeta_fd_frontal_v1.0.bin"));
+/// SeetaFace frontal model, embedded at build time.
+static SEETA_MODEL: &[u8] = include_bytes!("../../vendor/rustface/model/seeta_fd_frontal_v1.0.bin");
 
 /// A detected face, in full-frame pixels (top-left origin, x to the image's right).
 #[derive(Debug, Clone, Copy, PartialEq)]
