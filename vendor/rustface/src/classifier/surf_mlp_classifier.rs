@@ -16,9 +16,9 @@
 // You should have received a copy of the BSD 2-Clause License along with the software.
 // If not, see < https://opensource.org/licenses/BSD-2-Clause>.
 
-use crate::math;
 use super::Score;
 use crate::feat::SurfMlpFeatureMap;
+use crate::math;
 use crate::Rectangle;
 use std::mem;
 
@@ -105,7 +105,13 @@ impl SurfMlpClassifier {
         weights: Vec<f32>,
         biases: Vec<f32>,
     ) {
-        self.layers.push(Layer::new(input_dim, output_dim, weights, biases, Self::relu))
+        self.layers.push(Layer::new(
+            input_dim,
+            output_dim,
+            weights,
+            biases,
+            Self::relu,
+        ))
     }
 
     pub fn add_output_layer(
@@ -115,7 +121,13 @@ impl SurfMlpClassifier {
         weights: Vec<f32>,
         biases: Vec<f32>,
     ) {
-        self.layers.push(Layer::new(input_dim, output_dim, weights, biases, Self::sigmoid))
+        self.layers.push(Layer::new(
+            input_dim,
+            output_dim,
+            weights,
+            biases,
+            Self::sigmoid,
+        ))
     }
 
     #[inline]
@@ -204,12 +216,7 @@ impl Layer {
     /// the bit.
     fn compute(&self, input: &[f32], output: &mut [f32]) {
         let n = self.input_dim.min(input.len());
-        for (b, (bias8, out8)) in self
-            .biases
-            .chunks(8)
-            .zip(output.chunks_mut(8))
-            .enumerate()
-        {
+        for (b, (bias8, out8)) in self.biases.chunks(8).zip(output.chunks_mut(8)).enumerate() {
             let w = &self.weights_by_block[b * self.input_dim..b * self.input_dim + n];
             let mut acc = f32x8::splat(-0.0);
             for (&x, &w8) in input[..n].iter().zip(w) {
@@ -246,7 +253,13 @@ impl Layer {
 }
 
 impl SurfMlpClassifier {
-    pub fn classify(&self, output: Option<&mut Vec<f32>>, bufs: &mut SurfMlpBuffers, feature_map: &mut SurfMlpFeatureMap, roi: Rectangle) -> Score {
+    pub fn classify(
+        &self,
+        output: Option<&mut Vec<f32>>,
+        bufs: &mut SurfMlpBuffers,
+        feature_map: &mut SurfMlpFeatureMap,
+        roi: Rectangle,
+    ) -> Score {
         let input_layer = self.layers.get(0).expect("No layers");
         bufs.input.resize(input_layer.input_size(), 0.0);
 
@@ -280,7 +293,6 @@ impl SurfMlpClassifier {
 
         score
     }
-
 }
 
 #[cfg(test)]
@@ -289,7 +301,9 @@ mod tests {
 
     /// A small deterministic generator (no test dependency needed).
     fn lcg(state: &mut u64) -> f32 {
-        *state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        *state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((*state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
     }
 
@@ -297,7 +311,10 @@ mod tests {
     fn blocked_layer_matches_reference_to_the_bit() {
         let mut s = 7u64;
         for &(input_dim, output_dim) in &[(1, 1), (3, 5), (8, 8), (17, 9), (64, 24), (200, 13)] {
-            for act in [SurfMlpClassifier::relu as fn(f32) -> f32, SurfMlpClassifier::sigmoid] {
+            for act in [
+                SurfMlpClassifier::relu as fn(f32) -> f32,
+                SurfMlpClassifier::sigmoid,
+            ] {
                 let weights: Vec<f32> = (0..input_dim * output_dim).map(|_| lcg(&mut s)).collect();
                 let biases: Vec<f32> = (0..output_dim).map(|_| lcg(&mut s)).collect();
                 let layer = Layer::new(input_dim, output_dim, weights, biases, act);

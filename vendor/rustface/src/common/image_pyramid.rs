@@ -162,11 +162,8 @@ impl ImagePyramid {
             self.width_scaled,
             self.height_scaled,
         );
-        let img_scaled = ImageData::new(
-            &self.img_buf_scaled,
-            self.width_scaled,
-            self.height_scaled,
-        );
+        let img_scaled =
+            ImageData::new(&self.img_buf_scaled, self.width_scaled, self.height_scaled);
         self.scale_factor *= self.scale_step;
 
         Some((img_scaled, scale_factor))
@@ -280,7 +277,9 @@ mod tests {
     fn resize_matches_reference_to_the_byte() {
         let mut s = 11u64;
         let mut next = || {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (s >> 33) as u32
         };
         for _ in 0..300 {

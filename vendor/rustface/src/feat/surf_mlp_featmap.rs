@@ -16,10 +16,10 @@
 // You should have received a copy of the BSD 2-Clause License along with the software.
 // If not, see < https://opensource.org/licenses/BSD-2-Clause>.
 
-use crate::ImageData;
 use crate::common::{Rectangle, Seq};
 use crate::feat::FeatureMap;
 use crate::math;
+use crate::ImageData;
 use std::ptr;
 
 #[cfg(feature = "rayon")]
@@ -45,10 +45,7 @@ impl FeatureMap for SurfMlpFeatureMap {
         let height = image.height();
 
         if width == 0 || height == 0 {
-            panic!(
-                "Illegal arguments: width ({}), height ({})",
-                width, height
-            );
+            panic!("Illegal arguments: width ({}), height ({})", width, height);
         }
 
         self.reshape(width, height);
@@ -132,7 +129,10 @@ impl SurfMlpFeatureMap {
                 _ => (y - 1, y + 1, 1),
             };
             let r = &input[y * w..(y + 1) * w];
-            let (ru, rd) = (&input[up * w..(up + 1) * w], &input[down * w..(down + 1) * w]);
+            let (ru, rd) = (
+                &input[up * w..(up + 1) * w],
+                &input[down * w..(down + 1) * w],
+            );
             dxr[0] = (i32::from(r[1]) - i32::from(r[0])) * 2;
             for ((d, &a), &b) in dxr[1..w - 1].iter_mut().zip(&r[2..]).zip(&r[..w - 2]) {
                 *d = i32::from(a) - i32::from(b);
@@ -143,7 +143,11 @@ impl SurfMlpFeatureMap {
             }
             let (above, rest) = self.int_img.split_at_mut(y * w * CH);
             let row = &mut rest[..w * CH];
-            let above = if y > 0 { &above[(y - 1) * w * CH..y * w * CH] } else { &[][..] };
+            let above = if y > 0 {
+                &above[(y - 1) * w * CH..y * w * CH]
+            } else {
+                &[][..]
+            };
             // SAFETY: SSE2 is part of x86-64. Every load and store below is of four i32 at
             // an index checked against its slice first (`get`, `chunks_exact`).
             unsafe {
@@ -560,12 +564,17 @@ impl SurfMlpFeatureMap {
         }
     }
 
-    pub unsafe fn get_feature_vector(&mut self, feature_id: usize, feature_vec: *mut f32, roi: Rectangle) {
+    pub unsafe fn get_feature_vector(
+        &mut self,
+        feature_id: usize,
+        feature_vec: *mut f32,
+        roi: Rectangle,
+    ) {
         self.compute_feature_vector(feature_id, roi);
 
         SurfMlpFeatureMap::normalize_feature_vector(
             &self.feature_vectors[feature_id],
-            &mut self.feature_vectors_normalized[feature_id]
+            &mut self.feature_vectors_normalized[feature_id],
         );
 
         let feature_vec_normalized = self.feature_vectors_normalized[feature_id].as_ptr();
@@ -762,7 +771,9 @@ mod sse2_tests {
     fn sse2_integral_matches_the_original_passes() {
         let mut s = 3u64;
         let mut next = || {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (s >> 33) as u32
         };
         for i in 0..200 {
@@ -770,7 +781,13 @@ mod sse2_tests {
             // Random bytes, and (every other case) flat patches with steps: zero gradients
             // and both signs.
             let img: Vec<u8> = (0..w * h)
-                .map(|k| if i % 2 == 0 { next() as u8 } else { ((k / 7) % 3 * 100) as u8 })
+                .map(|k| {
+                    if i % 2 == 0 {
+                        next() as u8
+                    } else {
+                        ((k / 7) % 3 * 100) as u8
+                    }
+                })
                 .collect();
             let mut a = SurfMlpFeatureMap::new();
             a.reshape(w, h);
