@@ -299,26 +299,20 @@ impl SurfMlpClassifier {
 mod tests {
     use super::*;
 
-    /// A small deterministic generator (no test dependency needed).
-    fn lcg(state: &mut u64) -> f32 {
-        *state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((*state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-    }
-
     #[test]
     fn blocked_layer_matches_reference_to_the_bit() {
-        let mut s = 7u64;
+        let mut next = math::test_rng(7);
+        // Uniform in [-1, 1).
+        let mut lcg = || ((next() >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0;
         for &(input_dim, output_dim) in &[(1, 1), (3, 5), (8, 8), (17, 9), (64, 24), (200, 13)] {
             for act in [
                 SurfMlpClassifier::relu as fn(f32) -> f32,
                 SurfMlpClassifier::sigmoid,
             ] {
-                let weights: Vec<f32> = (0..input_dim * output_dim).map(|_| lcg(&mut s)).collect();
-                let biases: Vec<f32> = (0..output_dim).map(|_| lcg(&mut s)).collect();
+                let weights: Vec<f32> = (0..input_dim * output_dim).map(|_| lcg()).collect();
+                let biases: Vec<f32> = (0..output_dim).map(|_| lcg()).collect();
                 let layer = Layer::new(input_dim, output_dim, weights, biases, act);
-                let mut input: Vec<f32> = (0..input_dim).map(|_| 100.0 * lcg(&mut s)).collect();
+                let mut input: Vec<f32> = (0..input_dim).map(|_| 100.0 * lcg()).collect();
                 input[0] = -0.0;
                 let (mut a, mut b) = (vec![0.0; output_dim], vec![0.0; output_dim]);
                 layer.compute(&input, &mut a);

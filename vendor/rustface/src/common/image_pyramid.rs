@@ -275,13 +275,8 @@ mod tests {
 
     #[test]
     fn resize_matches_reference_to_the_byte() {
-        let mut s = 11u64;
-        let mut next = || {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (s >> 33) as u32
-        };
+        let mut rng = crate::math::test_rng(11);
+        let mut next = || (rng() >> 33) as u32;
         for _ in 0..300 {
             let (sw, sh) = (2 + next() % 200, 2 + next() % 200);
             let (dw, dh) = (1 + next() % 220, 1 + next() % 220);

@@ -57,6 +57,19 @@ pub fn vector_inner_product(left: &[f32], right: &[f32]) -> f32 {
         .sum()
 }
 
+/// The tests' deterministic random numbers (a 64-bit linear congruential generator): each
+/// call returns the next state; callers take its high bits.
+#[cfg(test)]
+pub(crate) fn test_rng(seed: u64) -> impl FnMut() -> u64 {
+    let mut s = seed;
+    move || {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        s
+    }
+}
+
 #[cfg(test)]
 mod tests {
 
