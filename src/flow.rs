@@ -507,7 +507,14 @@ impl LucasKanade {
                 }
             }
             let (bx, by) = lane_sums2(ex, ey);
-            if gauss_newton_step(&mut ux, &mut uy, [sxx, sxy, syy, det], bx, by, self.params.epsilon) {
+            if gauss_newton_step(
+                &mut ux,
+                &mut uy,
+                [sxx, sxy, syy, det],
+                bx,
+                by,
+                self.params.epsilon,
+            ) {
                 break;
             }
         }

@@ -234,13 +234,30 @@ impl CropSampler {
                     let ax = (fx - f32x8::from_i32x8(xi)).to_array();
                     let ay = (fy - f32x8::from_i32x8(yi)).to_array();
                     let (xi, yi) = (xi.to_array(), yi.to_array());
-                    for (j, px) in chunk.iter_mut().enumerate() {
-                        let i0 = yi[j] as usize * rw + xi[j] as usize;
-                        let (p00, p01) = (r[i0], r[i0 + 1]);
-                        let (p10, p11) = (r[i0 + rw], r[i0 + rw + 1]);
+                    let i0: [usize; 8] =
+                        std::array::from_fn(|j| yi[j] as usize * rw + xi[j] as usize);
+                    let blend = |j: usize, p00: f32, p01: f32, p10: f32, p11: f32| {
                         let top = p00 + ax[j] * (p01 - p00);
                         let bot = p10 + ax[j] * (p11 - p10);
-                        *px = top + ay[j] * (bot - top);
+                        top + ay[j] * (bot - top)
+                    };
+                    // One range check for the eight pixels' 2x2 neighbourhoods instead of
+                    // four per pixel (those were a fifth of the sampler's instructions).
+                    // The corners test above already implies it; this keeps it checked.
+                    let top_index = i0.iter().max().map_or(usize::MAX, |&m| m + rw + 1);
+                    if top_index < r.len() {
+                        for (j, px) in chunk.iter_mut().enumerate() {
+                            let k = i0[j];
+                            // SAFETY: the largest index read is k + rw + 1 <= top_index,
+                            // which is below r.len().
+                            let p = |i: usize| unsafe { *r.get_unchecked(i) };
+                            *px = blend(j, p(k), p(k + 1), p(k + rw), p(k + rw + 1));
+                        }
+                    } else {
+                        for (j, px) in chunk.iter_mut().enumerate() {
+                            let k = i0[j];
+                            *px = blend(j, r[k], r[k + 1], r[k + rw], r[k + rw + 1]);
+                        }
                     }
                 }
                 done = n / 8 * 8;
