@@ -161,6 +161,10 @@ pub struct PiecesCheck {
     /// Twins of the long run's compared twitches that are identical: the same end to the
     /// frame, the same pattern and the same regions.
     pub identical: usize,
+    /// Of the twins that are not identical: how many differ in end, pattern and regions.
+    pub differ_end: usize,
+    pub differ_pattern: usize,
+    pub differ_regions: usize,
     /// Twitches of the long run in each loop of the input after the first: all the same
     /// when nothing drifts over the hours.
     pub per_loop: Vec<usize>,
@@ -224,17 +228,18 @@ pub fn soak_in_pieces(
             split.extend(run(w[0]..w[1], &mut ())?);
         }
         check.compared = long.iter().filter(|t| settled(t)).count();
-        check.identical = long
-            .iter()
-            .filter(|t| settled(t))
-            .filter(|t| {
-                twin(t, &split, dt).is_some_and(|b| {
-                    (b.end_s - t.end_s).abs() < 0.5 * dt
-                        && b.pattern == t.pattern
-                        && b.regions == t.regions
-                })
-            })
-            .count();
+        for t in long.iter().filter(|t| settled(t)) {
+            let Some(b) = twin(t, &split, dt) else {
+                continue;
+            };
+            let end = (b.end_s - t.end_s).abs() >= 0.5 * dt;
+            let pattern = b.pattern != t.pattern;
+            let regions = b.regions != t.regions;
+            check.differ_end += usize::from(end);
+            check.differ_pattern += usize::from(pattern);
+            check.differ_regions += usize::from(regions);
+            check.identical += usize::from(!(end || pattern || regions));
+        }
         for (what, these, other) in [
             ("the long run", &long, &split),
             ("the pieces", &split, &long),
@@ -485,12 +490,15 @@ fn soak(minutes: f64, pieces: u64, opts: &AnalyzeOptions) -> anyhow::Result<()> 
     );
     if pieces > 1 {
         println!(
-            "Cut into {pieces} runs: {} twitches; of {} compared (10 s or more after a cut), {} without a twin (same side and start, end within 0.4 s; ends up to {:.3} s apart), {} identical (same end to the frame, pattern and regions).",
+            "Cut into {pieces} runs: {} twitches; of {} compared (10 s or more after a cut), {} without a twin (same side and start, end within 0.4 s; ends up to {:.3} s apart), {} identical (same end to the frame, pattern and regions; of the others, {} differ in end, {} in pattern, {} in regions).",
             check.pieces.len(),
             check.compared,
             check.mismatches.len(),
             check.max_end_diff_s,
-            check.identical
+            check.identical,
+            check.differ_end,
+            check.differ_pattern,
+            check.differ_regions
         );
         for m in &check.mismatches {
             println!("- {m}");

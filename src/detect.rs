@@ -58,8 +58,10 @@ pub struct DetectParams {
     /// Cheek and mouth count as involved when their one-sided motion reaches this robust
     /// z-score (residual speed against its running median and deviation).
     pub spread_z: f32,
-    /// Time constant of the running statistics (s).
-    pub stats_tau_s: f64,
+    /// Length of the window (s of resting frames) the median and deviation of residual
+    /// speed are taken over. A finite window, rather than a tracker with endless memory,
+    /// makes the scores the same whichever frame a run started at, once it has filled.
+    pub stats_window_s: f64,
     /// Floor for the running deviation of residual speed (% fw per second).
     pub speed_floor: f32,
     /// After (re)acquiring a face or a stretch of untrustworthy flow, signals settle for
@@ -90,7 +92,7 @@ impl Default for DetectParams {
             min_duration_s: 0.1,
             tonic_min_s: 0.8,
             spread_z: 4.0,
-            stats_tau_s: 8.0,
+            stats_window_s: 8.0,
             speed_floor: 4.0,
             warmup_s: 0.2,
             stale_after_s: 0.25,
@@ -98,27 +100,47 @@ impl Default for DetectParams {
     }
 }
 
-/// Running median and mean absolute deviation of a signal (a cheap quantile tracker).
-#[derive(Debug, Clone, Copy, Default)]
-struct RunningStats {
+/// Median and mean absolute deviation of a signal over its last `window_s` seconds of
+/// samples. Samples are only added while no burst is open, so a spasm never becomes the
+/// norm, and old ones only leave when new ones come (a long tonic spasm keeps the resting
+/// level from before it).
+#[derive(Debug, Clone, Default)]
+struct WindowStats {
+    samples: std::collections::VecDeque<(f64, f32)>,
+    /// Reused for the median's selection.
+    scratch: Vec<f32>,
     median: f32,
     dev: f32,
-    seen: u32,
 }
 
-impl RunningStats {
-    fn update(&mut self, x: f32, rate: f32, floor: f32) {
-        if self.seen == 0 {
-            self.median = x;
-            self.dev = floor;
-        } else {
-            // Learn fast at first, then at the configured rate.
-            let r = rate.max(1.0 / (self.seen as f32 + 1.0));
-            let step = self.dev.max(floor) * r;
-            self.median += if x > self.median { step } else { -step };
-            self.dev += r * ((x - self.median).abs() - self.dev);
+impl WindowStats {
+    fn add(&mut self, t: f64, x: f32, window_s: f64) {
+        self.samples.push_back((t, x));
+        while self
+            .samples
+            .front()
+            .is_some_and(|&(t0, _)| t - t0 > window_s)
+        {
+            self.samples.pop_front();
         }
-        self.seen = self.seen.saturating_add(1);
+    }
+
+    /// Recomputes the median and deviation; an empty window has median 0 and the floor
+    /// as its deviation.
+    fn refresh(&mut self, floor: f32) {
+        if self.samples.is_empty() {
+            self.median = 0.0;
+            self.dev = floor;
+            return;
+        }
+        self.scratch.clear();
+        self.scratch.extend(self.samples.iter().map(|&(_, x)| x));
+        let mid = self.scratch.len() / 2;
+        let (_, &mut median, _) = self.scratch.select_nth_unstable_by(mid, f32::total_cmp);
+        // Summed in arrival order, so equal windows give bit-equal deviations.
+        let sum: f32 = self.samples.iter().map(|&(_, x)| (x - median).abs()).sum();
+        self.median = median;
+        self.dev = sum / self.samples.len() as f32;
     }
 
     fn z(&self, x: f32, floor: f32) -> f32 {
@@ -163,7 +185,7 @@ struct Burst {
 /// The detector's state across frames.
 pub struct BurstDetector {
     params: DetectParams,
-    speed_stats: [RunningStats; 3],
+    speed_stats: [WindowStats; 3],
     open: [Option<Burst>; 2],
     prev_t: Option<f64>,
     tracking_since: Option<f64>,
@@ -185,7 +207,7 @@ impl BurstDetector {
     pub fn new(params: DetectParams) -> Self {
         Self {
             params,
-            speed_stats: [RunningStats::default(); 3],
+            speed_stats: Default::default(),
             open: [None, None],
             prev_t: None,
             tracking_since: None,
@@ -228,16 +250,18 @@ impl BurstDetector {
         let since = *self.tracking_since.get_or_insert(t);
 
         // Residual speed per region, normalised pooling both sides (a twitch is rare and
-        // one-sided, so the pooled median is the resting level). Learning slows while a
-        // burst is open so that spasms do not become the norm.
+        // one-sided, so the pooled median is the resting level). The window only learns
+        // while no burst is open, so that spasms do not become the norm.
         let any_open = self.open.iter().any(Option::is_some);
-        let rate = (dt / p.stats_tau_s) as f32 * if any_open { 0.1 } else { 1.0 };
-        for r in 0..3 {
+        for (r, stats) in self.speed_stats.iter_mut().enumerate() {
             for side in 0..2 {
-                act.z[side][r] = self.speed_stats[r].z(s.speed[side][r], p.speed_floor);
+                act.z[side][r] = stats.z(s.speed[side][r], p.speed_floor);
             }
-            for side in 0..2 {
-                self.speed_stats[r].update(s.speed[side][r], rate, p.speed_floor);
+            if !any_open {
+                for side in 0..2 {
+                    stats.add(t, s.speed[side][r], p.stats_window_s);
+                }
+                stats.refresh(p.speed_floor);
             }
         }
         for side in 0..2 {
@@ -456,6 +480,38 @@ fn round3(x: f64) -> f64 {
 mod tests {
     use super::*;
     use crate::face::track::FacePose;
+
+    #[test]
+    fn window_stats_are_the_median_and_mean_deviation_of_the_last_window() {
+        let mut w = WindowStats::default();
+        w.refresh(0.5);
+        assert_eq!((w.median, w.dev), (0.0, 0.5), "empty: median 0, the floor");
+        // 10 s at 1 Hz; a 3 s window keeps t = 6..=9 (values 6, 7, 8, 90).
+        for i in 0..10 {
+            let x = if i == 9 { 90.0 } else { i as f32 };
+            w.add(i as f64, x, 3.0);
+        }
+        w.refresh(0.5);
+        assert_eq!(w.samples.len(), 4);
+        assert_eq!(w.median, 8.0, "upper median of 6, 7, 8, 90");
+        assert_eq!(w.dev, (2.0 + 1.0 + 0.0 + 82.0) / 4.0);
+        assert_eq!(w.z(8.0 + 2.0 * w.dev, 0.5), 2.0);
+    }
+
+    #[test]
+    fn window_stats_forget_what_came_before_the_window() {
+        // Two histories that agree on their last window give bit-equal scores.
+        let (mut a, mut b) = (WindowStats::default(), WindowStats::default());
+        for i in 0..300 {
+            a.add(i as f64 / 30.0, (i % 7) as f32 * 3.1, 2.0);
+        }
+        for i in 200..300 {
+            b.add(i as f64 / 30.0, (i % 7) as f32 * 3.1, 2.0);
+        }
+        a.refresh(1.0);
+        b.refresh(1.0);
+        assert_eq!((a.median, a.dev), (b.median, b.dev));
+    }
 
     const FPS: f64 = 30.0;
     const POSE: FacePose = FacePose {
