@@ -165,6 +165,8 @@ pub struct PiecesCheck {
     pub differ_end: usize,
     pub differ_pattern: usize,
     pub differ_regions: usize,
+    /// Those twins, each said in words.
+    pub differing: Vec<String>,
     /// Twitches of the long run in each loop of the input after the first: all the same
     /// when nothing drifts over the hours.
     pub per_loop: Vec<usize>,
@@ -202,11 +204,13 @@ pub fn soak_in_pieces(
     let pieces = pieces.clamp(1, total.max(1));
     let cuts: Vec<u64> = (0..=pieces).map(|k| total * k / pieces).collect();
     let dt = 1.0 / fps;
+    // Compared: twitches that start `settle_s` or more after a cut and end before the next
+    // (one that runs over a cut is cut short there in the pieces, by construction).
     let settled = |t: &crate::events::Twitch| {
-        cuts[..cuts.len() - 1]
-            .iter()
-            .rfind(|&&c| c as f64 * dt <= t.start_s)
-            .is_some_and(|&c| t.start_s - c as f64 * dt >= settle_s)
+        cuts.windows(2).any(|w| {
+            let (from, to) = (w[0] as f64 * dt, w[1] as f64 * dt);
+            t.start_s >= from + settle_s && t.start_s < to && t.end_s < to
+        })
     };
     // The same twitch: same side and start to the frame. Ends may differ a little: where a
     // slow release crosses the hold threshold moves with the noise statistics learnt so far
@@ -239,6 +243,19 @@ pub fn soak_in_pieces(
             check.differ_pattern += usize::from(pattern);
             check.differ_regions += usize::from(regions);
             check.identical += usize::from(!(end || pattern || regions));
+            if end || pattern || regions {
+                check.differing.push(format!(
+                    "{} twitch at {:.3}-{:.3} s ({:?}, {}) in the long run, {:.3} s ({:?}, {}) in the pieces",
+                    t.side,
+                    t.start_s,
+                    t.end_s,
+                    t.pattern,
+                    t.regions.iter().map(|r| r.to_string()).collect::<Vec<_>>().join("+"),
+                    b.end_s,
+                    b.pattern,
+                    b.regions.iter().map(|r| r.to_string()).collect::<Vec<_>>().join("+"),
+                ));
+            }
         }
         for (what, these, other) in [
             ("the long run", &long, &split),
@@ -490,7 +507,7 @@ fn soak(minutes: f64, pieces: u64, opts: &AnalyzeOptions) -> anyhow::Result<()> 
     );
     if pieces > 1 {
         println!(
-            "Cut into {pieces} runs: {} twitches; of {} compared (10 s or more after a cut), {} without a twin (same side and start, end within 0.4 s; ends up to {:.3} s apart), {} identical (same end to the frame, pattern and regions; of the others, {} differ in end, {} in pattern, {} in regions).",
+            "Cut into {pieces} runs: {} twitches; of {} compared (from 10 s after a cut to the next), {} without a twin (same side and start, end within 0.4 s; ends up to {:.3} s apart), {} identical (same end to the frame, pattern and regions; of the others, {} differ in end, {} in pattern, {} in regions).",
             check.pieces.len(),
             check.compared,
             check.mismatches.len(),
@@ -502,6 +519,9 @@ fn soak(minutes: f64, pieces: u64, opts: &AnalyzeOptions) -> anyhow::Result<()> 
         );
         for m in &check.mismatches {
             println!("- {m}");
+        }
+        for d in &check.differing {
+            println!("- not identical: {d}");
         }
     }
     Ok(())

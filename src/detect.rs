@@ -220,6 +220,11 @@ impl BurstDetector {
         }
     }
 
+    /// A twitch is open on either side.
+    pub fn burst_open(&self) -> bool {
+        self.open.iter().any(Option::is_some)
+    }
+
     pub fn params(&self) -> &DetectParams {
         &self.params
     }

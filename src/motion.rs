@@ -27,6 +27,14 @@ pub struct MotionParams {
     pub search_interval_s: f64,
     /// With no detection confirming the tracked face for this long, the face counts as lost.
     pub lost_after_s: f64,
+    /// At the first confirmation after each multiple of this (s of media time) outside a
+    /// twitch, the track jumps to the detection instead of being nudged towards it. The
+    /// nudged track never quite forgets where it was (its crop position feeds the flow that
+    /// moves it), so two runs of the same input started at different frames would keep
+    /// tracks a pixel or so apart for ever; after a jump they are the same. Rare, because a
+    /// jump moves the regions by the detector's jitter: jumping at every confirmation costs
+    /// onset accuracy and duplicates (README, "Long runs").
+    pub reset_interval_s: f64,
     /// Leak time constant of the accumulated eye squeeze: a squeeze held longer than this
     /// fades (so measurement drift cannot build up).
     pub squeeze_tau_s: f64,
@@ -62,6 +70,7 @@ impl Default for MotionParams {
             detect_interval_s: 0.5,
             search_interval_s: 0.2,
             lost_after_s: 1.0,
+            reset_interval_s: 10.0,
             squeeze_tau_s: 2.0,
             hold_tau_s: 5.0,
             closure_deadband: 3.0,
@@ -153,6 +162,11 @@ pub struct MotionAnalyzer {
     pose: Option<FacePose>,
     last_confirmed_t: f64,
     last_detect_t: f64,
+    /// A grid line of `reset_interval_s` has passed: jump at the next confirmation outside
+    /// a twitch.
+    jump_due: bool,
+    /// The detector has a twitch open (`set_burst_open`).
+    burst_open: bool,
     prev_t: Option<f64>,
 }
 
@@ -202,6 +216,8 @@ impl MotionAnalyzer {
             pose: None,
             last_confirmed_t: f64::NEG_INFINITY,
             last_detect_t: f64::NEG_INFINITY,
+            jump_due: false,
+            burst_open: false,
             prev_t: None,
             params,
         }
@@ -226,6 +242,12 @@ impl MotionAnalyzer {
         self.pose = None;
         self.last_detect_t = f64::NEG_INFINITY;
         self.prev_t = None;
+    }
+
+    /// Tells whether the detector has a twitch open, before each frame: the track does not
+    /// jump onto a detection then (`MotionParams::reset_interval_s`).
+    pub fn set_burst_open(&mut self, open: bool) {
+        self.burst_open = open;
     }
 
     /// Measures one frame.
@@ -377,10 +399,25 @@ impl MotionAnalyzer {
         // one, so that a run started anywhere confirms on the same frames as a longer one.
         let interval = self.params.detect_interval_s.max(1e-3);
         if (t / interval).floor() > (self.last_detect_t / interval).floor() {
+            let reset = self.params.reset_interval_s.max(interval);
+            if (t / reset).floor() > (self.last_detect_t / reset).floor() {
+                self.jump_due = true;
+            }
             self.last_detect_t = t;
             if let Some(b) = self.best_face(frame, Some(&pose)) {
                 let found = self.track_pose(&b);
-                if found.iou(&pose) > 0.3 {
+                // Not during a twitch: a jump moves the regions under it. (Told by the
+                // detector, whose open bursts two runs agree on; a threshold on a signal
+                // here would split two runs whose signals differ by a hair.)
+                if self.jump_due && !self.burst_open && found.iou(&pose) > 0.3 {
+                    pose = found;
+                    self.jump_due = false;
+                    self.last_confirmed_t = t;
+                    // No twitch is held open by them: the remains of earlier squeezes,
+                    // slowly leaking away, are history too.
+                    self.closure = [0.0; 2];
+                    self.closure_held = [0.0; 2];
+                } else if found.iou(&pose) > 0.3 {
                     // Nudge towards the detection: small steps keep crops comparable.
                     pose.cx += 0.2 * (found.cx - pose.cx);
                     pose.cy += 0.2 * (found.cy - pose.cy);
@@ -458,6 +495,8 @@ impl MotionAnalyzer {
         self.look.reset();
         self.pose = Some(pose);
         self.last_confirmed_t = t;
+        // A fresh track is at the detection already.
+        self.jump_due = false;
     }
 
     /// Where the track goes for a detected face (`MotionParams::track_offset` applied).

@@ -299,6 +299,7 @@ impl RunState {
             self.frozen_end(t, emit)?;
         }
         self.checks.last_print = Some(print);
+        self.motion.set_burst_open(self.detector.burst_open());
         Ok(self.motion.process(frame))
     }
 
