@@ -204,12 +204,14 @@ pub fn soak_in_pieces(
     let pieces = pieces.clamp(1, total.max(1));
     let cuts: Vec<u64> = (0..=pieces).map(|k| total * k / pieces).collect();
     let dt = 1.0 / fps;
-    // Compared: twitches that start `settle_s` or more after a cut and end before the next
-    // (one that runs over a cut is cut short there in the pieces, by construction).
+    // Compared: twitches that start `settle_s` or more after a cut and end a second or more
+    // before the next (one that runs over a cut is cut short there in the pieces, by
+    // construction, and one ending within the merge gap before it might have merged with
+    // one after it).
     let settled = |t: &crate::events::Twitch| {
         cuts.windows(2).any(|w| {
             let (from, to) = (w[0] as f64 * dt, w[1] as f64 * dt);
-            t.start_s >= from + settle_s && t.start_s < to && t.end_s < to
+            t.start_s >= from + settle_s && t.start_s < to && t.end_s < to - 1.0
         })
     };
     // The same twitch: same side and start to the frame. Ends may differ a little: where a
@@ -327,6 +329,10 @@ pub struct BenchArgs {
     /// twitches with the one long run's (1: no comparison).
     #[arg(long, default_value_t = 4, requires = "soak")]
     pub pieces: u64,
+    /// With --soak: the person in the input wears glasses (the lids are then measured by
+    /// the eyes' look, which has history of its own).
+    #[arg(long, requires = "soak")]
+    pub glasses: bool,
     /// Internal: analyse CLIP in this process and print its peak memory (used by `bench`).
     #[arg(long, hide = true, value_name = "CLIP")]
     pub peak_memory_of: Option<std::path::PathBuf>,
@@ -343,7 +349,7 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     if let Some(minutes) = a.soak {
-        return soak(minutes, a.pieces, &opts);
+        return soak(minutes, a.pieces, a.glasses, &opts);
     }
     let repeat = a.repeat.max(1);
     println!("## Per-frame analysis (no decoding, one thread, best of {repeat})\n");
@@ -458,7 +464,7 @@ fn peak_memory(w: u32, h: u32, face: f32) -> anyhow::Result<u64> {
 /// Plays `minutes` of looped 640x480 input through the real pipeline as fast as it goes,
 /// and prints resident memory every tenth of the way (it must stay flat), the twitches per
 /// loop (they must not drift), and how the same input cut into `pieces` runs compares.
-fn soak(minutes: f64, pieces: u64, opts: &AnalyzeOptions) -> anyhow::Result<()> {
+fn soak(minutes: f64, pieces: u64, glasses: bool, opts: &AnalyzeOptions) -> anyhow::Result<()> {
     struct Mem {
         every: u64,
         rows: Vec<(f64, u64)>,
@@ -474,7 +480,17 @@ fn soak(minutes: f64, pieces: u64, opts: &AnalyzeOptions) -> anyhow::Result<()> 
     }
     let fps = 30.0;
     let total = (minutes * 60.0 * fps).round().max(1.0) as u64;
-    let frames = synth_frames(640, 480, 200.0, 600, 2);
+    let frames = synth::render_frames(&synth::plan(&SynthParams {
+        seed: 2,
+        width: 640,
+        height: 480,
+        face_width_px: 200.0,
+        fps,
+        duration_s: 600.0 / fps,
+        glasses,
+        ..SynthParams::default()
+    }))
+    .collect();
     let mut obs = Mem {
         every: (total / 10).max(1),
         rows: vec![],
@@ -485,7 +501,8 @@ fn soak(minutes: f64, pieces: u64, opts: &AnalyzeOptions) -> anyhow::Result<()> 
     let media = total as f64 / fps;
     let runs = if pieces > 1 { 2.0 } else { 1.0 };
     println!(
-        "\n## Soak: {minutes} min of 640x480 input (a 20 s clip looped), {:.0}x real time\n",
+        "\n## Soak: {minutes} min of 640x480 input (a 20 s clip{} looped), {:.0}x real time\n",
+        if glasses { ", with glasses," } else { "" },
         runs * media / wall.max(1e-9),
     );
     println!("| media time | resident memory |");
@@ -505,9 +522,15 @@ fn soak(minutes: f64, pieces: u64, opts: &AnalyzeOptions) -> anyhow::Result<()> 
             "NOT steady"
         }
     );
+    if glasses {
+        println!(
+            "{} of them measured by the eyes' look (glasses).",
+            check.long.iter().filter(|t| t.glasses).count()
+        );
+    }
     if pieces > 1 {
         println!(
-            "Cut into {pieces} runs: {} twitches; of {} compared (from 10 s after a cut to the next), {} without a twin (same side and start, end within 0.4 s; ends up to {:.3} s apart), {} identical (same end to the frame, pattern and regions; of the others, {} differ in end, {} in pattern, {} in regions).",
+            "Cut into {pieces} runs: {} twitches; of {} compared (from 10 s after a cut to 1 s before the next), {} without a twin (same side and start, end within 0.4 s; ends up to {:.3} s apart), {} identical (same end to the frame, pattern and regions; of the others, {} differ in end, {} in pattern, {} in regions).",
             check.pieces.len(),
             check.compared,
             check.mismatches.len(),
