@@ -24,8 +24,13 @@ pub fn texture(x: f32, y: f32) -> f32 {
 
 /// `frames` frames of a synthetic talking, blinking, twitching face, rendered in memory.
 pub fn synth_frames(width: u32, height: u32, face_px: f32, frames: u64, seed: u64) -> Vec<Frame> {
+    render_synth(&synth_params(width, height, face_px, frames, seed))
+}
+
+/// The scenario `synth_frames` renders (30 frames/s), to vary before rendering.
+fn synth_params(width: u32, height: u32, face_px: f32, frames: u64, seed: u64) -> SynthParams {
     let fps = 30.0;
-    let scenario = synth::plan(&SynthParams {
+    SynthParams {
         seed,
         width,
         height,
@@ -33,8 +38,11 @@ pub fn synth_frames(width: u32, height: u32, face_px: f32, frames: u64, seed: u6
         fps,
         duration_s: frames as f64 / fps,
         ..SynthParams::default()
-    });
-    synth::render_frames(&scenario).collect()
+    }
+}
+
+fn render_synth(params: &SynthParams) -> Vec<Frame> {
+    synth::render_frames(&synth::plan(params)).collect()
 }
 
 /// Per-frame analysis (input checks, face detection and tracking, flow, head-motion
@@ -252,10 +260,10 @@ pub fn soak_in_pieces(
                     t.start_s,
                     t.end_s,
                     t.pattern,
-                    t.regions.iter().map(|r| r.to_string()).collect::<Vec<_>>().join("+"),
+                    t.regions_joined(),
                     b.end_s,
                     b.pattern,
-                    b.regions.iter().map(|r| r.to_string()).collect::<Vec<_>>().join("+"),
+                    b.regions_joined(),
                 ));
             }
         }
@@ -480,17 +488,10 @@ fn soak(minutes: f64, pieces: u64, glasses: bool, opts: &AnalyzeOptions) -> anyh
     }
     let fps = 30.0;
     let total = (minutes * 60.0 * fps).round().max(1.0) as u64;
-    let frames = synth::render_frames(&synth::plan(&SynthParams {
-        seed: 2,
-        width: 640,
-        height: 480,
-        face_width_px: 200.0,
-        fps,
-        duration_s: 600.0 / fps,
+    let frames = render_synth(&SynthParams {
         glasses,
-        ..SynthParams::default()
-    }))
-    .collect();
+        ..synth_params(640, 480, 200.0, 600, 2)
+    });
     let mut obs = Mem {
         every: (total / 10).max(1),
         rows: vec![],

@@ -257,7 +257,7 @@ impl BurstDetector {
         // Residual speed per region, normalised pooling both sides (a twitch is rare and
         // one-sided, so the pooled median is the resting level). The window only learns
         // while no burst is open, so that spasms do not become the norm.
-        let any_open = self.open.iter().any(Option::is_some);
+        let any_open = self.burst_open();
         for (r, stats) in self.speed_stats.iter_mut().enumerate() {
             for side in 0..2 {
                 act.z[side][r] = stats.z(s.speed[side][r], p.speed_floor);

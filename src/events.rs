@@ -145,6 +145,12 @@ impl Twitch {
     pub fn duration_s(&self) -> f64 {
         self.end_s - self.start_s
     }
+
+    /// The regions as one word, e.g. `eye+cheek` (CSV and reports).
+    pub fn regions_joined(&self) -> String {
+        let regions: Vec<&str> = self.regions.iter().map(|r| r.as_str()).collect();
+        regions.join("+")
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -386,7 +392,6 @@ pub fn csv_row(t: &Twitch) -> String {
             String::new()
         }
     };
-    let regions: Vec<&str> = t.regions.iter().map(|r| r.as_str()).collect();
     let pattern = match t.pattern {
         Pattern::Clonic => "clonic",
         Pattern::Tonic => "tonic",
@@ -396,7 +401,7 @@ pub fn csv_row(t: &Twitch) -> String {
         num(t.end_s),
         num(t.duration_s()),
         t.side.as_str().to_string(),
-        regions.join("+"),
+        t.regions_joined(),
         num(t.peak),
         num(t.asymmetry),
         pattern.to_string(),

@@ -406,28 +406,27 @@ impl MotionAnalyzer {
             self.last_detect_t = t;
             if let Some(b) = self.best_face(frame, Some(&pose)) {
                 let found = self.track_pose(&b);
-                // Not during a twitch: a jump moves the regions under it. (Told by the
-                // detector, whose open bursts two runs agree on; a threshold on a signal
-                // here would split two runs whose signals differ by a hair.)
-                if self.jump_due && !self.burst_open && found.iou(&pose) > 0.3 {
+                self.last_confirmed_t = t;
+                let same_face = found.iou(&pose) > 0.3;
+                if !same_face {
+                    pose = found;
+                    discontinuity = true;
+                } else if self.jump_due && !self.burst_open {
+                    // Not during a twitch: a jump moves the regions under it. (Told by the
+                    // detector, whose open bursts two runs agree on; a threshold on a
+                    // signal here would split two runs whose signals differ by a hair.)
                     pose = found;
                     self.jump_due = false;
-                    self.last_confirmed_t = t;
                     // No twitch is held open by them: the remains of earlier squeezes,
                     // slowly leaking away, are history too.
                     self.closure = [0.0; 2];
                     self.closure_held = [0.0; 2];
-                } else if found.iou(&pose) > 0.3 {
+                } else {
                     // Nudge towards the detection: small steps keep crops comparable.
                     pose.cx += 0.2 * (found.cx - pose.cx);
                     pose.cy += 0.2 * (found.cy - pose.cy);
                     pose.size += 0.2 * (found.size - pose.size);
                     pose.angle *= 0.9;
-                    self.last_confirmed_t = t;
-                } else {
-                    pose = found;
-                    discontinuity = true;
-                    self.last_confirmed_t = t;
                 }
             }
         }
