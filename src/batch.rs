@@ -167,6 +167,15 @@ pub fn pool_size(requested: Option<NonZeroUsize>, clips: usize) -> usize {
     n.min(clips).max(1)
 }
 
+/// Frames read ahead for a clip analysed while `workers` clips run at once: 8 (so that a
+/// face confirmation, some 7 frames' worth of measuring, is searched meanwhile on another
+/// core) when every worker has two cores, else 0 (the extra threads would only take turns
+/// with the other clips'). See `AnalyzeOptions::look_ahead`.
+pub fn look_ahead_for(workers: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+    if cores >= 2 * workers.max(1) { 8 } else { 0 }
+}
+
 /// Analyses one clip into its event log (and CSV): the same steps whether the clip runs alone
 /// or in a batch. `start` builds the per-frame observer once the clip is open (its frame
 /// count is known then); `end` gets it back right after the run, before errors are sorted.
@@ -394,6 +403,10 @@ pub fn run(
     // Closed now, so that workers stop when the queue is empty.
     drop(job_tx);
     let (done_tx, done_rx) = crossbeam_channel::unbounded::<(usize, Result<RunSummary>)>();
+    let opts = &AnalyzeOptions {
+        look_ahead: opts.look_ahead.min(look_ahead_for(threads)),
+        ..opts.clone()
+    };
     let spawn_error = std::thread::scope(|s| {
         let mut handles = vec![];
         let mut spawn_error = None;

@@ -83,6 +83,11 @@ pub fn analyze_clip(
     opts: &AnalyzeOptions,
 ) -> Result<(Duration, RunSummary), pipeline::RunError> {
     let source = open_clip(clip)?;
+    // As `analyze CLIP` runs it.
+    let opts = &AnalyzeOptions {
+        look_ahead: crate::batch::look_ahead_for(1),
+        ..opts.clone()
+    };
     let start = Instant::now();
     let mut sink = |_: &Event| Ok(());
     let summary = pipeline::run(source, "bench", opts, &mut sink, &mut ())?;

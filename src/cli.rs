@@ -248,6 +248,8 @@ fn analyze_batch(a: &AnalyzeArgs, clips: &[PathBuf]) -> Result<()> {
 /// any clip starts; each clip's videos are named after it in `batch::analyze_clip`).
 fn clip_options(a: &AnalyzeArgs) -> Result<AnalyzeOptions> {
     let mut opts = analyze_options(a.mirrored);
+    // For one clip at a time (`batch::run` takes it down for several).
+    opts.look_ahead = batch::look_ahead_for(1);
     opts.save_frames = a
         .save_frames
         .as_deref()
@@ -410,6 +412,11 @@ pub fn analyze_to_memory(
 /// `analyze_to_memory` with the given options.
 fn analyze_with(clip: &Path, opts: &AnalyzeOptions, keep_dir: Option<&Path>) -> Result<Vec<Event>> {
     let source = open_clip(clip)?;
+    // One clip at a time here.
+    let opts = &AnalyzeOptions {
+        look_ahead: batch::look_ahead_for(1),
+        ..opts.clone()
+    };
     let mut file_sink = match keep_dir {
         Some(d) => Some(JsonlSink::create(&d.join(default_events_path(clip)))?),
         None => None,

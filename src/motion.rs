@@ -5,7 +5,8 @@
 //! Input: `Frame`s in order. Output: one `FrameSignals` per frame. Thread: analysis.
 
 use crate::anatomy::{RegionKind, Side};
-use crate::face::detector::{DetectorParams, FaceBox, FaceDetector};
+use crate::face::ahead::{AheadCounts, ConfirmAhead};
+use crate::face::detector::{DetectorParams, FaceBox, FaceDetector, NearSquare};
 use crate::face::regions::{CROP_EXPAND, RegionLayout};
 use crate::face::track::{CropSampler, FacePose};
 use crate::flow::{FlowParams, FlowVec, LucasKanade, Plane, Pyramid, fit_affine};
@@ -129,6 +130,10 @@ pub struct FrameSignals {
 pub struct MotionAnalyzer {
     params: MotionParams,
     detector: FaceDetector,
+    /// Confirmations searched ahead on another thread (`confirm_ahead`, `look_ahead`).
+    ahead: Option<ConfirmAhead>,
+    /// Media time of the last frame `look_ahead` saw.
+    ahead_t: f64,
     layout: RegionLayout,
     lk: LucasKanade,
     points: Vec<(f32, f32)>,
@@ -193,6 +198,8 @@ impl MotionAnalyzer {
         let flows = vec![FlowVec::default(); points.len()];
         Self {
             detector: FaceDetector::new(params.detector.clone()),
+            ahead: None,
+            ahead_t: f64::NEG_INFINITY,
             lk: LucasKanade::new(params.flow.clone()),
             layout,
             points,
@@ -242,6 +249,47 @@ impl MotionAnalyzer {
         self.pose = None;
         self.last_detect_t = f64::NEG_INFINITY;
         self.prev_t = None;
+    }
+
+    /// Searches for the face ahead of time from now on, on a thread of its own, for the
+    /// frames shown to `look_ahead` (the same results, sooner when a core is free).
+    pub fn confirm_ahead(&mut self) -> std::io::Result<()> {
+        if self.ahead.is_none() {
+            self.ahead = Some(ConfirmAhead::spawn(self.params.detector.clone())?);
+        }
+        Ok(())
+    }
+
+    /// How often confirmations came from searches ahead (none without `confirm_ahead`).
+    pub fn ahead_counts(&self) -> AheadCounts {
+        self.ahead.as_ref().map(ConfirmAhead::counts).unwrap_or_default()
+    }
+
+    /// A frame that `process` will get a few frames from now, in order. If it is the first
+    /// of a confirmation interval (`detect_interval_s`), the face is searched for in it
+    /// now, around where the face is tracked now, so that the answer is ready when it
+    /// comes to be confirmed (used only if its search square is still the same then).
+    pub fn look_ahead(&mut self, frame: &Frame) {
+        let Some(ahead) = self.ahead.as_mut() else {
+            return;
+        };
+        let interval = self.params.detect_interval_s.max(1e-3);
+        let t = frame.pts_s;
+        let first_of_interval = (t / interval).floor() > (self.ahead_t / interval).floor();
+        self.ahead_t = t;
+        let Some(pose) = self.pose.filter(|_| first_of_interval) else {
+            return;
+        };
+        let (w, h) = (frame.width, frame.height);
+        let face_px = pose.size / CROP_EXPAND;
+        if frame.luma.len() < w as usize * h as usize {
+            return;
+        }
+        if let Some(square) = NearSquare::new(w, h, pose.cx, pose.cy, face_px, &self.params.detector)
+            && let Some(roi) = square.cut(&frame.luma, w)
+        {
+            ahead.start(frame.index, square, roi);
+        }
     }
 
     /// Tells whether the detector has a twitch open, before each frame: the track does not
@@ -510,15 +558,7 @@ impl MotionAnalyzer {
     /// central one (the detector's ordering).
     fn best_face(&mut self, frame: &Frame, near: Option<&FacePose>) -> Option<FaceBox> {
         if let Some(p) = near {
-            let face_px = p.size / CROP_EXPAND;
-            let faces = self.detector.detect_near(
-                &frame.luma,
-                frame.width,
-                frame.height,
-                p.cx,
-                p.cy,
-                face_px,
-            );
+            let faces = self.faces_near(frame, p);
             if let Some(b) = faces.iter().find(|b| pose_from_box(b).iou(p) > 0.3) {
                 return Some(*b);
             }
@@ -537,6 +577,21 @@ impl MotionAnalyzer {
             }
         }
         faces.into_iter().next()
+    }
+
+    /// `FaceDetector::detect_near` around `p`, answered by the search ahead if there was
+    /// one in the same square of this frame.
+    fn faces_near(&mut self, frame: &Frame, p: &FacePose) -> Vec<FaceBox> {
+        let (w, h) = (frame.width, frame.height);
+        let face_px = p.size / CROP_EXPAND;
+        if let Some(ahead) = self.ahead.as_mut()
+            && let Some(square) = NearSquare::new(w, h, p.cx, p.cy, face_px, &self.params.detector)
+            && let Some(faces) = ahead.take(frame.index, &square)
+        {
+            return faces;
+        }
+        self.detector
+            .detect_near(&frame.luma, w, h, p.cx, p.cy, face_px)
     }
 }
 

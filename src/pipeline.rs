@@ -22,6 +22,11 @@ pub struct AnalyzeOptions {
     pub channel_capacity: usize,
     /// Keep video of each twitch (`--save-frames`); `None`: no frame is ever written.
     pub save_frames: Option<SaveFramesParams>,
+    /// Frames read ahead of the one being measured, so that the face confirmations due in
+    /// them are searched on a thread of their own meanwhile (`MotionAnalyzer::look_ahead`;
+    /// the same results). 0: none, and no such thread. For clips when a core is free;
+    /// live sessions keep both their delay and their CPU share small.
+    pub look_ahead: usize,
 }
 
 /// What a finished (or interrupted) run saw.
@@ -104,6 +109,9 @@ pub fn analysis_settings(opts: &AnalyzeOptions) -> serde_json::Map<String, serde
     m
 }
 
+/// The most frames `AnalyzeOptions::look_ahead` reads ahead.
+pub const MAX_LOOK_AHEAD: usize = 32;
+
 /// Runs the whole analysis over `source`. Every event is passed to `emit` as it closes;
 /// a `session` line first and a `summary` line last (also when the source fails).
 pub fn run(
@@ -129,25 +137,20 @@ pub fn run(
         state.save_frames(FrameSaver::start(p.clone()).map_err(RunError::SaveFrames)?);
     }
     let mut failure = None;
+    // Frames read ahead (`AnalyzeOptions::look_ahead`), measured in order. Bounded: each
+    // holds a whole frame.
+    let ahead = opts.look_ahead.min(MAX_LOOK_AHEAD);
+    let mut queue = std::collections::VecDeque::with_capacity(ahead + 1);
     for msg in capture.rx_frames().iter() {
         match msg {
-            CaptureMsg::Frame(mut frame) => {
-                let (index, t) = (frame.index, frame.pts_s);
-                // A bug in the analysis must not end the run without its summary line: the
-                // run stops here, with the frame it happened at.
-                let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    let signals = state.measure(&mut frame, emit)?;
-                    state.step(&signals, emit, observer)?;
-                    state.keep(frame, emit)
-                }));
-                match done {
-                    Ok(r) => r.map_err(RunError::Sink)?,
-                    Err(panic) => {
-                        failure = Some(RunError::Panicked {
-                            index,
-                            t_s: t,
-                            message: panic_message(panic.as_ref()),
-                        });
+            CaptureMsg::Frame(frame) => {
+                state.motion.look_ahead(&frame);
+                queue.push_back(frame);
+                if queue.len() > ahead
+                    && let Some(frame) = queue.pop_front()
+                {
+                    failure = state.analyse(frame, emit, observer)?;
+                    if failure.is_some() {
                         break;
                     }
                 }
@@ -158,7 +161,23 @@ pub fn run(
             }
         }
     }
+    // The frames read ahead are measured before the run ends, a failed source too (they
+    // came before its failure); not after a bug stopped the analysis.
+    if !matches!(failure, Some(RunError::Panicked { .. })) {
+        while let Some(frame) = queue.pop_front() {
+            if let Some(bug) = state.analyse(frame, emit, observer)? {
+                failure = Some(bug);
+                break;
+            }
+        }
+    }
     capture.shutdown();
+    let ahead = state.motion.ahead_counts();
+    tracing::debug!(
+        "face confirmations searched ahead: {} used, {} not",
+        ahead.used,
+        ahead.wasted
+    );
     state
         .finish(emit, failure.as_ref().map(|e| e.to_string()))
         .map_err(RunError::Sink)?;
@@ -211,8 +230,15 @@ fn fingerprint(luma: &[u8]) -> u64 {
 
 impl RunState {
     pub fn new(opts: &AnalyzeOptions) -> Self {
+        let mut motion = MotionAnalyzer::new(opts.motion.clone());
+        if opts.look_ahead > 0
+            && let Err(e) = motion.confirm_ahead()
+        {
+            // Only slower without it.
+            tracing::warn!("no thread for confirming faces ahead ({e}); searching in line");
+        }
         Self {
-            motion: MotionAnalyzer::new(opts.motion.clone()),
+            motion,
             detector: BurstDetector::new(opts.detect.clone()),
             summary: RunSummary::default(),
             first_t: None,
@@ -223,6 +249,31 @@ impl RunState {
             most_faces: 1,
             checks: ContentChecks::default(),
             saver: None,
+        }
+    }
+
+    /// One frame through measurement, detector and frame saver. A bug in the analysis must
+    /// not end the run without its summary line: it comes back as `Ok(Some(Panicked))`,
+    /// with the frame it happened at, and the run stops there. `Err`: the sink failed.
+    fn analyse(
+        &mut self,
+        mut frame: Frame,
+        emit: &mut dyn FnMut(&Event) -> std::io::Result<()>,
+        observer: &mut dyn FrameObserver,
+    ) -> Result<Option<RunError>, RunError> {
+        let (index, t) = (frame.index, frame.pts_s);
+        let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let signals = self.measure(&mut frame, emit)?;
+            self.step(&signals, emit, observer)?;
+            self.keep(frame, emit)
+        }));
+        match done {
+            Ok(r) => r.map(|()| None).map_err(RunError::Sink),
+            Err(panic) => Ok(Some(RunError::Panicked {
+                index,
+                t_s: t,
+                message: panic_message(panic.as_ref()),
+            })),
         }
     }
 

@@ -190,34 +190,29 @@ impl FaceDetector {
         cy: f32,
         face_px: f32,
     ) -> Vec<FaceBox> {
-        if width < 20
-            || height < 20
-            || luma.len() < width as usize * height as usize
-            || face_px < 8.0
-        {
+        if luma.len() < width as usize * height as usize {
             return Vec::new();
         }
-        let (cx, cy, face_px) = snap_square(cx, cy, face_px, &self.params);
-        let half = face_px;
-        let x0 = (cx - half).floor().clamp(0.0, width as f32 - 1.0) as u32;
-        let y0 = (cy - half).floor().clamp(0.0, height as f32 - 1.0) as u32;
-        let x1 = (cx + half).ceil().clamp(x0 as f32 + 1.0, width as f32) as u32;
-        let y1 = (cy + half).ceil().clamp(y0 as f32 + 1.0, height as f32) as u32;
-        let (rw, rh) = (x1 - x0, y1 - y0);
-        let scale = (90.0 / face_px).min(1.0);
-        let (dw, dh) = (
-            ((rw as f32 * scale) as u32).max(24),
-            ((rh as f32 * scale) as u32).max(24),
-        );
-        let mut roi = Vec::with_capacity((rw * rh) as usize);
-        for y in y0..y1 {
-            let row = (y * width) as usize;
-            roi.extend_from_slice(&luma[row + x0 as usize..row + x1 as usize]);
+        let Some(square) = NearSquare::new(width, height, cx, cy, face_px, &self.params) else {
+            return Vec::new();
+        };
+        match square.cut(luma, width) {
+            Some(roi) => self.detect_in(&square, &roi),
+            None => Vec::new(),
+        }
+    }
+
+    /// `detect_near`'s search in `square`, given its pixels (`NearSquare::cut`): the part
+    /// that can run on another thread once the square is cut out.
+    pub fn detect_in(&mut self, square: &NearSquare, roi: &[u8]) -> Vec<FaceBox> {
+        let NearSquare { x0, y0, rw, rh, dw, dh } = *square;
+        if roi.len() != (rw * rh) as usize {
+            return Vec::new();
         }
         let (src, sw, sh) = if (dw, dh) == (rw, rh) || dw > rw || dh > rh {
-            (&roi[..], rw, rh)
+            (roi, rw, rh)
         } else {
-            area_resize(&roi, rw, rh, dw, dh, &mut self.tmp, &mut self.small);
+            area_resize(roi, rw, rh, dw, dh, &mut self.tmp, &mut self.small);
             (&self.small[..], dw, dh)
         };
         let raw = self.inner.0.detect(&ImageData::new(src, sw, sh));
@@ -237,6 +232,68 @@ impl FaceDetector {
             .collect();
         faces.sort_by(|a, b| b.width.total_cmp(&a.width));
         faces
+    }
+}
+
+/// Where `FaceDetector::detect_near` searches: a square of twice the face's size around
+/// its centre (snapped to the grid of `DetectorParams::near_grid` and `near_size_step`),
+/// in frame pixels, and the size it is shrunk to. Two searches in equal squares of the
+/// same frame find the same faces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NearSquare {
+    x0: u32,
+    y0: u32,
+    rw: u32,
+    rh: u32,
+    dw: u32,
+    dh: u32,
+}
+
+impl NearSquare {
+    /// `None` for frames too small to search or faces too small to find.
+    pub fn new(
+        width: u32,
+        height: u32,
+        cx: f32,
+        cy: f32,
+        face_px: f32,
+        params: &DetectorParams,
+    ) -> Option<Self> {
+        if width < 20 || height < 20 || face_px.is_nan() || face_px < 8.0 {
+            return None;
+        }
+        let (cx, cy, face_px) = snap_square(cx, cy, face_px, params);
+        let half = face_px;
+        let x0 = (cx - half).floor().clamp(0.0, width as f32 - 1.0) as u32;
+        let y0 = (cy - half).floor().clamp(0.0, height as f32 - 1.0) as u32;
+        let x1 = (cx + half).ceil().clamp(x0 as f32 + 1.0, width as f32) as u32;
+        let y1 = (cy + half).ceil().clamp(y0 as f32 + 1.0, height as f32) as u32;
+        let (rw, rh) = (x1 - x0, y1 - y0);
+        let scale = (90.0 / face_px).min(1.0);
+        let (dw, dh) = (
+            ((rw as f32 * scale) as u32).max(24),
+            ((rh as f32 * scale) as u32).max(24),
+        );
+        Some(Self {
+            x0,
+            y0,
+            rw,
+            rh,
+            dw,
+            dh,
+        })
+    }
+
+    /// The square's pixels out of a `width`-wide frame; `None` if the frame is shorter than
+    /// its size says.
+    pub fn cut(&self, luma: &[u8], width: u32) -> Option<Vec<u8>> {
+        let (x0, w) = (self.x0 as usize, self.rw as usize);
+        let mut roi = Vec::with_capacity(w * self.rh as usize);
+        for y in self.y0..self.y0 + self.rh {
+            let row = y as usize * width as usize + x0;
+            roi.extend_from_slice(luma.get(row..row + w)?);
+        }
+        Some(roi)
     }
 }
 

@@ -1,8 +1,10 @@
 //! Face stage: find the face in a frame (`detector`), follow it between detections
-//! (`track`) and place the watched regions on it (`regions`).
+//! (`track`) and place the watched regions on it (`regions`); `ahead` confirms the tracked
+//! face a few frames early on a thread of its own.
 //!
 //! Input: luma frames. Output: a face pose and region rectangles. Thread: analysis.
 
+pub mod ahead;
 pub mod detector;
 pub mod regions;
 pub mod track;

@@ -1,0 +1,111 @@
+//! Face confirmations searched ahead on their own thread (`AnalyzeOptions::look_ahead`,
+//! README "Speed"): the same signals and events as searching in line, whether the search
+//! ahead is used or wasted, and a failing source still has every frame read ahead measured.
+
+mod common;
+use common::sample;
+
+use twitchwatch::bench::synth_frames;
+use twitchwatch::cli::analyze_options;
+use twitchwatch::events::Event;
+use twitchwatch::motion::{MotionAnalyzer, MotionParams};
+use twitchwatch::pipeline::{self, RunError};
+use twitchwatch::source::{Frame, FrameSource, SourceError, SourceInfo, open_clip};
+
+/// Per-frame signals of `frames`, each frame shown to `look_ahead` `k` frames before it is
+/// measured (`None`: no search ahead at all). Also the searches used and wasted.
+fn signals(frames: &[Frame], k: Option<usize>) -> (Vec<String>, u64, u64) {
+    let mut m = MotionAnalyzer::new(MotionParams::default());
+    if let Some(k) = k {
+        m.confirm_ahead().expect("thread starts");
+        for f in frames.iter().take(k) {
+            m.look_ahead(f);
+        }
+    }
+    let mut out = vec![];
+    for (i, f) in frames.iter().enumerate() {
+        if let Some(ahead) = k.and_then(|k| frames.get(i + k)) {
+            m.look_ahead(ahead);
+        }
+        // Debug text: NaN-safe and exact for floats (shortest round-trip form).
+        out.push(format!("{:?}", m.process(f)));
+    }
+    let c = m.ahead_counts();
+    (out, c.used, c.wasted)
+}
+
+#[test]
+fn searching_ahead_changes_no_signal_used_or_not() {
+    // 15 s with the synthetic person's head moving now and then.
+    let frames = synth_frames(480, 360, 150.0, 450, 3);
+    let (inline, used0, _) = signals(&frames, None);
+    assert_eq!(used0, 0);
+    let (near, used, _) = signals(&frames, Some(8));
+    assert_eq!(near, inline, "8 frames ahead");
+    assert!(used >= 20, "most of the 30 confirmations come from the search ahead: {used}");
+    // Far ahead the square has often moved by then: those searches are wasted, the
+    // confirmation searches in line, and still nothing differs.
+    let (far, _, wasted) = signals(&frames, Some(45));
+    assert_eq!(far, inline, "45 frames ahead");
+    assert!(wasted > 0, "some searches 45 frames ahead are wasted");
+}
+
+fn run(source: Box<dyn FrameSource>, look_ahead: usize) -> (Vec<Event>, Result<(), RunError>) {
+    let opts = pipeline::AnalyzeOptions {
+        look_ahead,
+        ..analyze_options(false)
+    };
+    let mut events = vec![];
+    let mut emit = |e: &Event| {
+        events.push(e.clone());
+        Ok(())
+    };
+    let r = pipeline::run(source, "test", &opts, &mut emit, &mut ()).map(|_| ());
+    (events, r)
+}
+
+#[test]
+fn sample_clips_give_the_same_events_with_and_without_reading_ahead() {
+    for name in ["clonic_left.mp4", "mixed.mp4"] {
+        let clip = sample(name);
+        let (plain, r0) = run(open_clip(&clip).expect("opens"), 0);
+        let (ahead, r8) = run(open_clip(&clip).expect("opens"), 8);
+        assert!(r0.is_ok() && r8.is_ok(), "{name}");
+        assert_eq!(ahead, plain, "{name}");
+    }
+}
+
+/// Plays prepared frames, then fails like a truncated file.
+struct Truncated(std::vec::IntoIter<Frame>, SourceInfo);
+
+impl FrameSource for Truncated {
+    fn info(&self) -> &SourceInfo {
+        &self.1
+    }
+    fn next_frame(&mut self) -> Result<Option<Frame>, SourceError> {
+        match self.0.next() {
+            Some(f) => Ok(Some(f)),
+            None => Err(SourceError::Corrupt {
+                path: "clip.mp4".into(),
+                message: "the file ends mid-frame".into(),
+            }),
+        }
+    }
+}
+
+#[test]
+fn frames_read_ahead_of_a_failing_source_are_all_measured() {
+    let frames = synth_frames(320, 240, 100.0, 100, 5);
+    let n = frames.len() as u64;
+    let source = Box::new(Truncated(frames.into_iter(), SourceInfo::default()));
+    let (events, r) = run(source, 8);
+    assert!(matches!(r, Err(RunError::Source(_))), "{r:?}");
+    let frames_seen = events.iter().find_map(|e| match e {
+        Event::Summary { frames, error, .. } => {
+            assert!(error.is_some(), "the summary says why the run ended");
+            Some(*frames)
+        }
+        _ => None,
+    });
+    assert_eq!(frames_seen, Some(n), "every frame before the failure is measured");
+}
