@@ -167,14 +167,24 @@ pub fn pool_size(requested: Option<NonZeroUsize>, clips: usize) -> usize {
     n.min(clips).max(1)
 }
 
-/// Frames read ahead for a clip analysed while `workers` clips run at once: 8 (so that a
-/// face confirmation, some 7 frames' worth of measuring, is searched meanwhile on another
-/// core) when every worker has two cores, else 0 (the extra threads would only take turns
-/// with the other clips'). See `AnalyzeOptions::look_ahead`.
+/// Frames read ahead for a clip analysed while `workers` clips run at once: 6 when every
+/// worker has three cores (its decoder, its measuring and its searches ahead each get one),
+/// else 0. With fewer cores the search ahead takes turns with the decoder, which then
+/// delivers frames later: on two cores, real clips were 7-10 % slower with it (README
+/// "Speed"). A face confirmation costs some 4 to 7 frames' worth of measuring, so 6 frames
+/// ahead it is mostly done when its frame comes up; further ahead, the face has more often
+/// moved off the search square by then. See `AnalyzeOptions::look_ahead`.
 pub fn look_ahead_for(workers: usize) -> usize {
     let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
-    if cores >= 2 * workers.max(1) { 8 } else { 0 }
+    if cores >= 3 * workers.max(1) {
+        LOOK_AHEAD
+    } else {
+        0
+    }
 }
+
+/// Frames read ahead where `look_ahead_for` allows it.
+pub const LOOK_AHEAD: usize = 6;
 
 /// Analyses one clip into its event log (and CSV): the same steps whether the clip runs alone
 /// or in a batch. `start` builds the per-frame observer once the clip is open (its frame

@@ -382,6 +382,38 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
         );
     }
 
+    println!(
+        "\n## Face confirmations searched ahead (in-memory frames through the whole pipeline, best of {repeat})\n"
+    );
+    println!(
+        "| frame | face | searched in line | searched ahead ({ahead} frames) | change |",
+        ahead = crate::batch::LOOK_AHEAD
+    );
+    println!("|---|---|---|---|---|");
+    for (w, h, face) in [(640, 480, 200.0), (1280, 720, 400.0)] {
+        let frames: std::sync::Arc<[Frame]> = synth_frames(w, h, face, a.frames.max(30), 1).into();
+        let mut best = [Duration::MAX; 2];
+        for _ in 0..repeat {
+            for (b, look_ahead) in best.iter_mut().zip([0, crate::batch::LOOK_AHEAD]) {
+                let opts = AnalyzeOptions {
+                    look_ahead,
+                    ..opts.clone()
+                };
+                let source = Box::new(LoopSource::new(frames.clone(), frames.len() as u64, 30.0));
+                let start = Instant::now();
+                pipeline::run(source, "bench", &opts, &mut |_| Ok(()), &mut ())?;
+                *b = (*b).min(start.elapsed());
+            }
+        }
+        let fps = best.map(|d| frames.len() as f64 / d.as_secs_f64().max(1e-9));
+        println!(
+            "| {w}x{h} | {face} px | {:.0} frames/s | {:.0} frames/s | {:+.0} % |",
+            fps[0],
+            fps[1],
+            (fps[1] / fps[0] - 1.0) * 100.0
+        );
+    }
+
     let clips = if a.clips.is_empty() {
         default_clips()?
     } else {

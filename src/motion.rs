@@ -262,7 +262,10 @@ impl MotionAnalyzer {
 
     /// How often confirmations came from searches ahead (none without `confirm_ahead`).
     pub fn ahead_counts(&self) -> AheadCounts {
-        self.ahead.as_ref().map(ConfirmAhead::counts).unwrap_or_default()
+        self.ahead
+            .as_ref()
+            .map(ConfirmAhead::counts)
+            .unwrap_or_default()
     }
 
     /// A frame that `process` will get a few frames from now, in order. If it is the first
@@ -285,7 +288,8 @@ impl MotionAnalyzer {
         if frame.luma.len() < w as usize * h as usize {
             return;
         }
-        if let Some(square) = NearSquare::new(w, h, pose.cx, pose.cy, face_px, &self.params.detector)
+        if let Some(square) =
+            NearSquare::new(w, h, pose.cx, pose.cy, face_px, &self.params.detector)
             && let Some(roi) = square.cut(&frame.luma, w)
         {
             ahead.start(frame.index, square, roi);

@@ -42,7 +42,10 @@ fn searching_ahead_changes_no_signal_used_or_not() {
     assert_eq!(used0, 0);
     let (near, used, _) = signals(&frames, Some(8));
     assert_eq!(near, inline, "8 frames ahead");
-    assert!(used >= 20, "most of the 30 confirmations come from the search ahead: {used}");
+    assert!(
+        used >= 20,
+        "most of the 30 confirmations come from the search ahead: {used}"
+    );
     // Far ahead the square has often moved by then: those searches are wasted, the
     // confirmation searches in line, and still nothing differs.
     let (far, _, wasted) = signals(&frames, Some(45));
@@ -107,5 +110,9 @@ fn frames_read_ahead_of_a_failing_source_are_all_measured() {
         }
         _ => None,
     });
-    assert_eq!(frames_seen, Some(n), "every frame before the failure is measured");
+    assert_eq!(
+        frames_seen,
+        Some(n),
+        "every frame before the failure is measured"
+    );
 }

@@ -205,7 +205,14 @@ impl FaceDetector {
     /// `detect_near`'s search in `square`, given its pixels (`NearSquare::cut`): the part
     /// that can run on another thread once the square is cut out.
     pub fn detect_in(&mut self, square: &NearSquare, roi: &[u8]) -> Vec<FaceBox> {
-        let NearSquare { x0, y0, rw, rh, dw, dh } = *square;
+        let NearSquare {
+            x0,
+            y0,
+            rw,
+            rh,
+            dw,
+            dh,
+        } = *square;
         if roi.len() != (rw * rh) as usize {
             return Vec::new();
         }
