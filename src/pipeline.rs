@@ -172,12 +172,14 @@ pub fn run(
         }
     }
     capture.shutdown();
-    let ahead = state.motion.ahead_counts();
-    tracing::debug!(
-        "face confirmations searched ahead: {} used, {} not",
-        ahead.used,
-        ahead.wasted
-    );
+    if ahead > 0 {
+        let c = state.motion.ahead_counts();
+        tracing::debug!(
+            "face confirmations searched ahead: {} used, {} not",
+            c.used,
+            c.wasted
+        );
+    }
     state
         .finish(emit, failure.as_ref().map(|e| e.to_string()))
         .map_err(RunError::Sink)?;
