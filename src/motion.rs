@@ -252,7 +252,7 @@ impl MotionAnalyzer {
     }
 
     /// Searches for the face ahead of time from now on, on a thread of its own, for the
-    /// frames shown to `look_ahead` (the same results, sooner when a core is free).
+    /// frames shown to `look_ahead` (the same results; sooner with a core to spare).
     pub fn confirm_ahead(&mut self) -> std::io::Result<()> {
         if self.ahead.is_none() {
             self.ahead = Some(ConfirmAhead::spawn(self.params.detector.clone())?);

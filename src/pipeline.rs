@@ -24,8 +24,8 @@ pub struct AnalyzeOptions {
     pub save_frames: Option<SaveFramesParams>,
     /// Frames read ahead of the one being measured, so that the face confirmations due in
     /// them are searched on a thread of their own meanwhile (`MotionAnalyzer::look_ahead`;
-    /// the same results). 0: none, and no such thread. For clips when a core is free;
-    /// live sessions keep both their delay and their CPU share small.
+    /// the same results). 0: none, and no such thread. For clips with three cores or more
+    /// each (`batch::look_ahead_for`); live sessions keep their delay and CPU share small.
     pub look_ahead: usize,
 }
 

@@ -7,7 +7,8 @@
 //! results never depend on this thread.
 //!
 //! Input: a frame index, a `NearSquare` and its pixels. Output: the faces in it. Thread:
-//! `twitchwatch-confirm`, owned by `MotionAnalyzer` (for clips, when a core is free).
+//! `twitchwatch-confirm`, owned by `MotionAnalyzer` (for clips, with three cores or more per
+//! clip: `batch::look_ahead_for`).
 
 use crate::face::detector::{DetectorParams, FaceBox, FaceDetector, NearSquare};
 use crossbeam_channel::{Receiver, Sender, TryRecvError, bounded};
