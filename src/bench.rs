@@ -257,8 +257,9 @@ pub fn soak_in_pieces(
             check.differ_end += usize::from(end);
             check.differ_pattern += usize::from(pattern);
             check.differ_regions += usize::from(regions);
-            check.identical += usize::from(!(end || pattern || regions));
-            if end || pattern || regions {
+            let differs = end || pattern || regions;
+            check.identical += usize::from(!differs);
+            if differs {
                 check.differing.push(format!(
                     "{} twitch at {:.3}-{:.3} s ({:?}, {}) in the long run, {:.3} s ({:?}, {}) in the pieces",
                     t.side,

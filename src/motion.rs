@@ -278,19 +278,16 @@ impl MotionAnalyzer {
         };
         let interval = self.params.detect_interval_s.max(1e-3);
         let t = frame.pts_s;
-        let first_of_interval = (t / interval).floor() > (self.ahead_t / interval).floor();
+        let first_of_interval = crosses_grid(self.ahead_t, t, interval);
         self.ahead_t = t;
         let Some(pose) = self.pose.filter(|_| first_of_interval) else {
             return;
         };
         let (w, h) = (frame.width, frame.height);
         let face_px = pose.size / CROP_EXPAND;
-        if frame.luma.len() < w as usize * h as usize {
-            return;
-        }
         if let Some(square) =
             NearSquare::new(w, h, pose.cx, pose.cy, face_px, &self.params.detector)
-            && let Some(roi) = square.cut(&frame.luma, w)
+            && let Some(roi) = square.cut(&frame.luma, w, h)
         {
             ahead.start(frame.index, square, roi);
         }
@@ -450,9 +447,9 @@ impl MotionAnalyzer {
         // Confirmations fall on a fixed grid of media time, not an interval after the last
         // one, so that a run started anywhere confirms on the same frames as a longer one.
         let interval = self.params.detect_interval_s.max(1e-3);
-        if (t / interval).floor() > (self.last_detect_t / interval).floor() {
+        if crosses_grid(self.last_detect_t, t, interval) {
             let reset = self.params.reset_interval_s.max(interval);
-            if (t / reset).floor() > (self.last_detect_t / reset).floor() {
+            if crosses_grid(self.last_detect_t, t, reset) {
                 self.jump_due = true;
             }
             self.last_detect_t = t;
@@ -588,15 +585,24 @@ impl MotionAnalyzer {
     fn faces_near(&mut self, frame: &Frame, p: &FacePose) -> Vec<FaceBox> {
         let (w, h) = (frame.width, frame.height);
         let face_px = p.size / CROP_EXPAND;
-        if let Some(ahead) = self.ahead.as_mut()
-            && let Some(square) = NearSquare::new(w, h, p.cx, p.cy, face_px, &self.params.detector)
-            && let Some(faces) = ahead.take(frame.index, &square)
+        let Some(square) = NearSquare::new(w, h, p.cx, p.cy, face_px, &self.params.detector) else {
+            return Vec::new();
+        };
+        if let Some(faces) = self
+            .ahead
+            .as_mut()
+            .and_then(|ahead| ahead.take(frame.index, &square))
         {
             return faces;
         }
-        self.detector
-            .detect_near(&frame.luma, w, h, p.cx, p.cy, face_px)
+        self.detector.detect_in_frame(&square, &frame.luma, w, h)
     }
+}
+
+/// Whether a grid line of `step` seconds of media time lies in (`since`, `t`] (the grids of
+/// confirmations and of the track's jumps).
+fn crosses_grid(since: f64, t: f64, step: f64) -> bool {
+    (t / step).floor() > (since / step).floor()
 }
 
 /// Weighted median of (value, weight) samples (reorders them); 0 when empty.

@@ -190,14 +190,23 @@ impl FaceDetector {
         cy: f32,
         face_px: f32,
     ) -> Vec<FaceBox> {
-        if luma.len() < width as usize * height as usize {
-            return Vec::new();
+        match NearSquare::new(width, height, cx, cy, face_px, &self.params) {
+            Some(square) => self.detect_in_frame(&square, luma, width, height),
+            None => Vec::new(),
         }
-        let Some(square) = NearSquare::new(width, height, cx, cy, face_px, &self.params) else {
-            return Vec::new();
-        };
-        match square.cut(luma, width) {
-            Some(roi) => self.detect_in(&square, &roi),
+    }
+
+    /// `detect_near`'s search in `square` of a `width` x `height` frame (none if the frame
+    /// is shorter than that).
+    pub fn detect_in_frame(
+        &mut self,
+        square: &NearSquare,
+        luma: &[u8],
+        width: u32,
+        height: u32,
+    ) -> Vec<FaceBox> {
+        match square.cut(luma, width, height) {
+            Some(roi) => self.detect_in(square, &roi),
             None => Vec::new(),
         }
     }
@@ -291,9 +300,12 @@ impl NearSquare {
         })
     }
 
-    /// The square's pixels out of a `width`-wide frame; `None` if the frame is shorter than
-    /// its size says.
-    pub fn cut(&self, luma: &[u8], width: u32) -> Option<Vec<u8>> {
+    /// The square's pixels out of a `width` x `height` frame; `None` if the frame is shorter
+    /// than its size says.
+    pub fn cut(&self, luma: &[u8], width: u32, height: u32) -> Option<Vec<u8>> {
+        if luma.len() < width as usize * height as usize {
+            return None;
+        }
         let (x0, w) = (self.x0 as usize, self.rw as usize);
         let mut roi = Vec::with_capacity(w * self.rh as usize);
         for y in self.y0..self.y0 + self.rh {
