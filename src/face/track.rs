@@ -116,7 +116,7 @@ pub fn sample_crop(luma: &[u8], width: usize, height: usize, pose: &FacePose, ou
 pub struct CropSampler {
     reduced: Vec<f32>,
     /// Scratch: per-column sums of one band of `factor` rows.
-    col_sums: Vec<u32>,
+    col_sums: Vec<u16>,
     rw: usize,
     rh: usize,
     /// Reduction factor and the frame position of the reduced image's origin.
@@ -166,8 +166,9 @@ impl CropSampler {
             for dy in 0..f {
                 let start = (y0 + ry * f + dy) * width + x0;
                 let row = &luma[start..start + cols];
+                // u16 lanes, twice as many per vector as u32: at most 16 rows of 255.
                 for (acc, &v) in self.col_sums.iter_mut().zip(row) {
-                    *acc += v as u32;
+                    *acc += u16::from(v);
                 }
             }
             let out = &mut self.reduced[ry * rw..(ry + 1) * rw];
@@ -181,7 +182,7 @@ impl CropSampler {
                 5 => sum_blocks::<5>(&self.col_sums, out, inv),
                 _ => {
                     for (o, block) in out.iter_mut().zip(self.col_sums.chunks_exact(f)) {
-                        *o = block.iter().sum::<u32>() as f32 * inv;
+                        *o = block.iter().map(|&v| u32::from(v)).sum::<u32>() as f32 * inv;
                     }
                 }
             }
@@ -289,11 +290,11 @@ impl CropSampler {
 }
 
 /// `out[i]` = the sum of `sums[i * F..(i + 1) * F]`, times `inv`.
-fn sum_blocks<const F: usize>(sums: &[u32], out: &mut [f32], inv: f32) {
+fn sum_blocks<const F: usize>(sums: &[u16], out: &mut [f32], inv: f32) {
     for (o, block) in out.iter_mut().zip(sums.chunks_exact(F)) {
-        let mut acc = 0;
+        let mut acc = 0u32;
         for &v in block {
-            acc += v;
+            acc += u32::from(v);
         }
         *o = acc as f32 * inv;
     }
