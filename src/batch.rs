@@ -167,23 +167,20 @@ pub fn pool_size(requested: Option<NonZeroUsize>, clips: usize) -> usize {
     n.min(clips).max(1)
 }
 
-/// Frames read ahead for a clip analysed while `workers` clips run at once: 6 when every
-/// worker has three cores (its decoder, its measuring and its searches ahead each get one),
-/// else 0. With fewer cores the search ahead takes turns with the decoder, which then
-/// delivers frames later: on two cores, real clips were 7-10 % slower with it (README
-/// "Speed"). A face confirmation costs some 4 to 7 frames' worth of measuring, so 6 frames
-/// ahead it is mostly done when its frame comes up; further ahead, the face has more often
-/// moved off the search square by then. See `AnalyzeOptions::look_ahead`.
-pub fn look_ahead_for(workers: usize) -> usize {
+/// Whether the face confirmations searched ahead for a clip analysed while `workers` clips
+/// run at once go to its capture thread (`AnalyzeOptions::search_on_capture`): unless every
+/// worker has three cores (its decoder, its measuring and its searches ahead each get one).
+/// With fewer, a thread of their own took turns with the decoder, which then delivered
+/// frames later (on two cores real clips were 7-10 % slower with it); the capture thread
+/// only searches while it would otherwise wait (README "Speed").
+pub fn search_on_capture(workers: usize) -> bool {
     let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
-    if cores >= 3 * workers.max(1) {
-        LOOK_AHEAD
-    } else {
-        0
-    }
+    cores < 3 * workers.max(1)
 }
 
-/// Frames read ahead where `look_ahead_for` allows it.
+/// Frames read ahead for clips (`AnalyzeOptions::look_ahead`). A face confirmation costs
+/// some 4 to 7 frames' worth of measuring, so 6 frames ahead it is mostly done when its
+/// frame comes up; further ahead, the face has more often moved off the search square.
 pub const LOOK_AHEAD: usize = 6;
 
 /// Analyses one clip into its event log (and CSV): the same steps whether the clip runs alone
@@ -414,7 +411,7 @@ pub fn run(
     drop(job_tx);
     let (done_tx, done_rx) = crossbeam_channel::unbounded::<(usize, Result<RunSummary>)>();
     let opts = &AnalyzeOptions {
-        look_ahead: opts.look_ahead.min(look_ahead_for(threads)),
+        search_on_capture: search_on_capture(threads),
         ..opts.clone()
     };
     let spawn_error = std::thread::scope(|s| {

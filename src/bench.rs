@@ -85,7 +85,8 @@ pub fn analyze_clip(
     let source = open_clip(clip)?;
     // As `analyze CLIP` runs it.
     let opts = &AnalyzeOptions {
-        look_ahead: crate::batch::look_ahead_for(1),
+        look_ahead: crate::batch::LOOK_AHEAD,
+        search_on_capture: crate::batch::search_on_capture(1),
         ..opts.clone()
     };
     let start = Instant::now();

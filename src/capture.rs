@@ -1,10 +1,11 @@
 //! Capture thread: pulls frames from a `FrameSource` and sends them over a bounded channel.
 //!
-//! Input: any `FrameSource` (clip decoder, camera, test double). Output: `CaptureMsg`s on
-//! `rx_frames`. Thread: its own, named `twitchwatch-capture`.
+//! Input: any `FrameSource` (clip decoder, camera, test double), and optionally chores
+//! (`Chore`) to do while the analysis is behind. Output: `CaptureMsg`s on `rx_frames`.
+//! Thread: its own, named `twitchwatch-capture`.
 
 use crate::source::{Frame, FrameSource, SourceError, SourceInfo};
-use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
+use crossbeam_channel::{Receiver, Select, Sender, TrySendError, bounded};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
@@ -17,6 +18,11 @@ pub enum Backpressure {
     /// Drop the oldest queued frame and count it: the source is never stalled (cameras).
     DropOldest,
 }
+
+/// Work handed to the capture thread, done while its channel is full (the analysis is
+/// behind and the decoder would only wait): a clip's face confirmations searched ahead
+/// (`face::ahead`), on machines with no core to spare for them.
+pub type Chore = Box<dyn FnOnce() + Send>;
 
 #[derive(Debug)]
 pub enum CaptureMsg {
@@ -35,11 +41,15 @@ pub struct Capture {
 }
 
 impl Capture {
-    /// Starts the capture thread. `capacity` bounds the frames in flight (memory).
+    /// Starts the capture thread. `capacity` bounds the frames in flight (memory). With
+    /// `Backpressure::Block`, the thread does the `rx_chores` that come while it waits for
+    /// room in the channel, or while the channel is at least half full (never while the
+    /// analysis waits for a frame).
     pub fn spawn(
         mut source: Box<dyn FrameSource>,
         capacity: usize,
         policy: Backpressure,
+        rx_chores: Option<Receiver<Chore>>,
     ) -> std::io::Result<Self> {
         let info = source.info().clone();
         let (tx_frames, rx_frames) = bounded(capacity.max(1));
@@ -50,7 +60,12 @@ impl Capture {
             std::thread::Builder::new()
                 .name("twitchwatch-capture".into())
                 .spawn(move || {
-                    capture_loop(source.as_mut(), tx_frames, rx_own, policy, &stop, &dropped)
+                    let ends = Ends {
+                        tx_frames,
+                        rx_own,
+                        rx_chores,
+                    };
+                    capture_loop(source.as_mut(), ends, policy, &stop, &dropped)
                 })?
         };
         Ok(Self {
@@ -98,15 +113,76 @@ impl Drop for Capture {
     }
 }
 
+/// The capture thread's channel ends.
+struct Ends {
+    tx_frames: Sender<CaptureMsg>,
+    /// The frames channel's own receiving end, to drop the oldest frame (`DropOldest`).
+    rx_own: Receiver<CaptureMsg>,
+    rx_chores: Option<Receiver<Chore>>,
+}
+
+impl Ends {
+    /// Does a waiting chore now if the analysis has half a channel of frames to go on: a
+    /// chore done only once the channel is full would often come too late to be used.
+    fn chore_if_ahead(&mut self) {
+        let Some(rx) = &self.rx_chores else { return };
+        let cap = self.tx_frames.capacity().unwrap_or(usize::MAX);
+        if self.tx_frames.len() * 2 >= cap {
+            match rx.try_recv() {
+                Ok(chore) => self.run_chore(chore),
+                Err(crossbeam_channel::TryRecvError::Disconnected) => self.rx_chores = None,
+                Err(_) => {}
+            }
+        }
+    }
+
+    fn run_chore(&mut self, chore: Chore) {
+        // A chore catches its own panics (`face::ahead`); this is a guard, so that a bug in
+        // one can never end the capture.
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(chore)).is_err() {
+            tracing::error!("a chore on the capture thread panicked; no more chores");
+            self.rx_chores = None;
+        }
+    }
+
+    /// Sends `msg`, waiting for room; meanwhile does the chores that come. False once the
+    /// analysis has hung up.
+    fn send_or_do_chores(&mut self, mut msg: CaptureMsg) -> bool {
+        loop {
+            msg = match self.tx_frames.try_send(msg) {
+                Ok(()) => return true,
+                Err(TrySendError::Disconnected(_)) => return false,
+                Err(TrySendError::Full(m)) => m,
+            };
+            let Some(rx_chores) = &self.rx_chores else {
+                return self.tx_frames.send(msg).is_ok();
+            };
+            // Room for the frame or a chore, whichever comes first.
+            let mut sel = Select::new();
+            let send = sel.send(&self.tx_frames);
+            sel.recv(rx_chores);
+            let op = sel.select();
+            if op.index() == send {
+                return op.send(&self.tx_frames, msg).is_ok();
+            }
+            match op.recv(rx_chores) {
+                Ok(chore) => self.run_chore(chore),
+                // Nobody hands out chores any more.
+                Err(_) => self.rx_chores = None,
+            }
+        }
+    }
+}
+
 fn capture_loop(
     source: &mut dyn FrameSource,
-    tx_frames: Sender<CaptureMsg>,
-    rx_own: Receiver<CaptureMsg>,
+    mut ends: Ends,
     policy: Backpressure,
     stop: &AtomicBool,
     dropped: &AtomicU64,
 ) {
     while !stop.load(Ordering::Relaxed) {
+        ends.chore_if_ahead();
         // A panic inside a decoder must not look like the end of the clip: it becomes an
         // error, so the run stops with a message, the log keeps what was found, exit non-zero.
         let next = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| source.next_frame()));
@@ -121,18 +197,18 @@ fn capture_loop(
         let last = matches!(msg, CaptureMsg::Failed(_));
         match policy {
             Backpressure::Block => {
-                if tx_frames.send(msg).is_err() {
+                if !ends.send_or_do_chores(msg) {
                     return;
                 }
             }
             Backpressure::DropOldest => {
                 let mut msg = msg;
                 loop {
-                    match tx_frames.try_send(msg) {
+                    match ends.tx_frames.try_send(msg) {
                         Ok(()) => break,
                         Err(TrySendError::Disconnected(_)) => return,
                         Err(TrySendError::Full(m)) => {
-                            if let Ok(CaptureMsg::Frame(_)) = rx_own.try_recv() {
+                            if let Ok(CaptureMsg::Frame(_)) = ends.rx_own.try_recv() {
                                 dropped.fetch_add(1, Ordering::Relaxed);
                             }
                             msg = m;
@@ -205,7 +281,7 @@ mod tests {
 
     #[test]
     fn blocking_capture_delivers_every_frame_then_the_error() {
-        let cap = Capture::spawn(counting(100, true), 2, Backpressure::Block).unwrap();
+        let cap = Capture::spawn(counting(100, true), 2, Backpressure::Block, None).unwrap();
         let msgs: Vec<_> = cap.rx_frames().iter().collect();
         assert_eq!(msgs.len(), 101);
         assert!(matches!(msgs[100], CaptureMsg::Failed(_)));
@@ -216,7 +292,7 @@ mod tests {
 
     #[test]
     fn drop_oldest_never_blocks_and_keeps_the_newest() {
-        let cap = Capture::spawn(counting(1000, false), 4, Backpressure::DropOldest).unwrap();
+        let cap = Capture::spawn(counting(1000, false), 4, Backpressure::DropOldest, None).unwrap();
         // Consume nothing until the source is done.
         std::thread::sleep(std::time::Duration::from_millis(200));
         let got: Vec<u64> = cap
@@ -230,6 +306,44 @@ mod tests {
         assert!(got.len() <= 4);
         assert_eq!(got.last(), Some(&999));
         assert_eq!(cap.dropped() + got.len() as u64, 1000);
+    }
+
+    #[test]
+    fn chores_are_done_while_the_channel_is_full_and_every_frame_still_arrives() {
+        let (tx_chores, rx_chores) = bounded::<Chore>(1);
+        let cap =
+            Capture::spawn(counting(50, false), 2, Backpressure::Block, Some(rx_chores)).unwrap();
+        // The consumer is not reading: the channel fills, and the thread takes the chores.
+        let (tx_done, rx_done) = bounded(8);
+        for i in 0..3 {
+            let tx_done = tx_done.clone();
+            tx_chores
+                .send(Box::new(move || tx_done.send(i).unwrap()))
+                .unwrap();
+            let got = rx_done.recv_timeout(std::time::Duration::from_secs(10));
+            assert_eq!(got, Ok(i), "chore {i} done with the channel full");
+        }
+        // A panicking chore is caught and ends the chores, not the capture.
+        tx_chores.send(Box::new(|| panic!("chore bug"))).unwrap();
+        drop(tx_chores);
+        let frames = cap
+            .rx_frames()
+            .iter()
+            .filter(|m| matches!(m, CaptureMsg::Frame(_)))
+            .count();
+        assert_eq!(frames, 50);
+    }
+
+    #[test]
+    fn a_closed_chores_queue_loses_no_frame() {
+        let (tx_chores, rx_chores) = bounded::<Chore>(1);
+        drop(tx_chores);
+        let cap =
+            Capture::spawn(counting(30, true), 1, Backpressure::Block, Some(rx_chores)).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let msgs: Vec<_> = cap.rx_frames().iter().collect();
+        assert_eq!(msgs.len(), 31);
+        assert!(matches!(msgs[30], CaptureMsg::Failed(_)));
     }
 
     /// A decoder that panics after two frames.
@@ -257,7 +371,7 @@ mod tests {
     #[test]
     fn a_panicking_decoder_is_an_error_not_the_end_of_the_clip() {
         let src = Box::new(Panicking(SourceInfo::default(), 0));
-        let cap = Capture::spawn(src, 2, Backpressure::Block).unwrap();
+        let cap = Capture::spawn(src, 2, Backpressure::Block, None).unwrap();
         let msgs: Vec<_> = cap.rx_frames().iter().collect();
         assert_eq!(msgs.len(), 3);
         match &msgs[2] {
@@ -270,7 +384,7 @@ mod tests {
 
     #[test]
     fn shutdown_joins_a_blocked_thread() {
-        let cap = Capture::spawn(counting(u64::MAX, false), 1, Backpressure::Block).unwrap();
+        let cap = Capture::spawn(counting(u64::MAX, false), 1, Backpressure::Block, None).unwrap();
         cap.shutdown();
     }
 }

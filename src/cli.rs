@@ -249,7 +249,8 @@ fn analyze_batch(a: &AnalyzeArgs, clips: &[PathBuf]) -> Result<()> {
 fn clip_options(a: &AnalyzeArgs) -> Result<AnalyzeOptions> {
     let mut opts = analyze_options(a.mirrored);
     // For one clip at a time (`batch::run` takes it down for several).
-    opts.look_ahead = batch::look_ahead_for(1);
+    opts.look_ahead = batch::LOOK_AHEAD;
+    opts.search_on_capture = batch::search_on_capture(1);
     opts.save_frames = a
         .save_frames
         .as_deref()
@@ -414,7 +415,8 @@ fn analyze_with(clip: &Path, opts: &AnalyzeOptions, keep_dir: Option<&Path>) -> 
     let source = open_clip(clip)?;
     // One clip at a time here.
     let opts = &AnalyzeOptions {
-        look_ahead: batch::look_ahead_for(1),
+        look_ahead: batch::LOOK_AHEAD,
+        search_on_capture: batch::search_on_capture(1),
         ..opts.clone()
     };
     let mut file_sink = match keep_dir {

@@ -5,6 +5,7 @@
 //! Input: `Frame`s in order. Output: one `FrameSignals` per frame. Thread: analysis.
 
 use crate::anatomy::{RegionKind, Side};
+use crate::capture::Chore;
 use crate::face::ahead::{AheadCounts, ConfirmAhead};
 use crate::face::detector::{DetectorParams, FaceBox, FaceDetector, NearSquare};
 use crate::face::regions::{CROP_EXPAND, RegionLayout};
@@ -12,6 +13,7 @@ use crate::face::track::{CropSampler, FacePose};
 use crate::flow::{FlowParams, FlowVec, LucasKanade, Plane, Pyramid, fit_affine};
 use crate::look::{EyeLook, LookParams, LookSignals};
 use crate::source::Frame;
+use crossbeam_channel::Receiver;
 
 /// Measurement parameters. Times in seconds of media time, sizes in crop pixels.
 #[derive(Debug, Clone, PartialEq)]
@@ -130,7 +132,8 @@ pub struct FrameSignals {
 pub struct MotionAnalyzer {
     params: MotionParams,
     detector: FaceDetector,
-    /// Confirmations searched ahead on another thread (`confirm_ahead`, `look_ahead`).
+    /// Confirmations searched ahead elsewhere (`confirm_ahead`, `confirm_ahead_on_capture`,
+    /// `look_ahead`).
     ahead: Option<ConfirmAhead>,
     /// Media time of the last frame `look_ahead` saw.
     ahead_t: f64,
@@ -260,7 +263,16 @@ impl MotionAnalyzer {
         Ok(())
     }
 
-    /// How often confirmations came from searches ahead (none without `confirm_ahead`).
+    /// Searches for the face ahead of time from now on, for the frames shown to
+    /// `look_ahead`, as chores on the returned queue: for the capture thread to do while
+    /// it waits (`Capture::spawn`). The same results; sooner where it has time to spare.
+    pub fn confirm_ahead_on_capture(&mut self) -> Receiver<Chore> {
+        let (ahead, rx_chores) = ConfirmAhead::with_chores(self.params.detector.clone());
+        self.ahead = Some(ahead);
+        rx_chores
+    }
+
+    /// How often confirmations came from searches ahead (none without `confirm_ahead*`).
     pub fn ahead_counts(&self) -> AheadCounts {
         self.ahead
             .as_ref()

@@ -23,10 +23,14 @@ pub struct AnalyzeOptions {
     /// Keep video of each twitch (`--save-frames`); `None`: no frame is ever written.
     pub save_frames: Option<SaveFramesParams>,
     /// Frames read ahead of the one being measured, so that the face confirmations due in
-    /// them are searched on a thread of their own meanwhile (`MotionAnalyzer::look_ahead`;
-    /// the same results). 0: none, and no such thread. For clips with three cores or more
-    /// each (`batch::look_ahead_for`); live sessions keep their delay and CPU share small.
+    /// them are searched elsewhere meanwhile (`MotionAnalyzer::look_ahead`; the same
+    /// results). 0: none. For clips (`batch::LOOK_AHEAD`); live sessions keep their
+    /// delay and CPU share small.
     pub look_ahead: usize,
+    /// Those searches run on the capture thread while it waits for room in its channel
+    /// (`capture::Chore`), not on a thread of their own: for machines with no core to
+    /// spare for them (`batch::search_on_capture`).
+    pub search_on_capture: bool,
 }
 
 /// What a finished (or interrupted) run saw.
@@ -130,9 +134,12 @@ pub fn run(
     })
     .map_err(RunError::Sink)?;
 
-    let capture = Capture::spawn(source, opts.channel_capacity.max(2), Backpressure::Block)
-        .map_err(RunError::Thread)?;
     let mut state = RunState::new(opts);
+    let rx_chores = (opts.look_ahead > 0 && opts.search_on_capture)
+        .then(|| state.motion.confirm_ahead_on_capture());
+    let capacity = opts.channel_capacity.max(2);
+    let capture = Capture::spawn(source, capacity, Backpressure::Block, rx_chores)
+        .map_err(RunError::Thread)?;
     if let Some(p) = &opts.save_frames {
         state.save_frames(FrameSaver::start(p.clone()).map_err(RunError::SaveFrames)?);
     }
@@ -175,9 +182,10 @@ pub fn run(
     if ahead > 0 {
         let c = state.motion.ahead_counts();
         tracing::debug!(
-            "face confirmations searched ahead: {} used, {} not",
+            "face confirmations searched ahead: {} used, {} not, {} not started",
             c.used,
-            c.wasted
+            c.wasted,
+            c.not_started
         );
     }
     state
@@ -234,6 +242,7 @@ impl RunState {
     pub fn new(opts: &AnalyzeOptions) -> Self {
         let mut motion = MotionAnalyzer::new(opts.motion.clone());
         if opts.look_ahead > 0
+            && !opts.search_on_capture
             && let Err(e) = motion.confirm_ahead()
         {
             // Only slower without it.

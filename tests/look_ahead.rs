@@ -1,6 +1,7 @@
-//! Face confirmations searched ahead on their own thread (`AnalyzeOptions::look_ahead`,
-//! README "Speed"): the same signals and events as searching in line, whether the search
-//! ahead is used or wasted, and a failing source still has every frame read ahead measured.
+//! Face confirmations searched ahead on their own thread or on the capture thread
+//! (`AnalyzeOptions::look_ahead`, `search_on_capture`, README "Speed"): the same signals and
+//! events as searching in line, whether the search ahead is used, wasted or never started,
+//! and a failing source still has every frame read ahead measured.
 
 mod common;
 use common::sample;
@@ -8,6 +9,7 @@ use common::sample;
 use twitchwatch::bench::synth_frames;
 use twitchwatch::cli::analyze_options;
 use twitchwatch::events::Event;
+use twitchwatch::face::ahead::AheadCounts;
 use twitchwatch::motion::{MotionAnalyzer, MotionParams};
 use twitchwatch::pipeline::{self, RunError};
 use twitchwatch::source::{Frame, FrameSource, SourceError, SourceInfo, open_clip};
@@ -34,6 +36,58 @@ fn signals(frames: &[Frame], k: Option<usize>) -> (Vec<String>, u64, u64) {
     (out, c.used, c.wasted)
 }
 
+/// `signals` with the searches handed out as chores, done by a helper thread (as the
+/// capture thread would when it has time) that looks for one at every `every`-th frame:
+/// with `every` > 1 some are still queued when their frame comes up. Also the counts.
+fn signals_with_chores(frames: &[Frame], k: usize, every: usize) -> (Vec<String>, AheadCounts) {
+    let mut m = MotionAnalyzer::new(MotionParams::default());
+    let rx_chores = m.confirm_ahead_on_capture();
+    let (tx_go, rx_go) = crossbeam_channel::unbounded::<()>();
+    let helper = std::thread::spawn(move || {
+        for () in rx_go {
+            if let Ok(chore) = rx_chores.try_recv() {
+                chore();
+            }
+        }
+    });
+    let mut shown = 0;
+    let mut show = |m: &mut MotionAnalyzer, f: &Frame| {
+        m.look_ahead(f);
+        // At every `every`-th frame shown, the helper takes the search queued, if any.
+        shown += 1;
+        if shown % every == 0 {
+            let _ = tx_go.send(());
+        }
+    };
+    for f in frames.iter().take(k) {
+        show(&mut m, f);
+    }
+    let mut out = vec![];
+    for (i, f) in frames.iter().enumerate() {
+        if let Some(ahead) = frames.get(i + k) {
+            show(&mut m, ahead);
+        }
+        out.push(format!("{:?}", m.process(f)));
+    }
+    drop(tx_go);
+    helper.join().expect("helper ends");
+    (out, m.ahead_counts())
+}
+
+#[test]
+fn searches_on_the_capture_thread_change_no_signal_started_or_not() {
+    let frames = synth_frames(480, 360, 150.0, 450, 3);
+    let (inline, _, _) = signals(&frames, None);
+    // Every frame lets the helper look: most searches are done ahead.
+    let (all, c) = signals_with_chores(&frames, 8, 1);
+    assert_eq!(all, inline, "searched on the helper");
+    assert!(c.used >= 20, "{c:?}");
+    // The helper looks rarely: many searches are taken back and done in line.
+    let (some, c) = signals_with_chores(&frames, 8, 20);
+    assert_eq!(some, inline, "searched on the helper or in line");
+    assert!(c.not_started > 0, "{c:?}");
+}
+
 #[test]
 fn searching_ahead_changes_no_signal_used_or_not() {
     // 15 s with the synthetic person's head moving now and then.
@@ -53,9 +107,14 @@ fn searching_ahead_changes_no_signal_used_or_not() {
     assert!(wasted > 0, "some searches 45 frames ahead are wasted");
 }
 
-fn run(source: Box<dyn FrameSource>, look_ahead: usize) -> (Vec<Event>, Result<(), RunError>) {
+fn run(
+    source: Box<dyn FrameSource>,
+    look_ahead: usize,
+    search_on_capture: bool,
+) -> (Vec<Event>, Result<(), RunError>) {
     let opts = pipeline::AnalyzeOptions {
         look_ahead,
+        search_on_capture,
         ..analyze_options(false)
     };
     let mut events = vec![];
@@ -71,10 +130,12 @@ fn run(source: Box<dyn FrameSource>, look_ahead: usize) -> (Vec<Event>, Result<(
 fn sample_clips_give_the_same_events_with_and_without_reading_ahead() {
     for name in ["clonic_left.mp4", "mixed.mp4"] {
         let clip = sample(name);
-        let (plain, r0) = run(open_clip(&clip).expect("opens"), 0);
-        let (ahead, r8) = run(open_clip(&clip).expect("opens"), 8);
-        assert!(r0.is_ok() && r8.is_ok(), "{name}");
-        assert_eq!(ahead, plain, "{name}");
+        let (plain, r0) = run(open_clip(&clip).expect("opens"), 0, false);
+        let (ahead, r8) = run(open_clip(&clip).expect("opens"), 8, false);
+        let (chores, r6) = run(open_clip(&clip).expect("opens"), 6, true);
+        assert!(r0.is_ok() && r8.is_ok() && r6.is_ok(), "{name}");
+        assert_eq!(ahead, plain, "{name}: on a thread of their own");
+        assert_eq!(chores, plain, "{name}: on the capture thread");
     }
 }
 
@@ -100,19 +161,21 @@ impl FrameSource for Truncated {
 fn frames_read_ahead_of_a_failing_source_are_all_measured() {
     let frames = synth_frames(320, 240, 100.0, 100, 5);
     let n = frames.len() as u64;
-    let source = Box::new(Truncated(frames.into_iter(), SourceInfo::default()));
-    let (events, r) = run(source, 8);
-    assert!(matches!(r, Err(RunError::Source(_))), "{r:?}");
-    let frames_seen = events.iter().find_map(|e| match e {
-        Event::Summary { frames, error, .. } => {
-            assert!(error.is_some(), "the summary says why the run ended");
-            Some(*frames)
-        }
-        _ => None,
-    });
-    assert_eq!(
-        frames_seen,
-        Some(n),
-        "every frame before the failure is measured"
-    );
+    for on_capture in [false, true] {
+        let source = Box::new(Truncated(frames.clone().into_iter(), SourceInfo::default()));
+        let (events, r) = run(source, 8, on_capture);
+        assert!(matches!(r, Err(RunError::Source(_))), "{r:?}");
+        let frames_seen = events.iter().find_map(|e| match e {
+            Event::Summary { frames, error, .. } => {
+                assert!(error.is_some(), "the summary says why the run ended");
+                Some(*frames)
+            }
+            _ => None,
+        });
+        assert_eq!(
+            frames_seen,
+            Some(n),
+            "every frame before the failure is measured (on the capture thread: {on_capture})"
+        );
+    }
 }

@@ -227,6 +227,7 @@ pub fn run_session(
         Box::new(source),
         opts.capacity.max(1),
         Backpressure::DropOldest,
+        None,
     )
     .map_err(LiveError::Thread)?;
     let mut settings = opts.settings.clone();
