@@ -8,7 +8,8 @@
 //!
 //! Input: a frame index, a `NearSquare` and its pixels. Output: the faces in it. Thread:
 //! either `twitchwatch-confirm`, owned by this (with three cores or more per clip), or the
-//! capture thread, as a `Chore` it does while its channel is full (`batch::search_on_capture`).
+//! capture thread, as a `Chore` it does while the analysis has frames enough to go on
+//! (`batch::search_on_capture`).
 
 use crate::capture::Chore;
 use crate::face::detector::{DetectorParams, FaceBox, FaceDetector, NearSquare};
