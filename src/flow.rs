@@ -273,14 +273,16 @@ pub struct LucasKanade {
     grad_y: Vec<f32>,
     /// Answers on the coarsest level per pixel, within one `track` call.
     coarse: Vec<Option<((f32, f32), f32)>>,
-    /// Never the AVX kernel (tests compare the two).
-    sse_only: bool,
+    /// Run the kernel on AVX registers: the CPU has them (`new`; tests compare the two).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    avx: bool,
 }
 
 impl LucasKanade {
     pub fn new(params: FlowParams) -> Self {
         Self {
             params,
+            avx: has_avx(),
             ..Self::default()
         }
     }
@@ -420,8 +422,8 @@ impl LucasKanade {
         gy: f32,
     ) -> ((f32, f32), f32) {
         #[cfg(target_arch = "x86_64")]
-        if !self.sse_only && std::arch::is_x86_feature_detected!("avx") {
-            // SAFETY: the CPU has AVX (checked just now).
+        if self.avx {
+            // SAFETY: `avx` is only set where the CPU has AVX (`new`).
             return unsafe { self.track_level_avx::<ROWS>(prev, cur, l, px, py, gx, gy) };
         }
         self.track_level_lanes::<ROWS, f32x8>(prev, cur, l, px, py, gx, gy)
@@ -726,6 +728,14 @@ fn reduce_halves(a: std::arch::x86_64::__m128, b: std::arch::x86_64::__m128) -> 
 #[inline]
 fn lane_sums2(u: f32x8, v: f32x8) -> (f32, f32) {
     (lane_sum8(u), lane_sum8(v))
+}
+
+/// Whether this CPU runs AVX instructions.
+fn has_avx() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return std::arch::is_x86_feature_detected!("avx");
+    #[cfg(not(target_arch = "x86_64"))]
+    false
 }
 
 /// Eight `f32` lanes as the Lucas–Kanade kernel uses them: `wide::f32x8` (two SSE registers
@@ -1275,7 +1285,7 @@ mod tests {
             pa.build_with_gradients(&a, params.levels);
             pb.build(&b, params.levels);
             let mut sse = LucasKanade::new(params.clone());
-            sse.sse_only = true;
+            sse.avx = false;
             let mut auto = LucasKanade::new(params);
             let mut want = vec![FlowVec::default(); pts.len()];
             let mut got = want.clone();

@@ -14,24 +14,38 @@ use twitchwatch::motion::{MotionAnalyzer, MotionParams};
 use twitchwatch::pipeline::{self, RunError};
 use twitchwatch::source::{Frame, FrameSource, SourceError, SourceInfo, open_clip};
 
+/// Debug text of each frame's signals (NaN-safe and exact for floats: shortest round-trip
+/// form), each frame first handed to `show` `k` frames before it is measured.
+fn measure(
+    m: &mut MotionAnalyzer,
+    frames: &[Frame],
+    k: usize,
+    mut show: impl FnMut(&mut MotionAnalyzer, &Frame),
+) -> Vec<String> {
+    for f in frames.iter().take(k) {
+        show(m, f);
+    }
+    let mut out = vec![];
+    for (i, f) in frames.iter().enumerate() {
+        if let Some(ahead) = frames.get(i + k) {
+            show(m, ahead);
+        }
+        out.push(format!("{:?}", m.process(f)));
+    }
+    out
+}
+
 /// Per-frame signals of `frames`, each frame shown to `look_ahead` `k` frames before it is
 /// measured (`None`: no search ahead at all). Also the searches used and wasted.
 fn signals(frames: &[Frame], k: Option<usize>) -> (Vec<String>, u64, u64) {
     let mut m = MotionAnalyzer::new(MotionParams::default());
-    if let Some(k) = k {
-        m.confirm_ahead().expect("thread starts");
-        for f in frames.iter().take(k) {
-            m.look_ahead(f);
+    let out = match k {
+        Some(k) => {
+            m.confirm_ahead().expect("thread starts");
+            measure(&mut m, frames, k, |m, f| m.look_ahead(f))
         }
-    }
-    let mut out = vec![];
-    for (i, f) in frames.iter().enumerate() {
-        if let Some(ahead) = k.and_then(|k| frames.get(i + k)) {
-            m.look_ahead(ahead);
-        }
-        // Debug text: NaN-safe and exact for floats (shortest round-trip form).
-        out.push(format!("{:?}", m.process(f)));
-    }
+        None => measure(&mut m, frames, 0, |_, _| {}),
+    };
     let c = m.ahead_counts();
     (out, c.used, c.wasted)
 }
@@ -51,24 +65,14 @@ fn signals_with_chores(frames: &[Frame], k: usize, every: usize) -> (Vec<String>
         }
     });
     let mut shown = 0;
-    let mut show = |m: &mut MotionAnalyzer, f: &Frame| {
+    let out = measure(&mut m, frames, k, |m, f| {
         m.look_ahead(f);
         // At every `every`-th frame shown, the helper takes the search queued, if any.
         shown += 1;
         if shown % every == 0 {
             let _ = tx_go.send(());
         }
-    };
-    for f in frames.iter().take(k) {
-        show(&mut m, f);
-    }
-    let mut out = vec![];
-    for (i, f) in frames.iter().enumerate() {
-        if let Some(ahead) = frames.get(i + k) {
-            show(&mut m, ahead);
-        }
-        out.push(format!("{:?}", m.process(f)));
-    }
+    });
     drop(tx_go);
     helper.join().expect("helper ends");
     (out, m.ahead_counts())

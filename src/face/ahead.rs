@@ -93,19 +93,15 @@ impl ConfirmAhead {
         if self.pending.is_some() {
             // A search nobody took (its frame's square had moved): drop it if it is done
             // or was never started.
-            if self.rx_job.try_recv().is_ok() {
-                self.pending = None;
-                self.counts.wasted += 1;
-            } else {
+            if self.rx_job.try_recv().is_err() {
                 match self.rx_done.try_recv() {
-                    Ok(_) => {
-                        self.pending = None;
-                        self.counts.wasted += 1;
-                    }
+                    Ok(_) => {}
                     Err(TryRecvError::Empty) => return,
                     Err(TryRecvError::Disconnected) => return self.stop(),
                 }
             }
+            self.pending = None;
+            self.counts.wasted += 1;
         }
         let Some(tx) = &self.tx_job else {
             return;

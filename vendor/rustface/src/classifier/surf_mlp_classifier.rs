@@ -175,6 +175,9 @@ struct Layer {
     weights_by_block: Vec<f32x8>,
     biases: Vec<f32>,
     act_func: fn(f32) -> f32,
+    /// `compute` on AVX registers: the CPU has them (checked once, in `new`).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    avx: bool,
 }
 
 impl Layer {
@@ -199,6 +202,10 @@ impl Layer {
                 weights_by_block[b * input_dim + i] = f32x8::new(lanes);
             }
         }
+        #[cfg(target_arch = "x86_64")]
+        let avx = std::arch::is_x86_feature_detected!("avx");
+        #[cfg(not(target_arch = "x86_64"))]
+        let avx = false;
         Layer {
             input_dim,
             output_dim,
@@ -206,6 +213,7 @@ impl Layer {
             weights_by_block,
             biases,
             act_func,
+            avx,
         }
     }
 
@@ -215,12 +223,12 @@ impl Layer {
     /// one-output-at-a-time loop (`compute_reference`), so the results are identical to
     /// the bit.
     ///
-    /// With AVX (checked at run time) each block of eight is one 256-bit register instead of
+    /// With AVX (checked at run time, once per layer) each block of eight is one 256-bit register instead of
     /// two SSE ones: the same operations per lane, so the same bits again.
     fn compute(&self, input: &[f32], output: &mut [f32]) {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx") {
-            // SAFETY: the CPU has AVX (checked just now).
+        if self.avx {
+            // SAFETY: `avx` is only set where the CPU has AVX (`new`).
             return unsafe { self.compute_avx(input, output) };
         }
         self.compute_sse(input, output)
