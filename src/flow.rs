@@ -972,74 +972,103 @@ impl Affine {
     }
 }
 
-/// Robust (iteratively reweighted, Tukey) affine fit of `flows` at `points`.
-/// Returns `None` when too few points are reliable.
+/// Scratch for `fit_affine`, kept across frames so that a fit allocates nothing.
+#[derive(Debug, Default)]
+pub struct AffineScratch {
+    /// Per point: its position about the centre, as the least-squares rows use it.
+    rows: Vec<[f64; 2]>,
+    /// Per point: the weight of this round of the reweighting.
+    robust_w: Vec<f64>,
+    /// The residuals of the reliable points (for their median).
+    reliable: Vec<f32>,
+}
+
+/// Robust (iteratively reweighted, Tukey) affine fit of `flows` at `points`. `residuals`
+/// gets each point's distance from the fitted motion (pixels). Returns `None` when too few
+/// points are reliable.
 pub fn fit_affine(
     points: &[(f32, f32)],
     flows: &[FlowVec],
-    weights: &mut Vec<f32>,
+    residuals: &mut Vec<f32>,
+    scratch: &mut AffineScratch,
 ) -> Option<Affine> {
     let n = points.len().min(flows.len());
-    weights.clear();
-    weights.extend(flows[..n].iter().map(|f| f.weight));
-    let reliable = weights.iter().filter(|w| **w > 0.0).count();
+    let (points, flows) = (&points[..n], &flows[..n]);
+    residuals.clear();
+    let reliable = flows.iter().filter(|f| f.weight > 0.0).count();
     if reliable < 6 {
         return None;
     }
     let (mut cx, mut cy, mut sw) = (0.0f64, 0.0f64, 0.0f64);
-    for i in 0..n {
-        cx += (weights[i] * points[i].0) as f64;
-        cy += (weights[i] * points[i].1) as f64;
-        sw += weights[i] as f64;
+    for (p, f) in points.iter().zip(flows) {
+        cx += (f.weight * p.0) as f64;
+        cy += (f.weight * p.1) as f64;
+        sw += f.weight as f64;
     }
     let centre = [(cx / sw) as f32, (cy / sw) as f32];
     let mut model = Affine {
         centre,
         ..Affine::default()
     };
-    let mut residuals = vec![0.0f32; n];
+    let AffineScratch {
+        rows,
+        robust_w,
+        reliable: rel,
+    } = scratch;
+    rows.clear();
+    rows.extend(
+        points
+            .iter()
+            .map(|p| [(p.0 - centre[0]) as f64, (p.1 - centre[1]) as f64]),
+    );
+    residuals.resize(n, 0.0);
     let mut scale = 0.0f32;
     for iter in 0..4 {
-        let mut robust_w = vec![0.0f64; n];
-        for i in 0..n {
-            let base = flows[i].weight as f64;
-            robust_w[i] = if iter == 0 || base == 0.0 {
+        robust_w.clear();
+        robust_w.extend(flows.iter().zip(residuals.iter()).map(|(f, &r)| {
+            let base = f.weight as f64;
+            if iter == 0 || base == 0.0 {
                 base
             } else {
                 // Tukey biweight with c = 4.685 sigma.
-                let u = residuals[i] / (4.685 * scale);
+                let u = r / (4.685 * scale);
                 if u.abs() >= 1.0 {
                     0.0
                 } else {
                     base * ((1.0 - u * u) * (1.0 - u * u)) as f64
                 }
-            };
-        }
-        let next = solve_affine(points, flows, &robust_w, centre)?;
+            }
+        }));
+        let next = solve_affine(rows, flows, robust_w, centre)?;
         model = Affine { centre, ..next };
-        for i in 0..n {
-            let (px, py) = model.predict(points[i].0, points[i].1);
-            residuals[i] = ((flows[i].dx - px).powi(2) + (flows[i].dy - py).powi(2)).sqrt();
+        for ((p, f), r) in points.iter().zip(flows).zip(residuals.iter_mut()) {
+            let (px, py) = model.predict(p.0, p.1);
+            *r = ((f.dx - px).powi(2) + (f.dy - py).powi(2)).sqrt();
         }
-        let mut rel: Vec<f32> = (0..n)
-            .filter(|&i| flows[i].weight > 0.0)
-            .map(|i| residuals[i])
-            .collect();
-        scale = (1.4826 * median(&mut rel)).max(0.05);
+        rel.clear();
+        rel.extend(
+            flows
+                .iter()
+                .zip(residuals.iter())
+                .filter(|(f, _)| f.weight > 0.0)
+                .map(|(_, &r)| r),
+        );
+        scale = (1.4826 * median(rel)).max(0.05);
     }
-    let inliers = (0..n)
-        .filter(|&i| flows[i].weight > 0.0 && residuals[i] < 2.5 * scale)
+    let inliers = flows
+        .iter()
+        .zip(residuals.iter())
+        .filter(|&(f, &r)| f.weight > 0.0 && r < 2.5 * scale)
         .count();
     model.inlier_share = inliers as f32 / reliable as f32;
     model.residual_scale = scale;
-    weights.clear();
-    weights.extend(residuals);
     Some(model)
 }
 
-/// Weighted least squares for dx and dy separately, each `a*u + b*v + t`.
+/// Weighted least squares for dx and dy separately, each `a*u + b*v + t`, with `rows` the
+/// points' (u, v) about `centre`.
 fn solve_affine(
-    points: &[(f32, f32)],
+    rows: &[[f64; 2]],
     flows: &[FlowVec],
     w: &[f64],
     centre: [f32; 2],
@@ -1047,21 +1076,17 @@ fn solve_affine(
     let mut m = [[0.0f64; 3]; 3];
     let mut bx = [0.0f64; 3];
     let mut by = [0.0f64; 3];
-    for i in 0..w.len() {
-        if w[i] <= 0.0 {
+    for ((&[u, v], f), &wi) in rows.iter().zip(flows).zip(w) {
+        if wi <= 0.0 {
             continue;
         }
-        let row = [
-            (points[i].0 - centre[0]) as f64,
-            (points[i].1 - centre[1]) as f64,
-            1.0,
-        ];
+        let row = [u, v, 1.0];
         for r in 0..3 {
             for c in 0..3 {
-                m[r][c] += w[i] * row[r] * row[c];
+                m[r][c] += wi * row[r] * row[c];
             }
-            bx[r] += w[i] * row[r] * flows[i].dx as f64;
-            by[r] += w[i] * row[r] * flows[i].dy as f64;
+            bx[r] += wi * row[r] * f.dx as f64;
+            by[r] += wi * row[r] * f.dy as f64;
         }
     }
     let sx = solve3(m, bx)?;
@@ -1182,7 +1207,7 @@ mod tests {
         let pts = grid(96, 4, 12);
         let f = flow_between(&a, &b, &pts);
         let mut w = vec![];
-        let m = fit_affine(&pts, &f, &mut w).expect("fit");
+        let m = fit_affine(&pts, &f, &mut w, &mut AffineScratch::default()).expect("fit");
         assert!(
             (m.rotation() - ang).abs() < 0.004,
             "rotation {}",

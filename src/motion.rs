@@ -10,7 +10,7 @@ use crate::face::ahead::{AheadCounts, ConfirmAhead};
 use crate::face::detector::{DetectorParams, FaceBox, FaceDetector, NearSquare};
 use crate::face::regions::{CROP_EXPAND, RegionLayout};
 use crate::face::track::{CropSampler, FacePose};
-use crate::flow::{FlowParams, FlowVec, LucasKanade, Plane, Pyramid, fit_affine};
+use crate::flow::{AffineScratch, FlowParams, FlowVec, LucasKanade, Plane, Pyramid, fit_affine};
 use crate::look::{EyeLook, LookParams, LookSignals};
 use crate::source::Frame;
 use crossbeam_channel::Receiver;
@@ -154,7 +154,9 @@ pub struct MotionAnalyzer {
     eye_half_points: f32,
     eye_point_coords: Vec<(f32, f32)>,
     back_flows: Vec<FlowVec>,
-    scratch: Vec<f32>,
+    /// Each grid point's residual after the head's fitted motion (pixels).
+    residuals: Vec<f32>,
+    affine: AffineScratch,
     crop: Plane,
     sampler: CropSampler,
     look: EyeLook,
@@ -214,7 +216,8 @@ impl MotionAnalyzer {
             eye_points,
             eye_point_coords,
             back_flows,
-            scratch: vec![],
+            residuals: vec![],
+            affine: AffineScratch::default(),
             crop: Plane::zeros((n, n)),
             look_crop: Plane::zeros((n, n)),
             sampler: CropSampler::default(),
@@ -364,12 +367,17 @@ impl MotionAnalyzer {
             &self.eye_point_coords,
             &mut self.back_flows,
         );
-        let Some(motion) = fit_affine(&self.points, &self.flows, &mut self.scratch) else {
+        let Some(motion) = fit_affine(
+            &self.points,
+            &self.flows,
+            &mut self.residuals,
+            &mut self.affine,
+        ) else {
             // Nothing trackable (a black frame, a hand over the whole face): drop the track.
             self.pose = None;
             return out;
         };
-        let residuals = std::mem::take(&mut self.scratch);
+        let residuals = std::mem::take(&mut self.residuals);
         let face_px = n as f32 / CROP_EXPAND;
         let to_pct_per_s = 100.0 / face_px / dt as f32;
         let (hx, hy) = motion.predict(n as f32 * 0.5, n as f32 * 0.5);
@@ -452,7 +460,7 @@ impl MotionAnalyzer {
             out.closure_held[s] = self.closure_held[s].max(0.0) * to_pct;
         }
 
-        self.scratch = residuals;
+        self.residuals = residuals;
         pose.follow(&motion, n);
         let followed = pose;
         let mut discontinuity = false;
