@@ -348,6 +348,13 @@ pub struct BenchArgs {
     /// the eyes' look, which has history of its own).
     #[arg(long, requires = "soak")]
     pub glasses: bool,
+    /// Frame sizes (WIDTHxHEIGHT, comma-separated) of synthetic 20 s clips rendered for the
+    /// whole-clip table after the named or bundled ones: the sizes phones and webcams
+    /// record, where decoding costs more than the analysis (whose cost does not grow with
+    /// the frame). `none`: no rendered clips. The 1920x1080 one also serves the memory
+    /// measurement.
+    #[arg(long, value_name = "SIZES", default_value = "1280x720,1920x1080")]
+    pub rendered: String,
     /// Internal: analyse CLIP in this process and print its peak memory (used by `bench`).
     #[arg(long, hide = true, value_name = "CLIP")]
     pub peak_memory_of: Option<std::path::PathBuf>,
@@ -367,6 +374,7 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
         return soak(minutes, a.pieces, a.glasses, &opts);
     }
     let repeat = a.repeat.max(1);
+    let sizes = parse_sizes(&a.rendered)?;
     println!("## Per-frame analysis (no decoding, one thread, best of {repeat})\n");
     println!("| frame | face | frames/s | ms/frame | target |");
     println!("|---|---|---|---|---|");
@@ -416,11 +424,16 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
         );
     }
 
-    let clips = if a.clips.is_empty() {
+    let mut clips = if a.clips.is_empty() {
         default_clips()?
     } else {
         a.clips.clone()
     };
+    // Removed (with its clips) when the tables are done, or on an error.
+    let rendered = RenderedClips::new()?;
+    for &(w, h) in &sizes {
+        clips.push(rendered.clip(w, h)?);
+    }
     let ffmpeg = crate::source::find_ffmpeg();
     println!("\n## Whole clips (wall time, best of {repeat})\n");
     println!(
@@ -463,8 +476,10 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
 
     if !a.no_memory {
         println!("\n## Peak memory of `analyze` (resident set)\n");
-        let (w, h, face) = (1920u32, 1080u32, 500.0f32);
-        let peak = peak_memory(w, h, face)?;
+        let (w, h) = (1920u32, 1080u32);
+        let clip = rendered.clip(w, h)?;
+        let face = rendered_face_px(h);
+        let peak = peak_memory(&clip)?;
         println!(
             "{w}x{h}, face {face} px, 20 s clip: {:.1} MB peak (target < 100 MB)",
             peak as f64 / 1e6
@@ -474,28 +489,78 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Peak resident memory of a fresh process analysing a synthetic `w`x`h` clip, in bytes.
-fn peak_memory(w: u32, h: u32, face: f32) -> anyhow::Result<u64> {
+/// The face width of `RenderedClips` for a frame `h` pixels high: about half the height,
+/// as in a phone or webcam recording of one face, at most 500 px.
+fn rendered_face_px(h: u32) -> f32 {
+    (h as f32 * 0.55).round().min(500.0)
+}
+
+/// Synthetic 20 s clips of a talking, blinking, twitching face rendered for `bench`, in a
+/// folder of their own that is removed with them.
+struct RenderedClips {
+    dir: std::path::PathBuf,
+}
+
+impl RenderedClips {
+    fn new() -> anyhow::Result<Self> {
+        Ok(Self {
+            dir: tempfile_dir()?,
+        })
+    }
+
+    /// The clip of this size, rendered and encoded the first time it is asked for.
+    fn clip(&self, w: u32, h: u32) -> anyhow::Result<std::path::PathBuf> {
+        let clip = self.dir.join(format!("synthetic_{w}x{h}.mp4"));
+        if !clip.exists() {
+            let scenario = synth::plan(&SynthParams {
+                width: w,
+                height: h,
+                face_width_px: rendered_face_px(h),
+                duration_s: 20.0,
+                ..SynthParams::default()
+            });
+            synth::write_clip(&scenario, &clip)?;
+        }
+        Ok(clip)
+    }
+}
+
+impl Drop for RenderedClips {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// `--rendered`: `none`, or comma-separated WIDTHxHEIGHT sizes.
+fn parse_sizes(text: &str) -> anyhow::Result<Vec<(u32, u32)>> {
+    let text = text.trim();
+    if text.is_empty() || text == "none" {
+        return Ok(vec![]);
+    }
+    text.split(',')
+        .map(|size| {
+            let size = size.trim();
+            let parsed = size
+                .split_once(['x', 'X'])
+                .and_then(|(w, h)| Some((w.parse::<u32>().ok()?, h.parse::<u32>().ok()?)))
+                .filter(|&(w, h)| (64..=4096).contains(&w) && (64..=4096).contains(&h));
+            parsed.ok_or_else(|| {
+                anyhow::anyhow!("--rendered: {size:?} is not a size like 1280x720 (64 to 4096 px)")
+            })
+        })
+        .collect()
+}
+
+/// Peak resident memory of a fresh process analysing `clip`, in bytes.
+fn peak_memory(clip: &Path) -> anyhow::Result<u64> {
     use anyhow::Context;
-    let dir = tempfile_dir()?;
-    let clip = dir.join(format!("mem_{w}x{h}.mp4"));
-    let scenario = synth::plan(&SynthParams {
-        width: w,
-        height: h,
-        face_width_px: face,
-        duration_s: 20.0,
-        ..SynthParams::default()
-    });
-    synth::write_clip(&scenario, &clip)?;
     let exe = std::env::current_exe().context("finding this program")?;
     let out = std::process::Command::new(exe)
         .arg("bench")
         .arg("--peak-memory-of")
-        .arg(&clip)
+        .arg(clip)
         .output()
-        .context("running the memory probe");
-    let _ = std::fs::remove_dir_all(&dir);
-    let out = out?;
+        .context("running the memory probe")?;
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .find_map(|l| l.strip_prefix("peak_rss_bytes "))
@@ -617,4 +682,22 @@ fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
     let dir = std::env::temp_dir().join(format!("twitchwatch-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rendered_sizes_parse_or_say_what_is_wrong() {
+        assert_eq!(
+            parse_sizes("1280x720, 1920X1080").unwrap(),
+            vec![(1280, 720), (1920, 1080)]
+        );
+        assert!(parse_sizes("none").unwrap().is_empty());
+        for bad in ["720p", "1280x", "12x3", "1280x720,"] {
+            let e = parse_sizes(bad).unwrap_err().to_string();
+            assert!(e.contains("--rendered"), "{bad}: {e}");
+        }
+    }
 }
