@@ -482,6 +482,13 @@ mod tests {
         out
     }
 
+    /// A `w` x `h` frame of hashed pixels (every value from its neighbours' unrelated).
+    fn noise_luma(w: usize, h: usize, seed: u32) -> Vec<u8> {
+        (0..w * h)
+            .map(|i| ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) >> 24) as u8)
+            .collect()
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
         /// The fast sampler (integer column sums, unrolled box widths, eight positions at a
@@ -495,9 +502,7 @@ mod tests {
             seed in 0u32..1000,
         ) {
             let (w, h, n) = (320usize, 240usize, 40usize);
-            let luma: Vec<u8> = (0..w * h)
-                .map(|i| ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) >> 24) as u8)
-                .collect();
+            let luma = noise_luma(w, h, seed);
             let pose = FacePose { cx, cy, size, angle };
             let mut sampler = CropSampler::default();
             sampler.prepare(&luma, w, h, &pose, n);
@@ -526,9 +531,7 @@ mod tests {
                 return Ok(());
             }
             let (w, h) = (640usize, 480usize);
-            let luma: Vec<u8> = (0..w * h)
-                .map(|i| ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) >> 24) as u8)
-                .collect();
+            let luma = noise_luma(w, h, seed);
             let pose = FacePose { cx, cy, size, angle };
             let mut sampler = CropSampler::default();
             sampler.prepare(&luma, w, h, &pose, n);
