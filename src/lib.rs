@@ -22,6 +22,7 @@ pub mod labels;
 pub mod live;
 pub mod look;
 pub mod motion;
+pub mod observed;
 pub mod pipeline;
 pub mod report;
 pub mod save_frames;

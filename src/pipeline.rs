@@ -126,12 +126,11 @@ pub fn run(
     observer: &mut dyn FrameObserver,
 ) -> Result<RunSummary, RunError> {
     let settings = serde_json::Value::Object(analysis_settings(opts));
-    emit(&Event::Session {
-        version: env!("CARGO_PKG_VERSION").to_string(),
-        source: source_name.to_string(),
-        mirrored: opts.motion.mirrored,
+    emit(&Event::session(
+        source_name.to_string(),
+        opts.motion.mirrored,
         settings,
-    })
+    ))
     .map_err(RunError::Sink)?;
 
     let mut state = RunState::new(opts);

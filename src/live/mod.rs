@@ -374,12 +374,11 @@ impl Session<'_> {
             return Ok(());
         }
         self.header = true;
-        self.sink.write(&Event::Session {
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            source: self.description.clone(),
-            mirrored: self.opts.analyze.motion.mirrored,
-            settings: self.settings.clone(),
-        })
+        self.sink.write(&Event::session(
+            self.description.clone(),
+            self.opts.analyze.motion.mirrored,
+            self.settings.clone(),
+        ))
     }
 
     fn notices(&mut self, rx: &Receiver<Notice>) -> io::Result<()> {
