@@ -147,7 +147,7 @@ fn analyze(a: &AnalyzeArgs) -> Result<()> {
     }
 }
 
-/// One clip: exactly as before batches existed (`--events`, `--csv`, `--debug-trace`).
+/// One clip, with the options that name one file (`--events`, `--csv`, `--debug-trace`).
 fn analyze_one(a: &AnalyzeArgs, clip: &Path) -> Result<()> {
     let events = a
         .events
