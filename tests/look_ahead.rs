@@ -1,5 +1,5 @@
 //! Face confirmations searched ahead on their own thread or on the capture thread
-//! (`AnalyzeOptions::look_ahead`, `search_on_capture`, README "Speed"): the same signals and
+//! (`AnalyzeOptions::look_ahead`, `search_on_capture`, `docs/design.md`): the same signals and
 //! events as searching in line, whether the search ahead is used, wasted or never started,
 //! and a failing source still has every frame read ahead measured.
 
