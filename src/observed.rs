@@ -102,23 +102,16 @@ mod tests {
         assert_eq!(o.observed_within(2.0, 10.0), 5.0);
     }
 
+    // The summary is read from JSON, as a reader meets it (fields added later default).
     #[test]
     fn the_summary_sets_the_span_and_nothing_observed_is_zero_not_negative() {
-        let events = [
-            lost(0.0, 30.0),
-            Event::Summary {
-                duration_s: 20.0,
-                observed_s: 0.0,
-                frames: 600,
-                twitches_left: 0,
-                twitches_right: 0,
-                per_minute_left: 0.0,
-                per_minute_right: 0.0,
-                frames_dropped: None,
-                error: None,
-            },
-        ];
-        let o = Observation::of(&events);
+        let log = crate::events::read_log_str(
+            "{\"kind\":\"face_lost\",\"start_s\":0.0,\"end_s\":30.0}\n\
+             {\"kind\":\"summary\",\"duration_s\":20.0,\"observed_s\":0.0,\"frames\":600,\
+             \"twitches_left\":0,\"twitches_right\":0,\"per_minute_left\":0.0,\"per_minute_right\":0.0}\n",
+        );
+        assert!(log.warnings.is_empty(), "{:?}", log.warnings);
+        let o = Observation::of(&log.events);
         assert_eq!((o.span_s, o.gap_s, o.observed_s), (20.0, 20.0, 0.0));
         assert_eq!(Observation::of(&[]).observed_s, 0.0);
     }
