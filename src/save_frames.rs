@@ -368,6 +368,7 @@ mod tests {
             wall_start: None,
             wall_end: None,
             glasses: false,
+            candidate: None,
         }
     }
 
