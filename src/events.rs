@@ -52,6 +52,18 @@ pub struct Twitch {
     /// their rims hide the lids from the flow. Written only when true.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub glasses: bool,
+    /// Only in candidate mode (`eval --fit-confidence`): what the confidence model is fitted
+    /// on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidate: Option<Candidate>,
+}
+
+/// A twitch found in candidate mode (`DetectParams::candidates`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Candidate {
+    /// The detector's rules (onset rate, blink tests) would have kept it.
+    pub rules_ok: bool,
+    pub features: crate::confidence::Features,
 }
 
 /// Version of the log format written on the `session` line (`docs/log-format.md`). A log

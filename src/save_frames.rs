@@ -384,6 +384,7 @@ mod tests {
             wall_start: None,
             wall_end: None,
             glasses: false,
+            candidate: None,
         }
     }
 

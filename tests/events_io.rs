@@ -34,6 +34,7 @@ fn twitch(start_s: f64, side: Side, evidence: bool) -> Twitch {
         wall_start: None,
         wall_end: None,
         glasses: false,
+        candidate: None,
     }
 }
 
