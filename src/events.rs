@@ -39,7 +39,7 @@ pub struct Twitch {
     /// (active - other) / (active + other) at the peak, 0..1.
     pub asymmetry: f64,
     pub pattern: Pattern,
-    /// 0..1, how clearly this stood out from noise and from the other side.
+    /// 0..1: the probability that this is a real one-sided twitch (`confidence::Model`).
     pub confidence: f64,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<RegionEvidence>,
