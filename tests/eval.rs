@@ -13,6 +13,9 @@ fn label(start_s: f64, end_s: f64, side: Side) -> LabelEvent {
         side,
         regions: vec![RegionKind::Eye],
         pattern: None,
+        closure: None,
+        lid_travel_pct: None,
+        amplitude: None,
     }
 }
 
