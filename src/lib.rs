@@ -25,6 +25,7 @@ pub mod motion;
 pub mod pipeline;
 pub mod report;
 pub mod save_frames;
+pub mod sensitivity;
 pub mod source;
 pub mod stats;
 pub mod synth;
