@@ -1053,3 +1053,154 @@ fn old_seeds_unchanged_by_strength_options() {
         }
     }
 }
+
+/// `single`: one jerk of 60-150 ms per event, labelled "single", its strength set by the
+/// closure like the others.
+#[test]
+fn single_jerks_are_brief_and_take_the_closure() {
+    for seed in [1u64, 2, 3] {
+        let p = SynthParams {
+            pattern: Some(PatternKind::Single),
+            ..strength(seed, Some(0.45))
+        };
+        let sc = plan(&p);
+        assert_eq!(sc.twitches.len(), 5);
+        let r = Renderer::new(&sc);
+        for tw in &sc.twitches {
+            let TwitchShape::Single { jerk } = &tw.shape else {
+                panic!("{:?}", tw.shape)
+            };
+            assert!((0.06..=0.15).contains(&jerk.dur_s), "{}", jerk.dur_s);
+            assert!((tw.end_s - tw.start_s - jerk.dur_s).abs() < 1e-9);
+            let (t, _) = tw.peak();
+            assert!((r.eye_narrowing(t, tw.side) - 0.45).abs() < 0.01);
+        }
+        let labels = sc.labels("x.mp4");
+        assert!(
+            labels
+                .events
+                .iter()
+                .all(|e| e.pattern.as_deref() == Some("single") && e.closure == Some(0.45))
+        );
+    }
+}
+
+/// `flutter`: the lower lid alone rises by the labelled travel (percent of the face width)
+/// at 5-10 Hz, one labelled event per run.
+#[test]
+fn flutter_raises_the_lower_lid_by_its_travel_at_5_to_10_hz() {
+    for (seed, pct) in [(1u64, Some(1.0f32)), (2, Some(2.0)), (3, None)] {
+        let p = SynthParams {
+            pattern: Some(PatternKind::Flutter),
+            lid_travel_pct: pct,
+            distractors: vec![],
+            ..strength(seed, None)
+        };
+        let sc = plan(&p);
+        let r = Renderer::new(&sc);
+        let labels = sc.labels("x.mp4");
+        assert_eq!(labels.events.len(), sc.twitches.len());
+        for (tw, e) in sc.twitches.iter().zip(&labels.events) {
+            assert_eq!(e.pattern.as_deref(), Some("flutter"));
+            assert_eq!(e.regions, vec![RegionKind::Eye]);
+            let travel = e.lid_travel_pct.unwrap();
+            if let Some(pct) = pct {
+                assert_eq!(travel, pct as f64);
+            } else {
+                assert!((0.5..=2.0).contains(&travel));
+            }
+            // Travel in face units over the rest opening (0.14875 face units at the centre).
+            let want = (travel / 100.0 * 2.0 / 0.14875) as f32;
+            let (t, _) = tw.peak();
+            let n = r.eye_narrowing(t, tw.side);
+            assert!(
+                (n - want).abs() < 0.01,
+                "seed {seed}: narrowed {n}, want {want}"
+            );
+            // Pulses: upward crossings of half the peak, per second of the run.
+            let TwitchShape::Flutter { dur_s, .. } = tw.shape else {
+                panic!()
+            };
+            let (mut pulses, mut above) = (0, false);
+            for i in 0..((tw.end_s - tw.start_s) * 1000.0) as usize {
+                let a = tw.activation(tw.start_s + i as f64 * 1e-3);
+                if a > 0.5 && !above {
+                    pulses += 1;
+                }
+                above = a > 0.5;
+            }
+            let hz = pulses as f64 / dur_s;
+            assert!((4.0..=11.0).contains(&hz), "{pulses} pulses in {dur_s} s");
+        }
+    }
+}
+
+/// The weak-twitch distractors: half blinks and looking down narrow both eyes alike, a squint
+/// from a head turn narrows the far eye with the head turned; all are labelled, kept off the
+/// twitches, and leave the clip's other distractors and twitches as they were.
+#[test]
+fn weak_distractors_narrow_eyes_as_described() {
+    let mut seen = [0usize; 3];
+    for (seed, weak) in [4u64, 8, 15]
+        .into_iter()
+        .flat_map(|s| DistractorKind::WEAK.map(|k| (s, k)))
+    {
+        let base = plan(&strength(seed, Some(0.3)));
+        let p = SynthParams {
+            distractors: [DistractorKind::ALL.as_slice(), &[weak]].concat(),
+            ..strength(seed, Some(0.3))
+        };
+        let sc = plan(&p);
+        assert_eq!(sc.twitches, base.twitches);
+        let older: Vec<_> = sc
+            .distractors
+            .iter()
+            .filter(|d| d.kind != weak)
+            .cloned()
+            .collect();
+        assert_eq!(older, base.distractors);
+        // Measured alone (blinks and smiles move the lids too).
+        let sc = plan(&SynthParams {
+            distractors: vec![weak],
+            ..strength(seed, Some(0.3))
+        });
+        let r = Renderer::new(&sc);
+        let kinds: Vec<String> = sc
+            .labels("x.mp4")
+            .distractors
+            .iter()
+            .map(|d| d.kind.clone())
+            .collect();
+        for d in &sc.distractors {
+            assert!(kinds.contains(&d.kind.label().to_string()));
+            for tw in &sc.twitches {
+                assert!(d.end_s + 0.5 <= tw.start_s || d.start_s >= tw.end_s + 0.5);
+            }
+            let t = 0.5 * (d.start_s + d.end_s);
+            let (l, rt) = (
+                r.eye_narrowing(t, Side::Left),
+                r.eye_narrowing(t, Side::Right),
+            );
+            match d.kind {
+                DistractorKind::HalfBlink => {
+                    assert!(
+                        (l - rt).abs() < 0.01 && (0.2..0.75).contains(&l),
+                        "{l} {rt}"
+                    );
+                    seen[0] += 1;
+                }
+                DistractorKind::LookDown => {
+                    assert!((l - rt).abs() < 0.01 && l > 0.15, "{l} {rt}");
+                    seen[1] += 1;
+                }
+                DistractorKind::TurnSquint => {
+                    let (far, near) = if d.amplitude > 0.0 { (l, rt) } else { (rt, l) };
+                    assert!(far > near + 0.1 && near < 0.05, "far {far} near {near}");
+                    seen[2] += 1;
+                }
+                _ => unreachable!(),
+            }
+        }
+    }
+    assert!(seen.iter().all(|&n| n > 0), "{seen:?}");
+}
