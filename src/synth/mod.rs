@@ -504,13 +504,14 @@ pub struct Distractor {
     pub kind: DistractorKind,
     pub start_s: f64,
     pub end_s: f64,
-    /// Kind-specific strength: blink 0..1 closure, talk/smile 0..1, head turn and nod
-    /// signed peak angle (degrees), shake peak offset (fraction of face width), flicker
-    /// relative gain amplitude, walker luma (0-255), hand size relative to a typical hand.
+    /// Kind-specific strength: blink and half blink 0..1 closure, talk/smile 0..1, head turn,
+    /// turn squint and nod signed peak angle (degrees), shake peak offset (fraction of face
+    /// width), flicker relative gain amplitude, walker luma (0-255), hand size relative to a
+    /// typical hand, look down 0..1 gaze.
     pub amplitude: f32,
     /// Kind-specific: oscillation frequency (Hz) for talk/nod/flicker/shake, walking direction
     /// (+1 right, -1 left) for the walker, the person's side the hand covers (+1 left, -1
-    /// right).
+    /// right), the far eye's peak closure 0..1 for the turn squint.
     pub rate: f32,
     /// Kind-specific phase (radians); for the hand, a tilt offset (radians).
     pub phase: f32,
