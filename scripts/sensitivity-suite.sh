@@ -13,8 +13,8 @@
 #   --seeds     seeds per strength level (default 12: 12 x 6 = 72 twitches planned per
 #               level, at least 60 after the planner drops what does not fit)
 #   --neg       distractor-only clips of 60 s (default 20 = 20 minutes)
-#   --flutter   also lower-lid flutter clips at 0.5, 1 and 2 % lid travel (10 seeds each),
-#               scored with --by lid_travel_pct
+#   --flutter   also lower-lid flutter clips at 0.5, 1 and 2 % lid travel (--seeds seeds,
+#               at most 10), scored with --by lid_travel_pct
 #   --no-eval   render only
 #
 # Every clip of one seed has the same times, sides, patterns and distractors at every level
@@ -74,7 +74,7 @@ jobs_list() {
         echo "neg_s$seed --seed $seed --size ${SIZES[$s]} --face-width ${FACES[$s]} --kbps $kbps --duration 60 --twitches 0 --distractors all,weak $hand"
     done
     if [ $FLUTTER = 1 ]; then
-        for ((i = 0; i < 10; i++)); do
+        for ((i = 0; i < SEEDS && i < 10; i++)); do
             seed=$((BASE + 80 + i)) s=$((i % 4))
             for t in 0.5 1 2; do
                 echo "flutter${t}_s$seed --seed $seed --size ${SIZES[$s]} --face-width ${FACES[$s]} --kbps ${KBPS_HI[$s]} --duration 30 --twitches 6 --pattern flutter --lid-travel $t --distractors all,weak"
@@ -83,7 +83,10 @@ jobs_list() {
     fi
 }
 
+# One line of jobs_list: the clip's name, then its synth options (split on blanks).
 render_one() {
+    # shellcheck disable=SC2086
+    set -- $1
     local name=$1
     shift
     [ -s "$OUT/$name.labels.json" ] && return 0 # resume: already rendered
@@ -95,7 +98,7 @@ export -f render_one
 export BIN OUT
 
 start=$SECONDS
-jobs_list | xargs -P "$JOBS" -L 1 bash -c 'render_one "$@"' _
+jobs_list | xargs -P "$JOBS" -d '\n' -n 1 bash -c 'render_one "$1"' _
 render_s=$((SECONDS - start))
 frames=$(cat "$OUT"/*.labels.json | grep -o '"frames": [0-9]*' | awk '{n += $2} END {print n}')
 echo "rendered $(ls "$OUT"/*.mp4 | wc -l) clips, $frames frames, in ${render_s} s with $JOBS jobs ($SET, seeds $BASE-$((BASE + 99)))"
