@@ -477,6 +477,9 @@ impl Sensitivity {
             head.extend(self.bins.iter().map(|b| b.name.clone()));
             let mut t = vec![head];
             for (name, rows) in &self.pattern_bins {
+                if rows.iter().all(|r| r.labelled == 0) {
+                    continue; // e.g. flutter under --by closure
+                }
                 let mut row = vec![name.clone()];
                 row.extend(rows.iter().map(|r| {
                     if r.labelled == 0 {
