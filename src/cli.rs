@@ -121,6 +121,24 @@ pub struct EvalArgs {
     /// confidence bin, the share of candidates, and of reported twitches, that were real.
     #[arg(long, requires = "dir", conflicts_with_all = ["offsets", "fit_confidence"])]
     pub reliability: bool,
+    /// Sensitivity curve: recall per bin of this label field (closure, amplitude or
+    /// lid_travel_pct), per pattern, and false alarms per observed minute on clips without
+    /// labelled events; matches need the same side. With --csv, writes this table instead.
+    #[arg(long, value_name = "FIELD", conflicts_with = "offsets")]
+    pub by: Option<String>,
+    /// Bin edges for --by, ascending and comma-separated (default: one bin per level when
+    /// there are at most 12 levels, else 10 equal bins).
+    #[arg(long, value_name = "EDGES", requires = "by")]
+    pub bins: Option<String>,
+    /// In folder mode, score the logs X.events.jsonl in this folder (e.g. kept by an earlier
+    /// --keep-events) instead of analysing the clips.
+    #[arg(
+        long,
+        value_name = "DIR",
+        requires = "dir",
+        conflicts_with = "keep_events"
+    )]
+    pub events_from: Option<PathBuf>,
 }
 
 /// The track offsets of `eval --offsets` (shares of the face box).
@@ -343,6 +361,16 @@ impl<W: std::io::Write> FrameObserver for Observers<W> {
 
 fn run_eval(e: &EvalArgs) -> Result<()> {
     let params = eval::EvalParams::default();
+    let by =
+        e.by.as_deref()
+            .map(crate::sensitivity::StrengthField::parse)
+            .transpose()?;
+    let edges = e
+        .bins
+        .as_deref()
+        .map(crate::sensitivity::parse_edges)
+        .transpose()?;
+    let mut scored: Vec<(crate::labels::Labels, Vec<crate::events::Event>)> = vec![];
     let mut scores: Vec<eval::Scores> = vec![];
     if let Some(dir) = &e.dir {
         let pairs = eval::pair_folder(dir)?;
@@ -361,19 +389,38 @@ fn run_eval(e: &EvalArgs) -> Result<()> {
         }
         for (clip, labels_path) in pairs {
             let labels = eval::load_labels(&labels_path)?;
-            let events = analyze_to_memory(&clip, labels.mirrored, e.keep_events.as_deref())?;
+            let events = match &e.events_from {
+                Some(d) => read_events(
+                    &d.join(
+                        eval::default_events_path(&clip)
+                            .file_name()
+                            .context("clip has no file name")?,
+                    ),
+                )?,
+                None => analyze_to_memory(&clip, labels.mirrored, e.keep_events.as_deref())?,
+            };
             scores.push(eval::score(&labels, &events, &params));
+            if by.is_some() {
+                scored.push((labels, events));
+            }
         }
     } else if let (Some(l), Some(ev)) = (&e.labels, &e.events) {
         let labels = eval::load_labels(l)?;
-        let log = crate::events::read_log(ev).with_context(|| format!("{}", ev.display()))?;
-        for w in &log.warnings {
-            eprintln!("warning: {}: {w}", ev.display());
-        }
-        scores.push(eval::score(&labels, &log.events, &params));
+        let events = read_events(ev)?;
+        scores.push(eval::score(&labels, &events, &params));
+        scored.push((labels, events));
     }
     let total = (scores.len() > 1).then(|| eval::pool(&scores));
     print!("{}", eval::format_table(&scores, total.as_ref()));
+    if let Some(field) = by {
+        let s = crate::sensitivity::sensitivity(&scored, field, edges.as_deref(), &params);
+        print!("\n{}", s.format());
+        if let Some(csv) = &e.csv {
+            std::fs::write(csv, s.to_csv())
+                .with_context(|| format!("{}: cannot write", csv.display()))?;
+        }
+        return Ok(());
+    }
     if let Some(csv) = &e.csv {
         let mut rows = scores.clone();
         rows.extend(total);
@@ -466,6 +513,15 @@ fn eval_confidence(
         print_table("reported twitches, shipped model:", &reported);
     }
     Ok(())
+}
+
+/// Reads an event log, printing its warnings.
+fn read_events(path: &Path) -> Result<Vec<crate::events::Event>> {
+    let log = crate::events::read_log(path).with_context(|| format!("{}", path.display()))?;
+    for w in &log.warnings {
+        eprintln!("warning: {}: {w}", path.display());
+    }
+    Ok(log.events)
 }
 
 /// `eval --dir --offsets`: the folder pooled at each of `EVAL_OFFSETS`, and the mean.

@@ -31,9 +31,21 @@ pub struct LabelEvent {
     pub side: Side,
     #[serde(default)]
     pub regions: Vec<RegionKind>,
-    /// Free text: "clonic", "tonic", "voluntary wink", ...
+    /// Free text: "clonic", "tonic", "single", "flutter", "voluntary wink", ...
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern: Option<String>,
+    /// Strength of synthetic twitches: the fraction (0..1) by which the affected eye's
+    /// aperture narrows at the peak (`synth --closure`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closure: Option<f64>,
+    /// Strength of a lower-lid flutter: the lid's peak rise, percent of the face width.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lid_travel_pct: Option<f64>,
+    /// Strength of the warped real clips (`graded/`): the warp's amplitude, a scale of its
+    /// own (0.12 / 0.2 / 0.3 / 0.45 narrow the eye by roughly 20 / 30 / 40 / 50 %); never
+    /// the same thing as `closure`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amplitude: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

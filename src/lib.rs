@@ -27,6 +27,7 @@ pub mod observed;
 pub mod pipeline;
 pub mod report;
 pub mod save_frames;
+pub mod sensitivity;
 pub mod source;
 pub mod stats;
 pub mod synth;

@@ -13,6 +13,9 @@ fn label(start_s: f64, end_s: f64, side: Side) -> LabelEvent {
         side,
         regions: vec![RegionKind::Eye],
         pattern: None,
+        closure: None,
+        lid_travel_pct: None,
+        amplitude: None,
     }
 }
 
@@ -537,4 +540,174 @@ fn time_in_spasm_and_duration_ratios_by_hand() {
     );
     assert!(close(s3.spasm_detected_s, 3.0));
     assert_eq!(s3.duration_ratio_median, None);
+}
+
+fn strong(start_s: f64, end_s: f64, side: Side, closure: f64, pattern: &str) -> LabelEvent {
+    LabelEvent {
+        closure: Some(closure),
+        pattern: Some(pattern.into()),
+        ..label(start_s, end_s, side)
+    }
+}
+
+/// Two twitch clips (closures 0.2 and 0.6, clonic and tonic) and a distractor-only clip
+/// with a face-lost interval, scored by hand.
+fn sensitivity_case() -> Vec<(Labels, Vec<Event>)> {
+    let a = labels(vec![
+        strong(1.0, 2.0, Side::Left, 0.2, "clonic"),
+        strong(5.0, 6.0, Side::Left, 0.2, "tonic"),
+        strong(10.0, 11.0, Side::Left, 0.6, "clonic"),
+        strong(20.0, 22.0, Side::Left, 0.6, "tonic"),
+    ]);
+    let a_events = vec![
+        // Found, 0.2 s late (inside the 0.3 s widening).
+        det(2.2, 2.5, Side::Left),
+        // Wrong side: a miss and a false alarm.
+        det(5.0, 6.0, Side::Right),
+        det(10.0, 11.0, Side::Left),
+        // Two pieces of one tonic twitch: one hit and a duplicate (not a false alarm).
+        det(20.0, 20.8, Side::Left),
+        det(21.0, 22.0, Side::Left),
+    ];
+    let b = labels(vec![strong(3.0, 4.0, Side::Right, 0.6, "clonic")]);
+    let b_events = vec![det(3.1, 3.4, Side::Right)];
+    let mut neg = labels(vec![]);
+    neg.clip = "neg.mp4".into();
+    let neg_events = vec![
+        det(7.0, 7.5, Side::Left),
+        det(40.0, 40.2, Side::Right),
+        Event::FaceLost {
+            start_s: 30.0,
+            end_s: 45.0,
+        },
+    ];
+    vec![(a, a_events), (b, b_events), (neg, neg_events)]
+}
+
+#[test]
+fn sensitivity_bins_patterns_and_false_alarms_per_observed_minute() {
+    use twitchwatch::sensitivity::{StrengthField, sensitivity};
+    let s = sensitivity(
+        &sensitivity_case(),
+        StrengthField::Closure,
+        None,
+        &EvalParams::default(),
+    );
+    // One bin per level, the inner edge half-way.
+    assert_eq!(s.edges, vec![0.2, 0.4, 0.6]);
+    let bins: Vec<_> = s
+        .bins
+        .iter()
+        .map(|b| (b.name.as_str(), b.lo, b.hi, b.labelled, b.hits))
+        .collect();
+    assert_eq!(
+        bins,
+        vec![
+            ("0.200", Some(0.2), Some(0.4), 2, 1),
+            ("0.600", Some(0.4), Some(0.6), 3, 3)
+        ]
+    );
+    assert_eq!(s.bins[0].recall, Some(0.5));
+    let (lo, hi) = s.bins[1].ci95.unwrap();
+    assert!(lo > 0.4 && lo < 0.5 && hi > 0.999, "{lo} {hi}");
+    let pats: Vec<_> = s
+        .patterns
+        .iter()
+        .map(|p| (p.name.as_str(), p.labelled, p.hits))
+        .collect();
+    assert_eq!(pats, vec![("clonic", 3, 3), ("tonic", 2, 1)]);
+    assert_eq!(s.pattern_bins[1].1[0].labelled, 1); // tonic at 0.2
+    assert_eq!(s.pattern_bins[1].1[0].hits, 0);
+    // Distractor-only: 2 false alarms over 60 s less 15 s without a face.
+    assert_eq!(s.distractor_only.clips, 1);
+    assert!(close(s.distractor_only.observed_s, 45.0));
+    assert_eq!(s.distractor_only.false_alarms, 2);
+    assert!(close(s.distractor_only.per_min.unwrap(), 2.0 / 0.75));
+    // The wrong-side detection is the one false alarm among the twitch clips.
+    assert_eq!(s.with_twitches.false_alarms, 1);
+    assert!(close(s.with_twitches.observed_s, 120.0));
+    assert_eq!(s.unbinned, 0);
+
+    let text = s.format();
+    assert!(text.contains("bin edges: 0.200, 0.400, 0.600"), "{text}");
+    assert!(text.contains("distractor-only"), "{text}");
+    let csv = s.to_csv();
+    assert!(
+        csv.starts_with("group,pattern,closure,lo,hi,labelled,hits,recall"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("\nbin,,0.200,0.2000,0.4000,2,1,0.5000,"),
+        "{csv}"
+    );
+    assert!(csv.contains("\npattern,tonic,,,,2,1,0.5000,"), "{csv}");
+}
+
+#[test]
+fn sensitivity_by_amplitude_with_given_edges_and_unbinned() {
+    use twitchwatch::sensitivity::{StrengthField, parse_edges, sensitivity};
+    let mut clips = sensitivity_case();
+    // amplitude on two events only: the others are unbinned.
+    clips[0].0.events[0].amplitude = Some(0.12);
+    clips[0].0.events[2].amplitude = Some(0.45);
+    let edges = parse_edges("0,0.25,0.5").unwrap();
+    let s = sensitivity(
+        &clips,
+        StrengthField::Amplitude,
+        Some(&edges),
+        &EvalParams::default(),
+    );
+    assert_eq!(s.bins.len(), 2);
+    assert_eq!(
+        (s.bins[0].name.as_str(), s.bins[0].labelled, s.bins[0].hits),
+        ("0.120", 1, 1)
+    );
+    assert_eq!((s.bins[1].labelled, s.bins[1].hits), (1, 1));
+    assert_eq!(s.unbinned, 3);
+    assert!(parse_edges("0.5,0.2").is_err());
+    assert!(parse_edges("0.5").is_err());
+    assert!(StrengthField::parse("strength").is_err());
+}
+
+/// The command line: `eval --labels --events --by closure --csv`.
+#[test]
+fn eval_by_closure_command() {
+    let dir = std::env::temp_dir().join(format!("tw_eval_by_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (l, events) = sensitivity_case().remove(0);
+    let lp = dir.join("a.labels.json");
+    std::fs::write(&lp, serde_json::to_string(&l).unwrap()).unwrap();
+    let ep = dir.join("a.events.jsonl");
+    let text: String = events
+        .iter()
+        .map(|e| serde_json::to_string(e).unwrap() + "\n")
+        .collect();
+    std::fs::write(&ep, text).unwrap();
+    let csv = dir.join("bins.csv");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_twitchwatch"))
+        .args(["eval", "--labels"])
+        .arg(&lp)
+        .arg("--events")
+        .arg(&ep)
+        .args(["--by", "closure", "--csv"])
+        .arg(&csv)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("recall by closure"), "{stdout}");
+    assert!(
+        stdout.contains("bin edges: 0.200, 0.400, 0.600"),
+        "{stdout}"
+    );
+    let csv = std::fs::read_to_string(&csv).unwrap();
+    assert!(
+        csv.contains("\nbin,,0.600,0.4000,0.6000,2,2,1.0000,"),
+        "{csv}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -62,6 +62,7 @@ fn plan_respects_gaps_and_windows() {
                     assert!(jerks.iter().all(|j| (0.06..=0.2 + 1e-9).contains(&j.dur_s)));
                 }
                 TwitchShape::Tonic { hold_s, .. } => assert!((1.0..=4.0).contains(hold_s)),
+                other => panic!("mixed clips hold clonic and tonic twitches only: {other:?}"),
             }
             for d in &sc.distractors {
                 if matches!(
@@ -798,4 +799,408 @@ fn portrait_and_frame_rates_with_every_option() {
         assert_eq!(f.luma.len(), 720 * 1280);
         assert!((f.pts_s - i as f64 / fps).abs() < 1e-9);
     }
+}
+
+fn strength(seed: u64, closure: Option<f32>) -> SynthParams {
+    SynthParams {
+        seed,
+        width: 320,
+        height: 240,
+        face_width_px: 100.0,
+        duration_s: 30.0,
+        twitches: 5,
+        closure,
+        ..SynthParams::default()
+    }
+}
+
+/// `closure` scales each twitch's strength only: renders of one seed at two strengths have
+/// the same times, sides, patterns, regions and distractors, and the labels carry the
+/// strength per event.
+#[test]
+fn closure_is_labelled_and_pairs_across_strengths() {
+    for seed in [3, 11, 42, 1000, 5000] {
+        let base = plan(&strength(seed, None));
+        let base_labels = base.labels("x.mp4");
+        assert!(base_labels.events.iter().all(|e| e.closure.is_none()));
+        assert!(
+            !serde_json::to_string(&base_labels)
+                .unwrap()
+                .contains("closure")
+        );
+        for c in [0.2f32, 0.315, 0.6, 0.9] {
+            let sc = plan(&strength(seed, Some(c)));
+            assert_eq!(sc.twitches.len(), base.twitches.len());
+            assert_eq!(sc.distractors, base.distractors);
+            for (a, b) in sc.twitches.iter().zip(&base.twitches) {
+                assert_eq!(
+                    (a.start_s, a.end_s, a.side, &a.regions, a.pattern()),
+                    (b.start_s, b.end_s, b.side, &b.regions, b.pattern())
+                );
+                assert_eq!(a.closure, Some(c));
+            }
+            let labels = sc.labels("x.mp4");
+            for (e, b) in labels.events.iter().zip(&base_labels.events) {
+                assert_eq!(e.closure, Some((c as f64 * 1000.0).round() / 1000.0));
+                assert_eq!(
+                    (e.start_s, e.end_s, e.side, &e.pattern),
+                    (b.start_s, b.end_s, b.side, &b.pattern)
+                );
+            }
+            let json = serde_json::to_string(&labels).unwrap();
+            assert!(
+                json.contains(&format!(
+                    "\"closure\":{}",
+                    (c as f64 * 1000.0).round() / 1000.0
+                )),
+                "{json}"
+            );
+        }
+    }
+}
+
+/// The affected eye's aperture (the visible eyeball on the line through the eye's centre, in
+/// the renderer's geometry: lids, skin pulled by the squeeze, lid push of the cheek) narrows
+/// by the closure at each twitch's peak, never by more, and the other eye stays open.
+#[test]
+fn closure_narrows_the_rendered_eye_by_that_fraction() {
+    for c in [0.2f32, 0.3, 0.45, 0.6, 0.9] {
+        for seed in [5u64, 6, 7] {
+            let sc = plan(&strength(seed, Some(c)));
+            let r = Renderer::new(&sc);
+            assert!(!sc.twitches.is_empty());
+            for tw in &sc.twitches {
+                let (t, _) = tw.peak();
+                let n = r.eye_narrowing(t, tw.side);
+                assert!(
+                    (n - c).abs() < 0.01,
+                    "seed {seed} closure {c}: narrowed {n}"
+                );
+                let other = if tw.side == Side::Left {
+                    Side::Right
+                } else {
+                    Side::Left
+                };
+                assert!(r.eye_narrowing(t, other) < 0.02);
+                // Never more than the peak, frame by frame.
+                let (f0, f1) = ((tw.start_s * 30.0) as u64, (tw.end_s * 30.0) as u64 + 1);
+                for i in f0..=f1 {
+                    let n = r.eye_narrowing(i as f64 / 30.0, tw.side);
+                    assert!(n < c + 0.01, "frame {i}: {n} > {c}");
+                }
+            }
+        }
+    }
+}
+
+/// Sclera pixels (bright) in columns x0..x1 and rows y0..y1 (around one eye) of a
+/// noise-free, still render.
+fn sclera_pixels(frame: &[u8], w: usize, (y0, y1): (usize, usize), x0: usize, x1: usize) -> usize {
+    (y0..y1)
+        .flat_map(|y| (x0..x1).map(move |x| (x, y)))
+        .filter(|&(x, y)| frame[y * w + x] > 150)
+        .count()
+}
+
+/// The narrowing seen in the pixels: at a large face, the bright sclera of the affected eye
+/// shrinks with the closure (the lids' shadow and lash lines make it a rough measure), the
+/// other eye's not.
+#[test]
+fn closure_narrows_the_eye_in_the_pixels() {
+    let (w, h) = (640usize, 480usize);
+    let mut seen = vec![];
+    for c in [0.3f32, 0.6] {
+        let p = SynthParams {
+            seed: 9,
+            width: w as u32,
+            height: h as u32,
+            face_width_px: 400.0,
+            duration_s: 12.0,
+            twitches: 2,
+            side: Some(Side::Left),
+            pattern: Some(PatternKind::Tonic),
+            regions: Some(vec![RegionKind::Eye]),
+            distractors: vec![],
+            noise_sigma: 0.0,
+            sway: 0.0,
+            closure: Some(c),
+            ..SynthParams::default()
+        };
+        let sc = plan(&p);
+        let r = Renderer::new(&sc);
+        let tw = &sc.twitches[0];
+        let (t, _) = tw.peak();
+        let rest = r.render(0).luma;
+        let peak = r.render((t * 30.0).round() as u64).luma;
+        // Person's left eye: image right (unmirrored); the sclera beside the iris.
+        let (cx, half) = (w as f32 / 2.0, 200.0f32);
+        // Rows within 0.12 face units (half face widths) of the eyes' centre line.
+        let ey = 0.47 * h as f32 - 0.18 * half;
+        let rows = ((ey - 0.12 * half) as usize, (ey + 0.12 * half) as usize);
+        let band = |u0: f32, u1: f32| ((cx + u0 * half) as usize, (cx + u1 * half) as usize);
+        let (l0, l1) = band(0.23, 0.29);
+        let (r0, r1) = band(-0.29, -0.23);
+        let (al, bl) = (
+            sclera_pixels(&rest, w, rows, l0, l1),
+            sclera_pixels(&peak, w, rows, l0, l1),
+        );
+        let (ar, br) = (
+            sclera_pixels(&rest, w, rows, r0, r1),
+            sclera_pixels(&peak, w, rows, r0, r1),
+        );
+        assert!(al > 100 && ar > 100, "{al} {ar}");
+        eprintln!("closure {c}: sclera pixels {al} at rest, {bl} at the peak");
+        assert_eq!(ar, br, "the other eye changed");
+        let seen_n = 1.0 - bl as f32 / al as f32;
+        assert!(
+            (seen_n - c).abs() < 0.15,
+            "closure {c}: sclera shrank by {seen_n}"
+        );
+        seen.push(seen_n);
+    }
+    assert!(seen[1] > seen[0] + 0.15, "{seen:?}");
+}
+
+fn fnv(h: &mut u64, bytes: &[u8]) {
+    for &b in bytes {
+        *h = (*h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+    }
+}
+
+/// Existing seeds render and label exactly as before strength, the new patterns and the weak
+/// distractors were added (those draw from their own random streams): frames through the
+/// twitches and the labels' JSON, plain and with every older option.
+#[test]
+fn old_seeds_unchanged_by_strength_options() {
+    let expected: [(u64, [(u64, u64); 2]); 6] = [
+        (
+            1,
+            [
+                (0xace0b02f1ef03da9, 0x78edaa610ae9935f),
+                (0x37768fc7ec6e1a7c, 0x8ccb39767a7be9fd),
+            ],
+        ),
+        (
+            2,
+            [
+                (0x3ee03a6141b7e18f, 0xa803748fce9f678b),
+                (0xbef20db76137dcab, 0x9df41a1d4174e914),
+            ],
+        ),
+        (
+            3,
+            [
+                (0xc9f3ce2dbc88731b, 0x98526007bad0fa42),
+                (0x42c5f5c8776c76fc, 0xbff781f041fd30db),
+            ],
+        ),
+        (
+            17,
+            [
+                (0xa1658bfeaec20e92, 0x0f88cc4eab19751a),
+                (0x5d38b9aac25f8448, 0x46113a35292a8ae6),
+            ],
+        ),
+        (
+            1000,
+            [
+                (0x26475d59ab00f351, 0x677233e00495c449),
+                (0xca79178624ba0600, 0x883a784acc503997),
+            ],
+        ),
+        (
+            5000,
+            [
+                (0xbe39464fedb45424, 0xcbbc3d112bee5c56),
+                (0x35feec05ad00dda0, 0x0f25cd3cd16426d0),
+            ],
+        ),
+    ];
+    for (seed, sums) in expected {
+        for (opts, want) in sums.into_iter().enumerate() {
+            let p = SynthParams {
+                seed,
+                width: 320,
+                height: 240,
+                face_width_px: 100.0,
+                duration_s: 20.0,
+                twitches: 4,
+                glasses: opts == 1,
+                second_face: opts == 1,
+                mirrored: opts == 1,
+                distractors: if opts == 1 {
+                    DistractorKind::ALL_EXTENDED.to_vec()
+                } else {
+                    DistractorKind::ALL.to_vec()
+                },
+                ..SynthParams::default()
+            };
+            let sc = plan(&p);
+            let r = Renderer::new(&sc);
+            let mut frames: Vec<u64> = (0..600).step_by(37).collect();
+            for t in &sc.twitches {
+                frames.push(((t.start_s + t.end_s) * 0.5 * 30.0) as u64);
+                frames.push(((t.start_s + 0.1) * 30.0) as u64);
+            }
+            let mut h = 0xcbf2_9ce4_8422_2325u64;
+            for i in frames {
+                fnv(&mut h, &r.render(i).luma);
+            }
+            let json = serde_json::to_string(&sc.labels("x.mp4")).unwrap();
+            let mut hl = 0xcbf2_9ce4_8422_2325u64;
+            fnv(&mut hl, json.as_bytes());
+            assert_eq!((h, hl), want, "seed {seed}, options {opts}");
+        }
+    }
+}
+
+/// `single`: one jerk of 60-150 ms per event, labelled "single", its strength set by the
+/// closure like the others.
+#[test]
+fn single_jerks_are_brief_and_take_the_closure() {
+    for seed in [1u64, 2, 3] {
+        let p = SynthParams {
+            pattern: Some(PatternKind::Single),
+            ..strength(seed, Some(0.45))
+        };
+        let sc = plan(&p);
+        assert_eq!(sc.twitches.len(), 5);
+        let r = Renderer::new(&sc);
+        for tw in &sc.twitches {
+            let TwitchShape::Single { jerk } = &tw.shape else {
+                panic!("{:?}", tw.shape)
+            };
+            assert!((0.06..=0.15).contains(&jerk.dur_s), "{}", jerk.dur_s);
+            assert!((tw.end_s - tw.start_s - jerk.dur_s).abs() < 1e-9);
+            let (t, _) = tw.peak();
+            assert!((r.eye_narrowing(t, tw.side) - 0.45).abs() < 0.01);
+        }
+        let labels = sc.labels("x.mp4");
+        assert!(
+            labels
+                .events
+                .iter()
+                .all(|e| e.pattern.as_deref() == Some("single") && e.closure == Some(0.45))
+        );
+    }
+}
+
+/// `flutter`: the lower lid alone rises by the labelled travel (percent of the face width)
+/// at 5-10 Hz, one labelled event per run.
+#[test]
+fn flutter_raises_the_lower_lid_by_its_travel_at_5_to_10_hz() {
+    for (seed, pct) in [(1u64, Some(1.0f32)), (2, Some(2.0)), (3, None)] {
+        let p = SynthParams {
+            pattern: Some(PatternKind::Flutter),
+            lid_travel_pct: pct,
+            distractors: vec![],
+            ..strength(seed, None)
+        };
+        let sc = plan(&p);
+        let r = Renderer::new(&sc);
+        let labels = sc.labels("x.mp4");
+        assert_eq!(labels.events.len(), sc.twitches.len());
+        for (tw, e) in sc.twitches.iter().zip(&labels.events) {
+            assert_eq!(e.pattern.as_deref(), Some("flutter"));
+            assert_eq!(e.regions, vec![RegionKind::Eye]);
+            let travel = e.lid_travel_pct.unwrap();
+            if let Some(pct) = pct {
+                assert_eq!(travel, pct as f64);
+            } else {
+                assert!((0.5..=2.0).contains(&travel));
+            }
+            // Travel in face units over the rest opening (0.14875 face units at the centre).
+            let want = (travel / 100.0 * 2.0 / 0.14875) as f32;
+            let (t, _) = tw.peak();
+            let n = r.eye_narrowing(t, tw.side);
+            assert!(
+                (n - want).abs() < 0.01,
+                "seed {seed}: narrowed {n}, want {want}"
+            );
+            // Pulses: upward crossings of half the peak, per second of the run.
+            let TwitchShape::Flutter { dur_s, .. } = tw.shape else {
+                panic!()
+            };
+            let (mut pulses, mut above) = (0, false);
+            for i in 0..((tw.end_s - tw.start_s) * 1000.0) as usize {
+                let a = tw.activation(tw.start_s + i as f64 * 1e-3);
+                if a > 0.5 && !above {
+                    pulses += 1;
+                }
+                above = a > 0.5;
+            }
+            let hz = pulses as f64 / dur_s;
+            assert!((4.0..=11.0).contains(&hz), "{pulses} pulses in {dur_s} s");
+        }
+    }
+}
+
+/// The weak-twitch distractors: half blinks and looking down narrow both eyes alike, a squint
+/// from a head turn narrows the far eye with the head turned; all are labelled, kept off the
+/// twitches, and leave the clip's other distractors and twitches as they were.
+#[test]
+fn weak_distractors_narrow_eyes_as_described() {
+    let mut seen = [0usize; 3];
+    for (seed, weak) in [4u64, 8, 15]
+        .into_iter()
+        .flat_map(|s| DistractorKind::WEAK.map(|k| (s, k)))
+    {
+        let base = plan(&strength(seed, Some(0.3)));
+        let p = SynthParams {
+            distractors: [DistractorKind::ALL.as_slice(), &[weak]].concat(),
+            ..strength(seed, Some(0.3))
+        };
+        let sc = plan(&p);
+        assert_eq!(sc.twitches, base.twitches);
+        let older: Vec<_> = sc
+            .distractors
+            .iter()
+            .filter(|d| d.kind != weak)
+            .cloned()
+            .collect();
+        assert_eq!(older, base.distractors);
+        // Measured alone (blinks and smiles move the lids too).
+        let sc = plan(&SynthParams {
+            distractors: vec![weak],
+            ..strength(seed, Some(0.3))
+        });
+        let r = Renderer::new(&sc);
+        let kinds: Vec<String> = sc
+            .labels("x.mp4")
+            .distractors
+            .iter()
+            .map(|d| d.kind.clone())
+            .collect();
+        for d in &sc.distractors {
+            assert!(kinds.contains(&d.kind.label().to_string()));
+            for tw in &sc.twitches {
+                assert!(d.end_s + 0.5 <= tw.start_s || d.start_s >= tw.end_s + 0.5);
+            }
+            let t = 0.5 * (d.start_s + d.end_s);
+            let (l, rt) = (
+                r.eye_narrowing(t, Side::Left),
+                r.eye_narrowing(t, Side::Right),
+            );
+            match d.kind {
+                DistractorKind::HalfBlink => {
+                    assert!(
+                        (l - rt).abs() < 0.01 && (0.2..0.75).contains(&l),
+                        "{l} {rt}"
+                    );
+                    seen[0] += 1;
+                }
+                DistractorKind::LookDown => {
+                    assert!((l - rt).abs() < 0.01 && l > 0.15, "{l} {rt}");
+                    seen[1] += 1;
+                }
+                DistractorKind::TurnSquint => {
+                    let (far, near) = if d.amplitude > 0.0 { (l, rt) } else { (rt, l) };
+                    assert!(far > near + 0.1 && near < 0.05, "far {far} near {near}");
+                    seen[2] += 1;
+                }
+                _ => unreachable!(),
+            }
+        }
+    }
+    assert!(seen.iter().all(|&n| n > 0), "{seen:?}");
 }

@@ -43,6 +43,14 @@ pub enum DistractorKind {
     /// A hand moves in over the lower face and cheek on one side, rests 1-2 s and leaves
     /// (occludes the face). Not in `ALL` (opt-in, see `ALL_EXTENDED`).
     Hand,
+    /// Both eyes close partly (to 30-60 %) and open again, 150-400 ms. Opt-in (`WEAK`).
+    HalfBlink,
+    /// Looking down: both lids move down slowly (the upper lid most) with the gaze, for
+    /// 1.5-5 s. Opt-in (`WEAK`).
+    LookDown,
+    /// A head turn of 15-35° in which the far eye narrows in perspective (by 15-35 % at the
+    /// turn's peak): one eye narrows, but with the head turned. Opt-in (`WEAK`).
+    TurnSquint,
 }
 
 impl DistractorKind {
@@ -70,6 +78,14 @@ impl DistractorKind {
         DistractorKind::Hand,
     ];
 
+    /// The distractors a detector of weak twitches must survive (opt-in: not in `ALL` or
+    /// `ALL_EXTENDED`; `weak` in a `--distractors` list).
+    pub const WEAK: [DistractorKind; 3] = [
+        DistractorKind::HalfBlink,
+        DistractorKind::LookDown,
+        DistractorKind::TurnSquint,
+    ];
+
     /// Name used in `labels.json` (`distractors[].kind`).
     pub fn label(self) -> &'static str {
         match self {
@@ -82,6 +98,9 @@ impl DistractorKind {
             DistractorKind::Flicker => "flicker",
             DistractorKind::Walker => "walker",
             DistractorKind::Hand => "hand",
+            DistractorKind::HalfBlink => "half_blink",
+            DistractorKind::LookDown => "look_down",
+            DistractorKind::TurnSquint => "turn_squint",
         }
     }
 
@@ -90,6 +109,7 @@ impl DistractorKind {
         let s = s.trim().to_ascii_lowercase();
         DistractorKind::ALL_EXTENDED
             .into_iter()
+            .chain(DistractorKind::WEAK)
             .find(|k| k.label() == s)
             .or(match s.as_str() {
                 "talk" => Some(DistractorKind::Talk),
@@ -97,6 +117,9 @@ impl DistractorKind {
                 "walk" => Some(DistractorKind::Walker),
                 "pitch" => Some(DistractorKind::Nod),
                 "hands" | "occlusion" => Some(DistractorKind::Hand),
+                "half-blink" | "halfblink" => Some(DistractorKind::HalfBlink),
+                "look-down" | "lookdown" => Some(DistractorKind::LookDown),
+                "squint" | "turn-squint" => Some(DistractorKind::TurnSquint),
                 _ => None,
             })
     }
@@ -110,12 +133,16 @@ impl DistractorKind {
                 | DistractorKind::Talk
                 | DistractorKind::Smile
                 | DistractorKind::Hand
+                | DistractorKind::HalfBlink
+                | DistractorKind::LookDown
+                | DistractorKind::TurnSquint
         )
     }
 }
 
 /// Parses `blink,talk,...`, `all` or `none`; `all` in a list (`all,hand`) stands for the
-/// default kinds (`DistractorKind::ALL`, without the opt-in `hand`).
+/// default kinds (`DistractorKind::ALL`, without the opt-in `hand`), `weak` for
+/// `DistractorKind::WEAK` (half blinks, looking down, squints from a head turn).
 pub fn parse_distractors(s: &str) -> anyhow::Result<Vec<DistractorKind>> {
     match s.trim() {
         "all" => return Ok(DistractorKind::ALL.to_vec()),
@@ -126,9 +153,11 @@ pub fn parse_distractors(s: &str) -> anyhow::Result<Vec<DistractorKind>> {
     for part in s.split(',') {
         let kinds = if part.trim() == "all" {
             DistractorKind::ALL.to_vec()
+        } else if part.trim() == "weak" {
+            DistractorKind::WEAK.to_vec()
         } else {
             vec![DistractorKind::parse(part).with_context(|| {
-                format!("unknown distractor {part:?} (blink, talk, smile, head_turn, nod, shake, flicker, walker, hand, all, none)")
+                format!("unknown distractor {part:?} (blink, talk, smile, head_turn, nod, shake, flicker, walker, hand, half_blink, look_down, turn_squint, all, weak, none)")
             })?]
         };
         for k in kinds {
@@ -147,6 +176,23 @@ pub enum PatternKind {
     Clonic,
     /// Squeeze to near closure held 1-4 s.
     Tonic,
+    /// One brief jerk, 60-150 ms in all (render at >= 30 fps to see it).
+    Single,
+    /// Lower-lid flutter: small 5-10 Hz twitches of the lower lid alone for 0.5-3 s, one
+    /// labelled event per run.
+    Flutter,
+}
+
+impl PatternKind {
+    /// Name used in `labels.json` (`events[].pattern`) and by `--pattern`.
+    pub fn label(self) -> &'static str {
+        match self {
+            PatternKind::Clonic => "clonic",
+            PatternKind::Tonic => "tonic",
+            PatternKind::Single => "single",
+            PatternKind::Flutter => "flutter",
+        }
+    }
 }
 
 /// What to render. All fields have defaults (`SynthParams::default()`).
@@ -190,6 +236,15 @@ pub struct SynthParams {
     /// Scene brightness factor (1 = normal, 0.3 = dim). The sensor noise stays
     /// `noise_sigma` luma levels, so a dim scene has a worse signal-to-noise ratio.
     pub light: f32,
+    /// Twitch strength: the fraction (0..1] by which the affected eye's aperture narrows at
+    /// the peak of every twitch (clonic, tonic, single). Each twitch's time course is scaled
+    /// so that its peak narrows the eye by exactly this much; times, sides, patterns and
+    /// regions stay those of the seed, so renders of one seed at two strengths are paired.
+    /// `None`: the seed's own strengths (most twitches shut the eye).
+    pub closure: Option<f32>,
+    /// Flutter strength: the lower lid's peak rise, percent of the face width; `None`: drawn
+    /// per event from 0.5-2 %.
+    pub lid_travel_pct: Option<f32>,
 }
 
 impl Default for SynthParams {
@@ -213,6 +268,8 @@ impl Default for SynthParams {
             glasses: false,
             second_face: false,
             light: 1.0,
+            closure: None,
+            lid_travel_pct: None,
         }
     }
 }
@@ -288,6 +345,49 @@ pub enum TwitchShape {
         offset_s: f64,
         amplitude: f32,
     },
+    /// One brief jerk.
+    Single {
+        jerk: Jerk,
+    },
+    /// Lower-lid flutter from `start_s` for `dur_s` (absolute seconds): raised-cosine pulses
+    /// at `rate_hz` under a smooth 0.1 s envelope; activation 0..1 scales `travel` (the lower
+    /// lid's rise, face units = half face widths).
+    Flutter {
+        start_s: f64,
+        dur_s: f64,
+        rate_hz: f64,
+        travel: f32,
+    },
+}
+
+impl TwitchShape {
+    /// Multiplies every contraction amplitude by `k` (times stay).
+    fn scale(&mut self, k: f32) {
+        match self {
+            TwitchShape::Clonic { jerks } => jerks.iter_mut().for_each(|j| j.amplitude *= k),
+            TwitchShape::Tonic {
+                lead, amplitude, ..
+            } => {
+                lead.iter_mut().for_each(|j| j.amplitude *= k);
+                *amplitude *= k;
+            }
+            TwitchShape::Single { jerk } => jerk.amplitude *= k,
+            TwitchShape::Flutter { travel, .. } => *travel *= k,
+        }
+    }
+
+    /// Moves the shape `dt` seconds later.
+    fn shift(&mut self, dt: f64) {
+        match self {
+            TwitchShape::Clonic { jerks } => jerks.iter_mut().for_each(|j| j.start_s += dt),
+            TwitchShape::Tonic { lead, ramp_s, .. } => {
+                lead.iter_mut().for_each(|j| j.start_s += dt);
+                *ramp_s += dt;
+            }
+            TwitchShape::Single { jerk } => jerk.start_s += dt,
+            TwitchShape::Flutter { start_s, .. } => *start_s += dt,
+        }
+    }
 }
 
 /// One hemifacial twitch event (ground truth).
@@ -301,6 +401,11 @@ pub struct Twitch {
     pub side: Side,
     pub regions: Vec<RegionKind>,
     pub shape: TwitchShape,
+    /// Peak narrowing of the affected eye (0..1), when the clip's strength was set
+    /// (`SynthParams::closure`); written to the labels as `"closure"`.
+    pub closure: Option<f32>,
+    /// Flutter: the lower lid's peak rise, percent of the face width (`"lid_travel_pct"`).
+    pub lid_travel_pct: Option<f32>,
 }
 
 impl Twitch {
@@ -308,7 +413,36 @@ impl Twitch {
         match self.shape {
             TwitchShape::Clonic { .. } => PatternKind::Clonic,
             TwitchShape::Tonic { .. } => PatternKind::Tonic,
+            TwitchShape::Single { .. } => PatternKind::Single,
+            TwitchShape::Flutter { .. } => PatternKind::Flutter,
         }
+    }
+
+    /// Time (seconds) and value of the peak contraction: every jerk's peak, and the rest of
+    /// the event sampled every 0.5 ms.
+    pub fn peak(&self) -> (f64, f32) {
+        let mut best = (self.start_s, 0.0f32);
+        let mut consider = |t: f64| {
+            let a = self.activation(t);
+            if a > best.1 {
+                best = (t, a);
+            }
+        };
+        match &self.shape {
+            TwitchShape::Clonic { jerks } => {
+                jerks.iter().for_each(|j| consider(j.start_s + j.rise_s))
+            }
+            TwitchShape::Tonic { lead, .. } => {
+                lead.iter().for_each(|j| consider(j.start_s + j.rise_s))
+            }
+            TwitchShape::Single { jerk } => consider(jerk.start_s + jerk.rise_s),
+            TwitchShape::Flutter { .. } => {}
+        }
+        let n = ((self.end_s - self.start_s) / 5e-4).ceil().max(0.0) as usize;
+        for i in 0..=n {
+            consider(self.start_s + i as f64 * 5e-4);
+        }
+        best
     }
 
     /// Contraction 0..1 at time `t` (seconds).
@@ -346,6 +480,20 @@ impl Twitch {
                     .map(|j| j.activation(t))
                     .fold(amplitude * a, f32::max)
             }
+            TwitchShape::Single { jerk } => jerk.activation(t),
+            TwitchShape::Flutter {
+                start_s,
+                dur_s,
+                rate_hz,
+                ..
+            } => {
+                let x = t - start_s;
+                if x <= 0.0 || x >= *dur_s {
+                    return 0.0;
+                }
+                let env = smoothstep((x / 0.1).min((dur_s - x) / 0.1));
+                env * (0.5 - 0.5 * (std::f64::consts::TAU * rate_hz * x).cos()) as f32
+            }
         }
     }
 }
@@ -356,13 +504,14 @@ pub struct Distractor {
     pub kind: DistractorKind,
     pub start_s: f64,
     pub end_s: f64,
-    /// Kind-specific strength: blink 0..1 closure, talk/smile 0..1, head turn and nod
-    /// signed peak angle (degrees), shake peak offset (fraction of face width), flicker
-    /// relative gain amplitude, walker luma (0-255), hand size relative to a typical hand.
+    /// Kind-specific strength: blink and half blink 0..1 closure, talk/smile 0..1, head turn,
+    /// turn squint and nod signed peak angle (degrees), shake peak offset (fraction of face
+    /// width), flicker relative gain amplitude, walker luma (0-255), hand size relative to a
+    /// typical hand, look down 0..1 gaze.
     pub amplitude: f32,
     /// Kind-specific: oscillation frequency (Hz) for talk/nod/flicker/shake, walking direction
     /// (+1 right, -1 left) for the walker, the person's side the hand covers (+1 left, -1
-    /// right).
+    /// right), the far eye's peak closure 0..1 for the turn squint.
     pub rate: f32,
     /// Kind-specific phase (radians); for the hand, a tilt offset (radians).
     pub phase: f32,
@@ -427,10 +576,10 @@ impl Scenario {
                 end_s: r3(t.end_s),
                 side: t.side,
                 regions: t.regions.clone(),
-                pattern: Some(match t.pattern() {
-                    PatternKind::Clonic => "clonic".to_string(),
-                    PatternKind::Tonic => "tonic".to_string(),
-                }),
+                pattern: Some(t.pattern().label().to_string()),
+                closure: t.closure.map(|c| r3(c as f64)),
+                lid_travel_pct: t.lid_travel_pct.map(|c| r3(c as f64)),
+                amplitude: None,
             })
             .collect();
         events.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
@@ -492,7 +641,9 @@ pub fn plan(params: &SynthParams) -> Scenario {
         Side::Right
     });
 
-    // Twitch shapes first (their lengths), then spread them over the clip.
+    // Twitch shapes first (their lengths), then spread them over the clip. Patterns added
+    // later draw from their own stream, so that the clips of existing seeds stay as they were.
+    let mut rng3 = ChaCha8Rng::seed_from_u64(params.seed ^ 0x7477_6974_6368_0003);
     let mut shapes = Vec::new();
     for _ in 0..params.twitches {
         let pattern = params.pattern.unwrap_or(if rng.random_bool(0.55) {
@@ -500,6 +651,10 @@ pub fn plan(params: &SynthParams) -> Scenario {
         } else {
             PatternKind::Tonic
         });
+        if matches!(pattern, PatternKind::Single | PatternKind::Flutter) {
+            shapes.push(plan_brief(&mut rng3, pattern, params));
+            continue;
+        }
         let regions = params.regions.clone().unwrap_or_else(|| {
             let r: f64 = rng.random();
             match pattern {
@@ -556,8 +711,9 @@ pub fn plan(params: &SynthParams) -> Scenario {
                     len,
                 )
             }
+            PatternKind::Single | PatternKind::Flutter => unreachable!(),
         };
-        shapes.push((regions, shape, len));
+        shapes.push((regions, shape, len, None));
     }
     // Drop events until they fit with 1 s gaps and 1 s margins.
     while !shapes.is_empty()
@@ -574,24 +730,36 @@ pub fn plan(params: &SynthParams) -> Scenario {
         cuts.sort_by(f64::total_cmp);
         let mut t = 1.0;
         let mut prev_cut = 0.0;
-        for ((regions, mut shape, len), cut) in shapes.into_iter().zip(cuts) {
+        for ((regions, mut shape, len, travel), cut) in shapes.into_iter().zip(cuts) {
             t += (cut - prev_cut) * slack;
             prev_cut = cut;
-            match &mut shape {
-                TwitchShape::Clonic { jerks } => jerks.iter_mut().for_each(|j| j.start_s += t),
-                TwitchShape::Tonic { lead, ramp_s, .. } => {
-                    lead.iter_mut().for_each(|j| j.start_s += t);
-                    *ramp_s += t;
-                }
-            }
+            shape.shift(t);
             twitches.push(Twitch {
                 start_s: t,
                 end_s: t + len,
                 side,
                 regions,
                 shape,
+                closure: None,
+                lid_travel_pct: travel,
             });
             t += len + 1.0;
+        }
+    }
+
+    if let Some(c) = params.closure {
+        // Scale each twitch so that its peak narrows the eye by exactly `c` (times stay).
+        for tw in &mut twitches {
+            if tw.pattern() == PatternKind::Flutter {
+                continue;
+            }
+            if let Some(a) = render::contraction_for_closure(c, &tw.regions) {
+                let (_, peak) = tw.peak();
+                if peak > 0.0 {
+                    tw.shape.scale(a / peak);
+                    tw.closure = Some(c);
+                }
+            }
         }
     }
 
@@ -643,8 +811,11 @@ pub fn plan(params: &SynthParams) -> Scenario {
                     DistractorKind::Shake => (20.0, 1.0..3.0),
                     DistractorKind::Flicker => (20.0, 0.5..2.0),
                     DistractorKind::Walker => (20.0, 2.0..4.0),
-                    // Planned below from their own random stream.
-                    DistractorKind::Hand => continue,
+                    // Planned below from their own random streams.
+                    DistractorKind::Hand
+                    | DistractorKind::HalfBlink
+                    | DistractorKind::LookDown
+                    | DistractorKind::TurnSquint => continue,
                     DistractorKind::Blink => unreachable!(),
                 };
                 let count = ((dur / period).round() as usize).max(1);
@@ -680,7 +851,7 @@ pub fn plan(params: &SynthParams) -> Scenario {
                             },
                             sign,
                         ),
-                        DistractorKind::Blink | DistractorKind::Hand => unreachable!(),
+                        _ => unreachable!(),
                     };
                     let phase = rng.random_range(0.0..std::f32::consts::TAU);
                     distractors.push(Distractor {
@@ -741,6 +912,7 @@ pub fn plan(params: &SynthParams) -> Scenario {
         }
         distractors.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
     }
+    plan_weak(params, &twitches, &mut distractors);
     let second_face = params.second_face.then(|| {
         let (w, h) = (params.width as f32, params.height as f32);
         let fw = params.face_width_px;
@@ -775,6 +947,111 @@ pub fn plan(params: &SynthParams) -> Scenario {
         sway_phase,
         second_face,
     }
+}
+
+/// Adds the `DistractorKind::WEAK` kinds asked for, drawn from their own random stream, at
+/// least 0.5 s off the twitch windows: half blinks every ~8 s, looking down every ~20 s,
+/// squints from a head turn every ~15 s.
+fn plan_weak(params: &SynthParams, twitches: &[Twitch], distractors: &mut Vec<Distractor>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(params.seed ^ 0x7477_6974_6368_0004);
+    let dur = params.duration_s.max(0.0);
+    let near_twitch = |a: f64, b: f64| {
+        twitches
+            .iter()
+            .any(|tw| a < tw.end_s + 0.5 && b > tw.start_s - 0.5)
+    };
+    let mut added = false;
+    for kind in DistractorKind::WEAK {
+        if !params.distractors.contains(&kind) {
+            continue;
+        }
+        let (period, len_range) = match kind {
+            DistractorKind::HalfBlink => (8.0, 0.15..0.4f64),
+            DistractorKind::LookDown => (20.0, 1.5..5.0),
+            _ => (15.0, 1.5..3.0),
+        };
+        let count = ((dur / period).round() as usize).max(1);
+        for _ in 0..count {
+            let len = rng.random_range(len_range.clone());
+            let sign = if rng.random_bool(0.5) { 1.0f32 } else { -1.0 };
+            let (amplitude, rate) = match kind {
+                DistractorKind::HalfBlink => (rng.random_range(0.3..0.6f32), 0.0),
+                DistractorKind::LookDown => (rng.random_range(0.5..1.0f32), 0.0),
+                _ => (
+                    sign * rng.random_range(15.0..35.0f32),
+                    rng.random_range(0.15..0.35f32),
+                ),
+            };
+            let mut at = None;
+            for _ in 0..40 {
+                if dur <= len + 0.2 {
+                    break;
+                }
+                let s = rng.random_range(0.1..(dur - len - 0.1));
+                let clash = near_twitch(s, s + len)
+                    || distractors
+                        .iter()
+                        .any(|d| d.kind == kind && s < d.end_s + 0.5 && s + len + 0.5 > d.start_s);
+                if !clash {
+                    at = Some(s);
+                    break;
+                }
+            }
+            if let Some(s) = at {
+                distractors.push(Distractor {
+                    kind,
+                    start_s: s,
+                    end_s: s + len,
+                    amplitude,
+                    rate,
+                    phase: 0.0,
+                });
+                added = true;
+            }
+        }
+    }
+    if added {
+        distractors.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+    }
+}
+
+/// A single jerk or a lower-lid flutter run (shape at time 0, its length), drawn from `rng`:
+/// (regions, shape, length in seconds, flutter's lid travel in % of the face width).
+fn plan_brief(
+    rng: &mut ChaCha8Rng,
+    pattern: PatternKind,
+    params: &SynthParams,
+) -> (Vec<RegionKind>, TwitchShape, f64, Option<f32>) {
+    if pattern == PatternKind::Flutter {
+        let dur_s = rng.random_range(0.5..3.0f64);
+        let rate_hz = rng.random_range(5.0..10.0f64);
+        let pct = params
+            .lid_travel_pct
+            .unwrap_or_else(|| rng.random_range(0.5..2.0f32));
+        let shape = TwitchShape::Flutter {
+            start_s: 0.0,
+            dur_s,
+            rate_hz,
+            // Percent of the face width (2 face units) → face units.
+            travel: pct * 0.02,
+        };
+        let regions = params.regions.clone().unwrap_or(vec![RegionKind::Eye]);
+        return (regions, shape, dur_s, Some(pct));
+    }
+    let dur_s = rng.random_range(0.06..0.15f64);
+    let jerk = Jerk {
+        start_s: 0.0,
+        rise_s: dur_s * rng.random_range(0.3..0.5f64),
+        dur_s,
+        amplitude: rng.random_range(0.5..1.0f32),
+    };
+    let r: f64 = rng.random();
+    let regions = params.regions.clone().unwrap_or_else(|| match r {
+        r if r < 0.5 => vec![RegionKind::Eye],
+        r if r < 0.85 => vec![RegionKind::Eye, RegionKind::Cheek],
+        _ => vec![RegionKind::Eye, RegionKind::Cheek, RegionKind::Mouth],
+    });
+    (regions, TwitchShape::Single { jerk }, dur_s, None)
 }
 
 /// Renders every frame in memory (no encoding), in order.
@@ -866,7 +1143,8 @@ pub struct SynthArgs {
     /// Affected side (the person's): left or right; random if omitted.
     #[arg(long, value_parser = parse_side)]
     pub side: Option<Side>,
-    /// Twitch pattern: clonic, tonic or mixed.
+    /// Twitch pattern: clonic, tonic, mixed (clonic and tonic), single (one 60-150 ms jerk;
+    /// needs --fps >= 30) or flutter (5-10 Hz lower-lid flutter).
     #[arg(long, default_value = "mixed")]
     pub pattern: String,
     /// Distractors: comma list of blink,talk,smile,head_turn,nod,shake,flicker,walker,hand, or
@@ -897,6 +1175,15 @@ pub struct SynthArgs {
     /// H.264 bit rate in kbit/s (default: about 0.15 bits per pixel per frame).
     #[arg(long)]
     pub kbps: Option<u32>,
+    /// Twitch strength: the fraction by which the affected eye's aperture narrows at the
+    /// peak of every twitch, 0 < C <= 1 (e.g. 0.2). Times, sides and patterns stay the seed's,
+    /// so one seed at two strengths gives paired clips. Written per event as "closure".
+    #[arg(long, value_name = "C")]
+    pub closure: Option<f32>,
+    /// Flutter strength: the lower lid's peak rise in percent of the face width (e.g. 1.0);
+    /// default drawn per event from 0.5-2. Written per event as "lid_travel_pct".
+    #[arg(long, value_name = "PCT")]
+    pub lid_travel: Option<f32>,
 }
 
 fn parse_size(s: &str) -> Result<(u32, u32), String> {
@@ -926,9 +1213,26 @@ impl SynthArgs {
         let pattern = match self.pattern.to_ascii_lowercase().as_str() {
             "clonic" => Some(PatternKind::Clonic),
             "tonic" => Some(PatternKind::Tonic),
+            "single" | "jerk" => Some(PatternKind::Single),
+            "flutter" => Some(PatternKind::Flutter),
             "mixed" | "" => None,
-            other => bail!("--pattern {other:?}: expected clonic, tonic or mixed"),
+            other => bail!("--pattern {other:?}: expected clonic, tonic, single, flutter or mixed"),
         };
+        if pattern == Some(PatternKind::Single) && self.fps < 30.0 {
+            bail!(
+                "--pattern single needs --fps 30 or more (a 60-150 ms jerk spans too few frames)"
+            );
+        }
+        if let Some(c) = self.closure
+            && !(c > 0.0 && c <= 1.0)
+        {
+            bail!("--closure must be in (0, 1] (the fraction the eye's aperture narrows)");
+        }
+        if let Some(t) = self.lid_travel
+            && !(t > 0.0 && t <= 5.0)
+        {
+            bail!("--lid-travel must be in (0, 5] percent of the face width");
+        }
         if !(self.fps > 0.0 && self.fps <= 240.0) {
             bail!("--fps must be in (0, 240]");
         }
@@ -960,6 +1264,8 @@ impl SynthArgs {
             glasses: self.glasses,
             second_face: self.second_face,
             light: self.light,
+            closure: self.closure,
+            lid_travel_pct: self.lid_travel,
             ..SynthParams::default()
         })
     }

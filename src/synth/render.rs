@@ -8,7 +8,7 @@
 //! half the face width; the face is the ellipse u² + (v/1.3)² < 1. The person's left side is
 //! at u > 0 (image right). Mirroring flips the finished frame.
 
-use super::{DistractorKind, Scenario};
+use super::{DistractorKind, Scenario, TwitchShape};
 use crate::anatomy::{RegionKind, Side};
 use crate::source::Frame;
 use rand::{Rng, SeedableRng};
@@ -48,6 +48,11 @@ struct State {
     /// Per person's side (index = `Side::index()`): lid closure 0..1, orbicularis squeeze
     /// (skin pulled toward the eye) 0..1,, cheek raise 0..1, mouth corner pull 0..1.
     closure: [f32; 2],
+    /// Per side: extra rise of the lower lid margin alone (flutter), face units at the eye's
+    /// centre line.
+    lower: [f32; 2],
+    /// Gaze down 0..1 (both eyes): both lid margins and the iris move down.
+    down: f32,
     squeeze: [f32; 2],
     cheek: [f32; 2],
     mouth: [f32; 2],
@@ -273,17 +278,11 @@ impl<'a> Renderer<'a> {
                 continue;
             }
             let k = tw.side.index();
-            for r in &tw.regions {
-                match r {
-                    RegionKind::Eye => {
-                        // A squeeze at >= 0.8 of full shuts the lids.
-                        st.closure[k] = st.closure[k].max((1.25 * a).min(1.0));
-                        st.squeeze[k] = st.squeeze[k].max(a);
-                    }
-                    RegionKind::Cheek => st.cheek[k] = st.cheek[k].max(a),
-                    RegionKind::Mouth => st.mouth[k] = st.mouth[k].max(a),
-                }
+            if let TwitchShape::Flutter { travel, .. } = tw.shape {
+                st.lower[k] = st.lower[k].max(travel * a);
+                continue;
             }
+            contract(&mut st, k, &tw.regions, a);
         }
         for d in &self.sc.distractors {
             if t <= d.start_s || t >= d.end_s {
@@ -328,6 +327,28 @@ impl<'a> Renderer<'a> {
                     let pr = if d.rate >= 0.0 { pr } else { 1.0 - pr };
                     st.walker = Some(((-0.15 + 1.3 * pr) * w, d.amplitude));
                 }
+                DistractorKind::HalfBlink => {
+                    let c = d.amplitude * super::bump(d.progress(t));
+                    for k in 0..2 {
+                        st.closure[k] = st.closure[k].max(c);
+                    }
+                }
+                DistractorKind::LookDown => {
+                    // Slow: 0.6 s to look down and 0.6 s back up.
+                    st.down = st.down.max(d.amplitude * d.envelope(t, 0.6));
+                }
+                DistractorKind::TurnSquint => {
+                    // Yaw > 0 turns the person's left side away from the camera.
+                    let env = d.envelope(t, (d.end_s - d.start_s) * 0.35);
+                    st.yaw += (d.amplitude * env).to_radians();
+                    let far = if d.amplitude > 0.0 {
+                        Side::Left
+                    } else {
+                        Side::Right
+                    };
+                    let k = far.index();
+                    st.closure[k] = st.closure[k].max(d.rate * env);
+                }
                 DistractorKind::Hand => {
                     // Palm centre from below and outside the frame to over the cheek (face
                     // units, head pose applied), fingers tilted toward the nose.
@@ -364,11 +385,16 @@ impl<'a> Renderer<'a> {
                 closure,
             ));
         }
-        // Smiling and a raised cheek push the lower lid up a little.
-        for k in 0..2 {
-            st.closure[k] = (st.closure[k] + 0.18 * st.smile + 0.15 * st.cheek[k]).min(1.0);
-        }
+        push_lower_lids(&mut st);
         st
+    }
+
+    /// How much the eye on `side` is narrowed at time `t`: 1 - opening / opening at rest,
+    /// where the opening is the visible height of the eyeball on the vertical line through
+    /// the eye's centre, in the geometry `render` draws (lids, skin deformation, lid push).
+    /// 0 = open as at rest, 1 = shut.
+    pub fn eye_narrowing(&self, t: f64, side: Side) -> f32 {
+        narrowing(&self.state(t), side)
     }
 
     /// Renders frame `index` (time `index / fps`).
@@ -702,8 +728,14 @@ impl Person {
             }
             let ev = v1 - EYE_V;
             if eu.abs() < EYE_HW && ev > -0.21 && ev < 0.15 {
-                let (rest_ev, ball) =
-                    eye(eu, ev, uf - s * EYE_U, vf - EYE_V, st.closure[k], self.edge);
+                let (rest_ev, ball) = eye(
+                    eu,
+                    ev,
+                    uf - s * EYE_U,
+                    vf - EYE_V,
+                    Lids::of(st, k),
+                    self.edge,
+                );
                 v = EYE_V + rest_ev;
                 eyeball = ball;
             }
@@ -918,7 +950,29 @@ fn features(u: f32, v: f32, edge: f32) -> f32 {
     l
 }
 
-/// Lids of one eye with closure `c` (0 open, 1 shut). (eu, ev): lid-space position relative
+/// What moves one eye's lids (see `State`).
+#[derive(Debug, Clone, Copy)]
+struct Lids {
+    /// 0 open, 1 shut (both margins toward their meeting line).
+    closure: f32,
+    /// Extra rise of the lower lid margin alone, face units at the centre line.
+    lower: f32,
+    /// Gaze down 0..1: the upper margin moves down by half the rest opening, the lower by a
+    /// tenth, the iris down with them.
+    down: f32,
+}
+
+impl Lids {
+    fn of(st: &State, k: usize) -> Lids {
+        Lids {
+            closure: st.closure[k],
+            lower: st.lower[k],
+            down: st.down,
+        }
+    }
+}
+
+/// Lids of one eye moved by `lids`. (eu, ev): lid-space position relative
 /// to the eye centre (after the squeeze field); (ku, kv): skull-fixed position relative to
 /// the eye centre (where the eyeball is drawn).
 ///
@@ -926,14 +980,25 @@ fn features(u: f32, v: f32, edge: f32) -> f32 {
 /// the margin and 0.12 (upper) / 0.08 (lower) above/below it stretches along, so its texture
 /// moves with the lid. Returns the rest v (relative to the eye centre) of the skin seen here
 /// and the eyeball's luma and coverage, if any.
-fn eye(eu: f32, ev: f32, ku: f32, kv: f32, c: f32, edge: f32) -> (f32, Option<(f32, f32)>) {
+fn eye(eu: f32, ev: f32, ku: f32, kv: f32, lids: Lids, edge: f32) -> (f32, Option<(f32, f32)>) {
+    let c = lids.closure;
     let x = eu / EYE_HW;
     let sh = (1.0 - x * x).max(0.0).powf(0.7);
     let top_rest = -EYE_HH * sh;
     let bot_rest = 0.75 * EYE_HH * sh;
     let meet = top_rest + 0.7 * (bot_rest - top_rest);
-    let top = top_rest + c * (meet - top_rest);
-    let bot = bot_rest + c * (meet - bot_rest);
+    let mut top = top_rest + c * (meet - top_rest);
+    let mut bot = bot_rest + c * (meet - bot_rest);
+    if lids.lower > 0.0 {
+        bot = (bot - lids.lower * sh).max(top);
+    }
+    let mut kv = kv;
+    if lids.down > 0.0 {
+        let open = bot_rest - top_rest;
+        top = (top + 0.5 * lids.down * open).min(bot);
+        bot += 0.1 * lids.down * open;
+        kv -= 0.03 * lids.down;
+    }
     let (hi, lo) = (top_rest - 0.12, bot_rest + 0.08);
     let rest = if ev <= hi || ev >= lo {
         ev
@@ -1031,6 +1096,79 @@ fn deformation(u: f32, v: f32, st: &State) -> (f32, f32) {
         dv += 0.1 * st.jaw * smooth((v - MOUTH_V) / 0.03 + 0.5) * (-(u * u) / 0.35).exp();
     }
     (du, dv)
+}
+
+/// Applies a twitch's contraction `a` (0..1) in `regions` to side `k` of the state.
+fn contract(st: &mut State, k: usize, regions: &[RegionKind], a: f32) {
+    for r in regions {
+        match r {
+            RegionKind::Eye => {
+                // A squeeze at >= 0.8 of full shuts the lids.
+                st.closure[k] = st.closure[k].max((1.25 * a).min(1.0));
+                st.squeeze[k] = st.squeeze[k].max(a);
+            }
+            RegionKind::Cheek => st.cheek[k] = st.cheek[k].max(a),
+            RegionKind::Mouth => st.mouth[k] = st.mouth[k].max(a),
+        }
+    }
+}
+
+/// Smiling and a raised cheek push the lower lid up a little (last step of `state`).
+fn push_lower_lids(st: &mut State) {
+    for k in 0..2 {
+        st.closure[k] = (st.closure[k] + 0.18 * st.smile + 0.15 * st.cheek[k]).min(1.0);
+    }
+}
+
+/// Visible eyeball height (face units) on the vertical line through the centre of the eye on
+/// `side`, integrated over fine steps of the same lid and skin geometry `Person::head` draws.
+fn eye_opening(st: &State, side: Side) -> f32 {
+    const STEP: f32 = 2e-4;
+    let s = sign(side);
+    let k = side.index();
+    let uf = s * EYE_U;
+    let mut open = 0.0;
+    for i in 0..(0.5 / STEP) as usize {
+        let vf = EYE_V - 0.3 + (i as f32 + 0.5) * STEP;
+        let (gu, gv) = deformation(uf, vf, st);
+        let (eu, ev) = (uf - gu - s * EYE_U, vf - gv - EYE_V);
+        if eu.abs() < EYE_HW && ev > -0.21 && ev < 0.15 {
+            let (_, ball) = eye(eu, ev, 0.0, vf - EYE_V, Lids::of(st, k), 1e-3);
+            open += ball.map_or(0.0, |b| b.1) * STEP;
+        }
+    }
+    open
+}
+
+/// 1 - opening / opening at rest of the eye on `side` (see `Renderer::eye_narrowing`).
+fn narrowing(st: &State, side: Side) -> f32 {
+    let rest = eye_opening(&State::default(), side);
+    (1.0 - eye_opening(st, side) / rest).clamp(0.0, 1.0)
+}
+
+/// The peak contraction (0..1) at which a twitch in `regions` narrows its eye by `closure`
+/// (0..1] (bisection on `narrowing`); `None` when even a full contraction does not (no eye
+/// among the regions).
+pub(super) fn contraction_for_closure(closure: f32, regions: &[RegionKind]) -> Option<f32> {
+    let at = |a: f32| {
+        let mut st = State::default();
+        contract(&mut st, Side::Left.index(), regions, a);
+        push_lower_lids(&mut st);
+        narrowing(&st, Side::Left)
+    };
+    if at(1.0) < closure - 1e-3 {
+        return None;
+    }
+    let (mut lo, mut hi) = (0.0f32, 1.0f32);
+    for _ in 0..30 {
+        let mid = 0.5 * (lo + hi);
+        if at(mid) < closure {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Some(hi)
 }
 
 /// Smoothstep of x clamped to 0..1.
