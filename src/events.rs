@@ -111,6 +111,10 @@ pub enum Event {
         t_s: f64,
         message: String,
     },
+    /// Closure severity over one minute of media time (`severity`): written when the
+    /// minute ends, and for the part-minute before the `summary`. Independent of the
+    /// twitch detector and its threshold.
+    Minute(Minute),
     /// Last line of a session.
     Summary {
         duration_s: f64,
@@ -143,12 +147,13 @@ impl Event {
     }
 
     /// The `"kind"` tag of every variant this version understands.
-    pub const KINDS: [&'static str; 6] = [
+    pub const KINDS: [&'static str; 7] = [
         "session",
         "twitch",
         "face_lost",
         "camera_gap",
         "warning",
+        "minute",
         "summary",
     ];
 
@@ -160,6 +165,7 @@ impl Event {
             Event::FaceLost { .. } => "face_lost",
             Event::CameraGap { .. } => "camera_gap",
             Event::Warning { .. } => "warning",
+            Event::Minute(_) => "minute",
             Event::Summary { .. } => "summary",
         }
     }
@@ -192,6 +198,29 @@ impl Event {
             _ => None,
         }
     }
+}
+
+/// One minute's closure severity (docs/severity.md). Closures are fractions of each eye's
+/// own open aperture (0 open .. 1 shut); `asymmetry` is left minus right (positive: the
+/// left eye more closed). Means and shares are over `measured_s`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Minute {
+    /// The minute: `[start_s, end_s)` of media time, on a grid of whole minutes.
+    pub start_s: f64,
+    pub end_s: f64,
+    /// Seconds with the face in view (as the summary counts them).
+    pub observed_s: f64,
+    /// Seconds of that with both eyes' closure measured (trackable, open reference known).
+    pub measured_s: f64,
+    /// Mean closure of each eye, fraction of its open aperture.
+    pub closure_left: f64,
+    pub closure_right: f64,
+    /// Mean signed closure asymmetry, left minus right, fraction of aperture.
+    pub asymmetry: f64,
+    /// Share of measured time with the left eye more closed than the right by more than
+    /// 0.10, 0.25 and 0.50 of aperture (`severity::THRESHOLDS`); and the same for the right.
+    pub beyond_left: [f64; 3],
+    pub beyond_right: [f64; 3],
 }
 
 impl Twitch {

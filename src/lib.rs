@@ -4,7 +4,8 @@
 //! → `face` (detect, track, regions) → `flow` (optical flow) → `motion` (head-motion
 //! removal, per-region signals; `look` measures the lids when glasses hide them from the
 //! flow) → `detect` (one-sided bursts) → `events` (JSON Lines / CSV), joined by
-//! `pipeline`. `live` runs the same analysis on a webcam. `synth` renders labelled test
+//! `pipeline`, which also sums `severity` (per-minute eye closure, independent of the
+//! detector). `live` runs the same analysis on a webcam. `synth` renders labelled test
 //! clips and `eval` scores event logs against labels.
 
 pub mod anatomy;
@@ -28,6 +29,7 @@ pub mod pipeline;
 pub mod report;
 pub mod save_frames;
 pub mod sensitivity;
+pub mod severity;
 pub mod source;
 pub mod stats;
 pub mod synth;

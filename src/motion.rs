@@ -8,7 +8,7 @@ use crate::anatomy::{RegionKind, Side};
 use crate::capture::Chore;
 use crate::face::ahead::{AheadCounts, ConfirmAhead};
 use crate::face::detector::{DetectorParams, FaceBox, FaceDetector, NearSquare};
-use crate::face::regions::{CROP_EXPAND, RegionLayout};
+use crate::face::regions::{CROP_EXPAND, Rect, RegionLayout};
 use crate::face::track::{CropSampler, FacePose};
 use crate::flow::{AffineScratch, FlowParams, FlowVec, LucasKanade, Plane, Pyramid, fit_affine};
 use crate::look::{EyeLook, LookParams, LookSignals};
@@ -126,6 +126,11 @@ pub struct FrameSignals {
     pub residual_scale: f32,
     /// The flow could be trusted in this frame (see `MotionParams::max_residual_pct`).
     pub reliable: bool,
+    /// Per side: how open the eye looks (`eye_aperture`), for the closure severity
+    /// (`severity`); meaningful only against the same eye's open value.
+    pub aperture: [f32; 2],
+    /// `aperture` was measured this frame (a tracked face, steady enough not to blur).
+    pub aperture_valid: bool,
 }
 
 /// The measurement stage's state, kept across frames.
@@ -540,6 +545,11 @@ impl MotionAnalyzer {
         }
         self.prev_pyr
             .build_with_gradients(&self.crop, self.params.flow.levels);
+        for side in Side::BOTH {
+            out.aperture[side.index()] =
+                eye_aperture(&self.crop, &self.layout.rect(side, RegionKind::Eye));
+        }
+        out.aperture_valid = out.reliable;
         self.pose = Some(pose);
         out.face = Some(pose);
         out
@@ -638,6 +648,37 @@ pub fn weighted_median(samples: &mut [(f32, f32)]) -> f32 {
     }
     0.0
 }
+
+/// How open an eye looks, from the face-aligned, contrast-normalised crop: the mean
+/// absolute horizontal grey-level step (`|I(x+1) - I(x-1)|`) over the band of the eye
+/// region where the eye lies (`APERTURE_BAND`: below the brow, above the cheek), grey levels
+/// per 2 pixels. An open eye's iris and sclera make vertical edges as tall as the opening; a
+/// closing lid covers them with skin, whose lid margin, crease and the brow are nearly
+/// horizontal and hardly count. So the value falls as the aperture narrows, both eyes alike
+/// in a blink or a look down. What else has vertical edges in the band (eye corners, brow
+/// ends, glasses' rims) stays and dilutes it (docs/severity.md has its calibration).
+/// Meaningful only against the same eye's usual value (`severity`).
+pub fn eye_aperture(crop: &Plane, eye: &Rect) -> f32 {
+    let (n, _) = crop.dim();
+    let (h, w) = (eye.y1 - eye.y0, eye.x1 - eye.x0);
+    let clampi = |v: f32, lo: usize, hi: usize| (v.max(0.0) as usize).clamp(lo, hi);
+    let y0 = clampi(eye.y0 + APERTURE_BAND[0] * h, 0, n);
+    let y1 = clampi(eye.y0 + APERTURE_BAND[1] * h, y0, n);
+    let x0 = clampi(eye.x0 + 0.03 * w, 1, n.saturating_sub(1));
+    let x1 = clampi(eye.x1 - 0.03 * w, x0, n.saturating_sub(1));
+    let mut sum = 0.0f32;
+    for y in y0..y1 {
+        let row = crop.row(y);
+        for x in x0..x1 {
+            sum += (row[x + 1] - row[x - 1]).abs();
+        }
+    }
+    sum / ((y1 - y0) * (x1 - x0)).max(1) as f32
+}
+
+/// The rows of the eye region `eye_aperture` looks at, as fractions of its height from the
+/// top (the region reaches up over the brow and down onto the cheek).
+pub const APERTURE_BAND: [f32; 2] = [0.4, 0.92];
 
 /// Maps a crop to mean 128 and standard deviation 40: flow assumes brightness constancy,
 /// and lighting flicker, auto-exposure and gain changes would otherwise read as motion.

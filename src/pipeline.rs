@@ -10,6 +10,7 @@ use crate::detect::{Activity, BurstDetector, DetectParams};
 use crate::events::{Event, Twitch};
 use crate::motion::{FrameSignals, MotionAnalyzer, MotionParams};
 use crate::save_frames::{FrameSaver, SaveFramesParams};
+use crate::severity::{Severity, SeverityParams};
 use crate::source::{Frame, FrameSource, SourceError};
 use std::io::Write;
 
@@ -18,6 +19,8 @@ use std::io::Write;
 pub struct AnalyzeOptions {
     pub motion: MotionParams,
     pub detect: DetectParams,
+    /// The per-minute closure severity lines (`severity`).
+    pub severity: SeverityParams,
     /// Frames in flight between the capture thread and the analysis.
     pub channel_capacity: usize,
     /// Keep video of each twitch (`--save-frames`); `None`: no frame is ever written.
@@ -210,6 +213,9 @@ pub struct RunState {
     most_faces: u32,
     checks: ContentChecks,
     saver: Option<FrameSaver>,
+    severity: Severity,
+    /// Scratch: minute lines due.
+    minutes: Vec<crate::events::Minute>,
 }
 
 /// Odd input noticed frame by frame, each said in the log as a `warning` when it happens.
@@ -275,6 +281,8 @@ impl RunState {
             most_faces: 1,
             checks: ContentChecks::default(),
             saver: None,
+            severity: Severity::new(opts.severity.clone()),
+            minutes: Vec::with_capacity(1),
         }
     }
 
@@ -439,13 +447,14 @@ impl RunState {
             (false, None) => self.lost_since = Some(t),
             _ => {}
         }
-        if s.face.is_some() {
-            self.summary.observed_s += self.frame_dt;
-        }
+        let observed_dt = if s.face.is_some() { self.frame_dt } else { 0.0 };
+        self.summary.observed_s += observed_dt;
+        self.severity.push(s, observed_dt, &mut self.minutes);
         self.last_t = t;
         let activity = self.detector.push(s, &mut self.closed);
         observer.frame(s, &activity);
-        self.emit_closed(emit)
+        self.emit_closed(emit)?;
+        self.emit_minutes(emit)
     }
 
     /// Closes open bursts and intervals and writes the summary line.
@@ -480,8 +489,20 @@ impl RunState {
                 end_s: round3(end),
             })?;
         }
+        self.severity.finish(&mut self.minutes);
+        self.emit_minutes(emit)?;
         self.summary.duration_s = self.first_t.map_or(0.0, |f| end - f);
         emit(&self.summary.to_event(error))
+    }
+
+    fn emit_minutes(
+        &mut self,
+        emit: &mut dyn FnMut(&Event) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        for m in self.minutes.drain(..) {
+            emit(&Event::Minute(m))?;
+        }
+        Ok(())
     }
 
     pub fn summary(&self) -> &RunSummary {

@@ -148,6 +148,8 @@ pub struct SessionStats {
     pub right: Breakdown,
     /// The session cut into `BLOCK_S` blocks, for `share_interval` and timelines.
     pub blocks: Vec<Block>,
+    /// From the `minute` lines, when the log has them.
+    pub severity: Option<SeverityStats>,
 }
 
 impl SessionStats {
@@ -218,6 +220,7 @@ impl SessionStats {
             left,
             right,
             blocks,
+            severity: SeverityStats::from_events(events),
         }
     }
 
@@ -552,36 +555,215 @@ pub fn share_interval(
     seed: u64,
     n_resamples: usize,
 ) -> Option<Interval> {
-    if spasm_s.len() != observed_s.len() || n_resamples == 0 {
+    if spasm_s.len() != observed_s.len() {
         return None;
     }
     let blocks: Vec<(f64, f64)> = spasm_s
         .iter()
         .zip(observed_s)
-        .filter(|(s, o)| s.is_finite() && o.is_finite() && **o > 0.0)
-        .map(|(&s, &o)| (s.clamp(0.0, o), o))
+        .map(|(&s, &o)| (s.clamp(0.0, o.max(0.0)), o))
         .collect();
-    if blocks.len() < 2 {
+    ratio_interval(&blocks, seed, n_resamples)
+}
+
+/// Block-bootstrap 95 % interval of a ratio estimator `Σ value / Σ weight` over blocks of
+/// (value, weight), e.g. (seconds in spasm, seconds observed) per minute, or (asymmetry ×
+/// measured seconds, measured seconds) per minute line. Blocks with a positive, finite
+/// weight and a finite value are resampled with replacement; the interval is the
+/// 2.5th–97.5th percentiles of the resampled ratios, the estimate the ratio of all blocks.
+/// Deterministic for a given `seed`. `None` with fewer than 2 such blocks or
+/// `n_resamples == 0`.
+pub fn ratio_interval(blocks: &[(f64, f64)], seed: u64, n_resamples: usize) -> Option<Interval> {
+    let blocks = usable_blocks(blocks);
+    if blocks.len() < 2 || n_resamples == 0 {
         return None;
     }
-    let share = |it: &mut dyn Iterator<Item = (f64, f64)>| {
-        let (s, o) = it.fold((0.0, 0.0), |acc, (s, o)| (acc.0 + s, acc.1 + o));
-        s / o
-    };
-    let estimate = share(&mut blocks.iter().copied());
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut shares: Vec<f64> = (0..n_resamples)
+    let mut ratios: Vec<f64> = (0..n_resamples)
+        .map(|_| resampled_ratio(&blocks, &mut rng))
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    Some(Interval {
+        estimate: block_ratio(&mut blocks.iter().copied()),
+        low: quantile_sorted(&ratios, ALPHA / 2.0),
+        high: quantile_sorted(&ratios, 1.0 - ALPHA / 2.0),
+    })
+}
+
+/// Block-bootstrap 95 % interval of the difference of two ratio estimators (see
+/// `ratio_interval`), `b − a` (after minus before): each resample draws the blocks of `a`
+/// and of `b` with replacement, each at its own count. `None` unless both have at least 2
+/// usable blocks (and `n_resamples > 0`).
+pub fn ratio_diff_interval(
+    a: &[(f64, f64)],
+    b: &[(f64, f64)],
+    seed: u64,
+    n_resamples: usize,
+) -> Option<Interval> {
+    let (a, b) = (usable_blocks(a), usable_blocks(b));
+    if a.len() < 2 || b.len() < 2 || n_resamples == 0 {
+        return None;
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut diffs: Vec<f64> = (0..n_resamples)
         .map(|_| {
-            let k = blocks.len();
-            share(&mut (0..k).map(|_| blocks[rng.random_range(0..k)]))
+            let ra = resampled_ratio(&a, &mut rng);
+            resampled_ratio(&b, &mut rng) - ra
         })
         .collect();
-    shares.sort_by(f64::total_cmp);
+    diffs.sort_by(f64::total_cmp);
     Some(Interval {
-        estimate,
-        low: quantile_sorted(&shares, ALPHA / 2.0),
-        high: quantile_sorted(&shares, 1.0 - ALPHA / 2.0),
+        estimate: block_ratio(&mut b.iter().copied()) - block_ratio(&mut a.iter().copied()),
+        low: quantile_sorted(&diffs, ALPHA / 2.0),
+        high: quantile_sorted(&diffs, 1.0 - ALPHA / 2.0),
     })
+}
+
+fn usable_blocks(blocks: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    blocks
+        .iter()
+        .copied()
+        .filter(|(v, w)| v.is_finite() && w.is_finite() && *w > 0.0)
+        .collect()
+}
+
+fn block_ratio(it: &mut dyn Iterator<Item = (f64, f64)>) -> f64 {
+    let (v, w) = it.fold((0.0, 0.0), |acc, (v, w)| (acc.0 + v, acc.1 + w));
+    v / w
+}
+
+fn resampled_ratio(blocks: &[(f64, f64)], rng: &mut ChaCha8Rng) -> f64 {
+    let k = blocks.len();
+    block_ratio(&mut (0..k).map(|_| blocks[rng.random_range(0..k)]))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Closure severity (the `minute` lines) and strength-matched rates
+// ---------------------------------------------------------------------------------------------
+
+/// A session's closure severity, from its `minute` lines (`severity`; docs/severity.md).
+/// Fractions of aperture; means and shares are over measured time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeverityStats {
+    /// Seconds with both eyes' closure measured.
+    pub measured_s: f64,
+    /// Mean signed asymmetry, left minus right.
+    pub asymmetry: f64,
+    /// Mean closure of each eye, `[side.index()]`.
+    pub closure: [f64; 2],
+    /// Share of measured time the left (right) eye was more closed than the other by more
+    /// than `severity::THRESHOLDS`.
+    pub beyond_left: [f64; 3],
+    pub beyond_right: [f64; 3],
+    /// The minute lines inside the session, in order.
+    pub minutes: Vec<crate::events::Minute>,
+}
+
+impl SeverityStats {
+    /// `None` when the log has no minute line with measured time (older logs, no face).
+    pub fn from_events(events: &[Event]) -> Option<SeverityStats> {
+        let minutes: Vec<crate::events::Minute> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Minute(m) if m.measured_s.is_finite() && m.measured_s >= 0.0 => {
+                    Some(m.clone())
+                }
+                _ => None,
+            })
+            .collect();
+        let measured_s: f64 = minutes.iter().map(|m| m.measured_s).sum();
+        if measured_s <= 0.0 {
+            return None;
+        }
+        let mean = |f: &dyn Fn(&crate::events::Minute) -> f64| {
+            minutes.iter().map(|m| f(m) * m.measured_s).sum::<f64>() / measured_s
+        };
+        Some(SeverityStats {
+            measured_s,
+            asymmetry: mean(&|m| m.asymmetry),
+            closure: [mean(&|m| m.closure_left), mean(&|m| m.closure_right)],
+            beyond_left: [0, 1, 2].map(|k| mean(&|m| m.beyond_left[k])),
+            beyond_right: [0, 1, 2].map(|k| mean(&|m| m.beyond_right[k])),
+            minutes,
+        })
+    }
+
+    /// Share of measured time with either eye more closed than the other by more than
+    /// threshold `k` of `severity::THRESHOLDS`.
+    pub fn beyond(&self, k: usize) -> f64 {
+        self.beyond_left[k] + self.beyond_right[k]
+    }
+
+    /// (asymmetry × measured s, measured s) per minute: the blocks of `ratio_interval`.
+    pub fn asymmetry_blocks(&self) -> Vec<(f64, f64)> {
+        self.minutes
+            .iter()
+            .map(|m| (m.asymmetry * m.measured_s, m.measured_s))
+            .collect()
+    }
+
+    /// 95 % interval of the mean asymmetry, by `ratio_interval` over the minutes.
+    pub fn asymmetry_interval(&self, seed: u64, n_resamples: usize) -> Option<Interval> {
+        ratio_interval(&self.asymmetry_blocks(), seed, n_resamples)
+    }
+}
+
+/// The rate ratio of strong twitches: those at or above a strength threshold taken from
+/// the before period and applied to both. A twitch's `peak` is in percent of the face's
+/// width, or in grey levels of look change when it was measured by the eyes' look
+/// (`glasses`): the two units are counted apart, each against its own threshold (the
+/// median peak of the before period's twitches in that unit), and the counts added.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StrongRate {
+    /// The before period's median peak of flow-measured twitches (percent of face width).
+    pub threshold: Option<f64>,
+    /// The same for twitches measured by the look (grey levels), when there were any.
+    pub threshold_glasses: Option<f64>,
+    /// Twitches at or above their unit's threshold, before and after.
+    pub before: u64,
+    pub after: u64,
+    /// After twitches in a unit that had no before twitch (no threshold): not counted.
+    pub uncounted_after: usize,
+    /// After / before, exact interval (`rate_ratio`).
+    pub ratio: Option<RateRatio>,
+}
+
+/// `StrongRate` of twitches `after` against `before`, over the observed seconds of each.
+pub fn strong_rate_ratio(
+    before: &[&Twitch],
+    after: &[&Twitch],
+    observed_before_s: f64,
+    observed_after_s: f64,
+) -> StrongRate {
+    let peaks = |ts: &[&Twitch], glasses: bool| -> Vec<f64> {
+        ts.iter()
+            .filter(|t| t.glasses == glasses)
+            .map(|t| t.peak)
+            .collect()
+    };
+    let threshold = |glasses| Distribution::of(&peaks(before, glasses)).map(|d| d.median);
+    let (flow_th, look_th) = (threshold(false), threshold(true));
+    let count = |ts: &[&Twitch]| {
+        ts.iter()
+            .filter(|t| {
+                let th = if t.glasses { look_th } else { flow_th };
+                th.is_some_and(|th| t.peak.is_finite() && t.peak >= th)
+            })
+            .count() as u64
+    };
+    let uncounted_after = after
+        .iter()
+        .filter(|t| (if t.glasses { look_th } else { flow_th }).is_none())
+        .count();
+    let (b, a) = (count(before), count(after));
+    StrongRate {
+        threshold: flow_th,
+        threshold_glasses: look_th,
+        before: b,
+        after: a,
+        uncounted_after,
+        ratio: rate_ratio(b, observed_before_s, a, observed_after_s),
+    }
 }
 
 /// Minimum observed time per session, in seconds, below which a comparison is flagged.

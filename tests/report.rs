@@ -229,8 +229,8 @@ fn compare_gives_direction_summary_and_golden_csv() {
 
     // The library gives the same, with numbers.
     let c = report::compare(
-        report::load_sessions(&[b]).expect("before"),
-        report::load_sessions(&[a]).expect("after"),
+        report::load_sessions(&[b], None).expect("before"),
+        report::load_sessions(&[a], None).expect("after"),
     );
     let r = c.rate.expect("rate ratio");
     assert!((r.ratio - 1.0 / 3.0).abs() < 1e-9);
@@ -406,8 +406,8 @@ fn missing_file_is_one_line_error_and_writes_nothing() {
 #[test]
 fn pooled_sessions_add_up() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let sessions =
-        report::load_sessions(&[before_log(dir.path()), after_log(dir.path())]).expect("load");
+    let sessions = report::load_sessions(&[before_log(dir.path()), after_log(dir.path())], None)
+        .expect("load");
     let p = report::pool(&sessions, "pooled");
     assert_eq!(p.stats.all.count, 33 + 12);
     assert!((p.stats.duration_s - 720.0).abs() < 1e-9);
@@ -449,4 +449,157 @@ fn compare_with_nothing_observed_says_so() {
     assert_well_formed(&html);
     assert!(html.contains("The twitch rate cannot be compared"));
     assert!(html.contains("class=\"warning\""));
+}
+
+fn minute(k: usize, asymmetry: f64, beyond25: f64) -> String {
+    let start = 60.0 * k as f64;
+    serde_json::json!({
+        "kind": "minute", "start_s": start, "end_s": start + 60.0, "observed_s": 60.0,
+        "measured_s": 55.0, "closure_left": 0.05 + asymmetry.max(0.0),
+        "closure_right": 0.05 + (-asymmetry).max(0.0), "asymmetry": asymmetry,
+        "beyond_left": [2.0 * beyond25, beyond25, 0.0], "beyond_right": [0.0, 0.0, 0.0]
+    })
+    .to_string()
+}
+
+/// A log of six minutes with `minute` lines (the closure severity) and a twitch every 20 s
+/// whose peaks are `peak(k)`.
+fn severity_log(dir: &Path, name: &str, asym: f64, peak: impl Fn(usize) -> f64) -> PathBuf {
+    let mut lines = vec![session("clip.mp4 (synthetic)", V)];
+    for k in 0..18 {
+        let t = 5.0 + 20.0 * k as f64;
+        lines.push(twitch(t, t + 0.5, "left", &["eye"], peak(k), "clonic"));
+        if k % 3 == 2 {
+            let m = k / 3;
+            lines.push(minute(m, asym + 0.01 * (m % 3) as f64, asym));
+        }
+    }
+    lines.push(summary(360.0));
+    write(dir, name, &lines)
+}
+
+#[test]
+fn minute_lines_are_read_back_by_report_and_compare() {
+    let dir = tempfile::tempdir().unwrap();
+    // After: as many twitches, but weaker, and less closure asymmetry.
+    let b = severity_log(dir.path(), "b.events.jsonl", 0.12, |k| 3.0 + 0.1 * k as f64);
+    let a = severity_log(dir.path(), "a.events.jsonl", 0.04, |k| 2.0 + 0.1 * k as f64);
+    let sessions = report::load_sessions(std::slice::from_ref(&b), None).expect("load");
+    let v = sessions[0]
+        .stats
+        .severity
+        .as_ref()
+        .expect("minute lines read");
+    assert_eq!(v.minutes.len(), 6);
+    assert!((v.asymmetry - 0.13).abs() < 1e-9, "{v:?}");
+    assert!((v.beyond(1) - 0.12).abs() < 1e-9, "{v:?}");
+    let i = sessions[0].asymmetry.expect("interval over six minutes");
+    assert!(i.low <= 0.13 && 0.13 <= i.high, "{i:?}");
+
+    let page = dir.path().join("report.html");
+    let o = run(bin().arg("report").arg(&b).arg("--out").arg(&page));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert_well_formed(&html);
+    assert!(html.contains("Eye closure over time"), "{html}");
+    assert!(html.contains("Closure asymmetry, left − right"));
+    assert!(html.contains("+13.0%"), "mean asymmetry shown");
+    assert!(!html.contains("Filtered:"));
+
+    let page = dir.path().join("compare.html");
+    let csv = dir.path().join("csv");
+    let o = run(bin()
+        .arg("compare")
+        .arg("--before")
+        .arg(&b)
+        .arg("--after")
+        .arg(&a)
+        .arg("--out")
+        .arg(&page)
+        .arg("--csv")
+        .arg(&csv));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert_well_formed(&html);
+    // The same number of twitches, but fewer above the before median (3.85).
+    assert!(
+        html.contains("Strong twitches per minute (peak ≥ 3.85"),
+        "{html}"
+    );
+    assert!(
+        html.contains("Closure asymmetry: change -8.0% of aperture"),
+        "{html}"
+    );
+    let table = std::fs::read_to_string(csv.join("comparison.csv")).unwrap();
+    let row = |key: &str| {
+        table
+            .lines()
+            .find(|l| l.starts_with(&format!("{key},")))
+            .unwrap_or_else(|| panic!("{key} in {table}"))
+            .split(',')
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let strong = row("strong_rate_ratio");
+    // 9 of 18 at or above 3.85 before; after only 2.9..3.7 → none.
+    assert_eq!(strong[3], "0.000", "{strong:?}");
+    let asym = row("closure_asymmetry_pct");
+    assert_eq!(asym[3], "-8.00", "{asym:?}");
+    let (lo, hi): (f64, f64) = (asym[4].parse().unwrap(), asym[5].parse().unwrap());
+    assert!(lo < -8.0 && hi > -8.0 && hi < 0.0, "{asym:?}");
+    assert!(csv.join("before_closure_1.svg").is_file());
+}
+
+#[test]
+fn min_confidence_filters_twitches_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = {
+        let mut lines = vec![session("c.mp4", V)];
+        for (k, conf) in [0.2, 0.5, 0.95].iter().enumerate() {
+            let mut t: serde_json::Value = serde_json::from_str(&twitch(
+                k as f64,
+                k as f64 + 0.3,
+                "left",
+                &["eye"],
+                3.0,
+                "clonic",
+            ))
+            .unwrap();
+            t["confidence"] = serde_json::json!(conf);
+            lines.push(t.to_string());
+        }
+        lines.push(summary(60.0));
+        write(dir.path(), "c.events.jsonl", &lines)
+    };
+    let page = dir.path().join("r.html");
+    let o = run(bin()
+        .arg("report")
+        .arg(&log)
+        .arg("--min-confidence")
+        .arg("0.5")
+        .arg("--out")
+        .arg(&page));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        html.contains(
+            "only twitches with confidence 0.50 or more are counted here; 1 below it were left out"
+        ),
+        "{html}"
+    );
+    assert!(
+        html.contains("<td>Twitches (left / right)</td><td>2 (2"),
+        "{html}"
+    );
+    let o = run(bin()
+        .arg("report")
+        .arg(&log)
+        .arg("--min-confidence")
+        .arg("2"));
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("expected a number from 0 to 1"),
+        "{}",
+        stderr(&o)
+    );
 }

@@ -67,6 +67,7 @@ pub fn comparison_csv(c: &Comparison) -> String {
         let ci = match b.key {
             "duration_median_s" => c.duration_diff.map(bounds),
             "intensity_median" => c.intensity_diff.map(bounds),
+            "closure_asymmetry_pct" => c.asymmetry_diff.map(|i| (i.low * 100.0, i.high * 100.0)),
             _ => None,
         };
         rows.push(Row {
@@ -96,6 +97,14 @@ pub fn comparison_csv(c: &Comparison) -> String {
             ] {
                 rows.push(ratio_row(key, r, before, after));
             }
+            let per_min =
+                |n: u64, observed_s: f64| (observed_s > 0.0).then(|| n as f64 * 60.0 / observed_s);
+            rows.push(ratio_row(
+                "strong_rate_ratio",
+                c.strong.ratio,
+                per_min(c.strong.before, pb.observed_s),
+                per_min(c.strong.after, pa.observed_s),
+            ));
         }
         if b.key == "duration_q3_s" {
             rows.push(test_row("duration_mann_whitney_p", c.duration_test));

@@ -83,6 +83,38 @@ fn median_iqr(d: Option<Distribution>, unit: &str) -> String {
     }
 }
 
+/// A fraction as signed percent of aperture.
+fn pct_signed(x: f64) -> String {
+    format!("{:+.1}%", x * 100.0)
+}
+
+/// Mean closure asymmetry with its interval, or a dash without minute lines.
+fn asymmetry_text(s: &Session) -> String {
+    match (s.stats.severity.as_ref(), s.asymmetry) {
+        (Some(v), Some(i)) => format!(
+            "{} ({}\u{2060} to \u{2060}{})",
+            pct_signed(v.asymmetry),
+            pct_signed(i.low),
+            pct_signed(i.high)
+        ),
+        (Some(v), None) => format!("{} (no interval)", pct_signed(v.asymmetry)),
+        _ => "—".to_string(),
+    }
+}
+
+/// Shares of measured time beyond the three asymmetry levels, "a / b / c %".
+fn beyond_text(s: &Session) -> String {
+    match s.stats.severity.as_ref() {
+        Some(v) => format!(
+            "{:.1} / {:.1} / {:.1}%",
+            v.beyond(0) * 100.0,
+            v.beyond(1) * 100.0,
+            v.beyond(2) * 100.0
+        ),
+        None => "—".to_string(),
+    }
+}
+
 fn share_text(s: &Session) -> String {
     match (s.stats.all.spasm_share, s.share) {
         (Some(x), Some(i)) => format!(
@@ -144,6 +176,19 @@ const ROWS: &[(&str, RowFn)] = &[
             format!("{} / {}", sp.eye_only, sp.eye_and_lower)
         }
     }),
+    (
+        "Closure asymmetry, left − right (95% interval)",
+        asymmetry_text,
+    ),
+    ("Eye closure, left / right", |s| match &s.stats.severity {
+        Some(v) => format!(
+            "{:.1}% / {:.1}%",
+            v.closure[0] * 100.0,
+            v.closure[1] * 100.0
+        ),
+        None => "—".to_string(),
+    }),
+    ("Time one eye is >10 / >25 / >50% more closed", beyond_text),
 ];
 
 fn measures_table(cols: &[&Session]) -> String {
@@ -181,6 +226,56 @@ fn notes_box(sessions: &[&Session]) -> String {
         )
     }
 }
+
+/// Says which twitches were counted when `--min-confidence` left some out.
+fn filter_note(sessions: &[&Session]) -> String {
+    let Some(f) = sessions.iter().find_map(|s| s.filter) else {
+        return String::new();
+    };
+    let dropped: usize = sessions
+        .iter()
+        .filter_map(|s| s.filter)
+        .map(|f| f.dropped)
+        .sum();
+    format!(
+        "<div class=\"warning\"><strong>Filtered:</strong> only twitches with confidence \
+         {:.2} or more are counted here; {dropped} below it were left out. The closure \
+         measures do not depend on it.</div>\n",
+        f.min
+    )
+}
+
+/// Sessions with minute lines get a closure-asymmetry-over-time plot.
+fn severities(sessions: &[&Session]) -> String {
+    let with: Vec<&&Session> = sessions
+        .iter()
+        .filter(|s| s.stats.severity.is_some())
+        .collect();
+    if with.is_empty() {
+        return "<p class=\"note\">The logs have no closure measures (written by an older \
+                twitchwatch, or no face in view).</p>\n"
+            .to_string();
+    }
+    let mut out = String::new();
+    for s in with {
+        let _ = writeln!(
+            out,
+            "<figure>{}<figcaption>{} — closure asymmetry per minute, left − right, in % of \
+             aperture (line: mean; bars: share of the minute with one eye over 25% more \
+             closed, blue left, orange right)</figcaption></figure>",
+            plots::severity_over_time(s),
+            esc(&s.name)
+        );
+    }
+    out
+}
+
+const SEVERITY_METHOD: &str = "Closure (docs/severity.md): how closed each eye looks, as a \
+    fraction of that eye's own open aperture (its usual open look over the session so far), \
+    measured in every frame with the face in view, whether or not a twitch was detected. \
+    Asymmetry: left closure minus right, so positive means the left eye the more closed; \
+    blinks, looking down and talking close both eyes alike and cancel. Its interval is a \
+    block bootstrap over the minutes. ";
 
 fn sources_list(sessions: &[&Session]) -> String {
     let mut out = String::from("<ul class=\"meta\">\n");
@@ -309,6 +404,12 @@ fn session_figures(prefix: &str, sessions: &[Session]) -> Vec<(String, String)> 
         if s.stats.blocks.len() >= 3 {
             out.push((format!("{prefix}rate_{}", i + 1), plots::rate_over_time(s)));
         }
+        if s.stats.severity.is_some() {
+            out.push((
+                format!("{prefix}closure_{}", i + 1),
+                plots::severity_over_time(s),
+            ));
+        }
     }
     out
 }
@@ -348,6 +449,7 @@ pub fn report_html(sessions: &[Session], pooled: &Session) -> String {
         minutes(pooled.stats.observed_s)
     );
     b.push_str(&sources_list(&all));
+    b.push_str(&filter_note(&all));
     b.push_str(&notes_box(&all));
     b.push_str("<h2>Summary</h2>\n");
     b.push_str(&measures_table(&cols));
@@ -355,6 +457,8 @@ pub fn report_html(sessions: &[Session], pooled: &Session) -> String {
     b.push_str(&timelines(&all));
     b.push_str("<h2>Rate over time</h2>\n");
     b.push_str(&rates(&all));
+    b.push_str("<h2>Eye closure over time</h2>\n");
+    b.push_str(&severities(&all));
     b.push_str("<h2>Duration and intensity</h2>\n<div class=\"plots\">\n");
     let (durations, intensity) = report_hists(pooled);
     let all_sessions = if sessions.len() > 1 {
@@ -367,7 +471,7 @@ pub fn report_html(sessions: &[Session], pooled: &Session) -> String {
         "<figure>{durations}<figcaption>Duration of each twitch{all_sessions}</figcaption></figure>\n\
          <figure>{intensity}<figcaption>Intensity (peak) of each twitch{all_sessions}</figcaption></figure>\n</div>\n",
     );
-    b.push_str(&method(""));
+    b.push_str(&method(SEVERITY_METHOD));
     page("Facial twitch report", &b)
 }
 
@@ -412,6 +516,42 @@ fn mw_text(t: Option<MannWhitney>) -> String {
     }
 }
 
+/// The change table's label for the strong-twitch rate.
+fn strong_label(s: &crate::stats::StrongRate) -> String {
+    match s.threshold {
+        Some(th) => format!("Strong twitches per minute (peak ≥ {th:.2}, the median before)"),
+        None => "Strong twitches per minute (peak ≥ the median before)".to_string(),
+    }
+}
+
+/// The strong-twitch rate ratio in words, with its units.
+fn strong_text(s: &crate::stats::StrongRate) -> String {
+    let mut t = match &s.ratio {
+        Some(r) => format!(
+            "Strong twitches (peak at least the before period's median): {} before, {} after; \
+             after / before = {} ({})",
+            s.before,
+            s.after,
+            ratio_text(r.ratio),
+            rate_ci_text(r)
+        ),
+        None => "Strong twitches: cannot be compared (no twitches before)".to_string(),
+    };
+    if let Some(g) = s.threshold_glasses {
+        t.push_str(&format!(
+            "; twitches measured by the eyes' look (glasses) counted in their own units, \
+             threshold {g:.2} grey levels"
+        ));
+    }
+    if s.uncounted_after > 0 {
+        t.push_str(&format!(
+            "; {} twitch(es) after in a unit with none before are not counted",
+            s.uncounted_after
+        ));
+    }
+    t
+}
+
 /// Before / after comparison page.
 pub fn compare_html(c: &Comparison) -> String {
     let (pb, pa) = (&c.pooled_before, &c.pooled_after);
@@ -435,6 +575,7 @@ pub fn compare_html(c: &Comparison) -> String {
         );
     }
     let all: Vec<&Session> = c.before.iter().chain(&c.after).collect();
+    h.push_str(&filter_note(&all));
     h.push_str(&notes_box(&all));
 
     h.push_str(
@@ -496,6 +637,37 @@ pub fn compare_html(c: &Comparison) -> String {
         let (change, ci) = rr_cells(r);
         row(label, num(rb, 2), num(ra, 2), change, ci);
     }
+    let per_min =
+        |n: u64, observed_s: f64| (observed_s > 0.0).then(|| n as f64 * 60.0 / observed_s);
+    let (change, ci) = rr_cells(c.strong.ratio.as_ref());
+    row(
+        &strong_label(&c.strong),
+        num(per_min(c.strong.before, b.observed_s), 2),
+        num(per_min(c.strong.after, a.observed_s), 2),
+        change,
+        ci,
+    );
+    let (change, ci) = match c.asymmetry_diff {
+        Some(i) => (
+            pct_signed(i.estimate),
+            format!("{} to {}", pct_signed(i.low), pct_signed(i.high)),
+        ),
+        None => ("—".to_string(), "—".to_string()),
+    };
+    row(
+        "Closure asymmetry, left − right (% of aperture)",
+        asymmetry_text(pb),
+        asymmetry_text(pa),
+        change,
+        ci,
+    );
+    row(
+        "Time one eye is >10 / >25 / >50% more closed",
+        beyond_text(pb),
+        beyond_text(pa),
+        String::new(),
+        String::new(),
+    );
     for (label, f) in ROWS.iter().skip(7).take(3) {
         row(label, f(pb), f(pa), String::new(), String::new());
     }
@@ -569,6 +741,23 @@ pub fn compare_html(c: &Comparison) -> String {
         esc(&unsign_zeros(&diff_cells(c.intensity_diff, "").0)),
         esc(&unsign_zeros(&mw_text(c.intensity_test)))
     );
+    let _ = writeln!(h, "<li>{}</li>", esc(&strong_text(&c.strong)));
+    let _ = writeln!(
+        h,
+        "<li>Closure asymmetry: change {} (block bootstrap over minutes, {RESAMPLES} resamples, \
+         seed {SEED})</li>",
+        esc(&match c.asymmetry_diff {
+            Some(i) => format!(
+                "{} of aperture, 95% interval {} to {}",
+                pct_signed(i.estimate),
+                pct_signed(i.low),
+                pct_signed(i.high)
+            ),
+            None =>
+                "cannot be computed (each period needs closure measures from 2 minutes or more)"
+                    .to_string(),
+        })
+    );
     h.push_str("</ul>\n");
 
     h.push_str("<h2>Sessions</h2>\n<h3>Before</h3>\n");
@@ -592,6 +781,8 @@ pub fn compare_html(c: &Comparison) -> String {
     h.push_str(&timelines(&c.after.iter().collect::<Vec<_>>()));
     h.push_str("<h2>Rate over time</h2>\n");
     h.push_str(&rates(&all));
+    h.push_str("<h2>Eye closure over time</h2>\n");
+    h.push_str(&severities(&all));
 
     h.push_str("<h2>Duration and intensity</h2>\n<div class=\"plots\">\n");
     let (durations, intensity) = compare_hists(c);
@@ -600,10 +791,15 @@ pub fn compare_html(c: &Comparison) -> String {
         "<figure>{durations}<figcaption>Duration of each twitch, before (grey) and after (blue)</figcaption></figure>\n\
          <figure>{intensity}<figcaption>Intensity (peak) of each twitch, before (grey) and after (blue)</figcaption></figure>\n</div>\n",
     );
-    h.push_str(&method(
+    h.push_str(&method(&format!(
         "Rate ratio: after / before, with an exact 95% interval; below 1 means fewer \
-         twitches after. Changes in median duration and intensity: after minus before, \
-         percentile bootstrap. ",
-    ));
+         twitches after. Strong twitches: those at least as strong (peak) as the median \
+         twitch before, counted the same way in both periods, so that a change in how often \
+         the face twitches can be told from a change in how strongly (a weaker face crosses \
+         the detector's threshold less often). Twitches measured by the eyes' look under \
+         glasses have their peak in other units (grey levels of look change): they are \
+         counted against their own median before. Changes in median duration and \
+         intensity: after minus before, percentile bootstrap. {SEVERITY_METHOD}"
+    )));
     page("Before / after comparison", &h)
 }

@@ -11,8 +11,8 @@ mod plots;
 
 use crate::events::{Event, check_writable, read_log};
 use crate::stats::{
-    Interval, MannWhitney, RateRatio, SessionStats, bootstrap_median_diff, enough_time,
-    mann_whitney, rate_ratio,
+    Interval, MannWhitney, RateRatio, SessionStats, StrongRate, bootstrap_median_diff, enough_time,
+    mann_whitney, rate_ratio, ratio_diff_interval, strong_rate_ratio,
 };
 use anyhow::{Context, Result};
 use clap::Args;
@@ -39,6 +39,9 @@ pub struct ReportArgs {
     /// Also write the tables (sessions.csv) and every figure (SVG) into this folder.
     #[arg(long, value_name = "DIR")]
     pub csv: Option<PathBuf>,
+    /// Count only twitches whose confidence is at least X (0..1); the page says so.
+    #[arg(long, value_name = "X", value_parser = parse_confidence)]
+    pub min_confidence: Option<f64>,
 }
 
 #[derive(Debug, Args)]
@@ -55,6 +58,25 @@ pub struct CompareArgs {
     /// Also write the tables (sessions.csv, comparison.csv) and every figure (SVG) into this folder.
     #[arg(long, value_name = "DIR")]
     pub csv: Option<PathBuf>,
+    /// Count only twitches whose confidence is at least X (0..1); the page says so.
+    #[arg(long, value_name = "X", value_parser = parse_confidence)]
+    pub min_confidence: Option<f64>,
+}
+
+/// `--min-confidence`: a number from 0 to 1.
+fn parse_confidence(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
+        _ => Err(format!("expected a number from 0 to 1, got {s:?}")),
+    }
+}
+
+/// Twitches below a confidence were left out of a session (`--min-confidence`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ConfidenceFilter {
+    pub min: f64,
+    /// Twitches left out.
+    pub dropped: usize,
 }
 
 /// One session (one log), or several pooled into one.
@@ -70,6 +92,10 @@ pub struct Session {
     pub stats: SessionStats,
     /// 95 % interval of the share of observed time in spasm (needs ≥ 2 observed blocks).
     pub share: Option<Interval>,
+    /// 95 % interval of the mean closure asymmetry (needs ≥ 2 minute lines).
+    pub asymmetry: Option<Interval>,
+    /// Set when twitches below a confidence were left out.
+    pub filter: Option<ConfidenceFilter>,
     /// Things the reader of the report should know (empty log, no face, ...).
     pub notes: Vec<String>,
 }
@@ -90,6 +116,10 @@ impl Session {
         }
         let stats = SessionStats::from_events(&events);
         let share = stats.share_interval(SEED, RESAMPLES);
+        let asymmetry = stats
+            .severity
+            .as_ref()
+            .and_then(|v| v.asymmetry_interval(SEED, RESAMPLES));
         let mut notes = Vec::new();
         if events.is_empty() {
             notes.push("the log holds no events".to_string());
@@ -119,8 +149,26 @@ impl Session {
             events,
             stats,
             share,
+            asymmetry,
+            filter: None,
             notes,
         }
+    }
+
+    /// Leaves out twitches with a confidence below `min` (a missing or non-finite confidence
+    /// counts as below) and recomputes everything.
+    pub fn with_min_confidence(self, min: f64) -> Session {
+        let before = self.events.len();
+        let events: Vec<Event> = self
+            .events
+            .into_iter()
+            .filter(|e| e.as_twitch().is_none_or(|t| t.confidence >= min))
+            .collect();
+        let dropped = before - events.len();
+        let mut s = Session::from_events(&self.name, events);
+        s.notes = self.notes;
+        s.filter = Some(ConfidenceFilter { min, dropped });
+        s
     }
 
     /// Twitch rate per observed minute in a region (either side).
@@ -163,6 +211,12 @@ pub fn pool(sessions: &[Session], name: &str) -> Session {
                     }
                     events.push(gap);
                 }
+                Event::Minute(m) => {
+                    let mut m = m.clone();
+                    m.start_s += offset;
+                    m.end_s += offset;
+                    events.push(Event::Minute(m));
+                }
                 _ => {}
             }
         }
@@ -188,6 +242,17 @@ pub fn pool(sessions: &[Session], name: &str) -> Session {
     let mut p = Session::from_events(name, events);
     p.stats.outside_span += outside;
     p.notes.clear();
+    p.filter = sessions
+        .first()
+        .and_then(|s| s.filter)
+        .map(|f| ConfidenceFilter {
+            dropped: sessions
+                .iter()
+                .filter_map(|s| s.filter)
+                .map(|f| f.dropped)
+                .sum(),
+            ..f
+        });
     p
 }
 
@@ -206,6 +271,7 @@ pub struct Measure {
 pub fn measures(s: &Session) -> Vec<Measure> {
     let st = &s.stats;
     let a = &st.all;
+    let sev = st.severity.as_ref();
     let m = |key, label, decimals, value| Measure {
         key,
         label,
@@ -352,6 +418,60 @@ pub fn measures(s: &Session) -> Vec<Measure> {
             0,
             count(a.spread.lower_only),
         ),
+        m(
+            "closure_measured_min",
+            "Eye closure measured (min)",
+            2,
+            Some(sev.map_or(0.0, |v| v.measured_s) / 60.0),
+        ),
+        m(
+            "closure_asymmetry_pct",
+            "Closure asymmetry, left − right (% of aperture)",
+            2,
+            pct(sev.map(|v| v.asymmetry)),
+        ),
+        m(
+            "closure_asymmetry_low_pct",
+            "Closure asymmetry, 95% interval low",
+            2,
+            pct(s.asymmetry.map(|i| i.low)),
+        ),
+        m(
+            "closure_asymmetry_high_pct",
+            "Closure asymmetry, 95% interval high",
+            2,
+            pct(s.asymmetry.map(|i| i.high)),
+        ),
+        m(
+            "closure_left_pct",
+            "Eye closure, left (% of aperture)",
+            2,
+            pct(sev.map(|v| v.closure[0])),
+        ),
+        m(
+            "closure_right_pct",
+            "Eye closure, right (% of aperture)",
+            2,
+            pct(sev.map(|v| v.closure[1])),
+        ),
+        m(
+            "asymmetric_10_pct",
+            "Time with one eye over 10% more closed (%)",
+            2,
+            pct(sev.map(|v| v.beyond(0))),
+        ),
+        m(
+            "asymmetric_25_pct",
+            "Time with one eye over 25% more closed (%)",
+            2,
+            pct(sev.map(|v| v.beyond(1))),
+        ),
+        m(
+            "asymmetric_50_pct",
+            "Time with one eye over 50% more closed (%)",
+            2,
+            pct(sev.map(|v| v.beyond(2))),
+        ),
     ]
 }
 
@@ -414,6 +534,10 @@ pub struct Comparison {
     pub duration_test: Option<MannWhitney>,
     pub intensity_diff: Option<Interval>,
     pub intensity_test: Option<MannWhitney>,
+    /// Twitches at or above the before period's median peak, in both periods.
+    pub strong: StrongRate,
+    /// Mean closure asymmetry after − before, block bootstrap over minutes.
+    pub asymmetry_diff: Option<Interval>,
     /// From `stats::enough_time`: the data are too short to conclude.
     pub warning: Option<String>,
     /// One plain-language sentence about the twitch rate.
@@ -432,7 +556,32 @@ pub fn compare(before: Vec<Session>, after: Vec<Session>) -> Comparison {
         (b.all.count + a.all.count) as u64,
     );
     let summary = summary_sentence(b.all.per_minute, a.all.per_minute, rate.as_ref());
+    let twitches = |s: &Session| -> Vec<crate::events::Twitch> {
+        s.events
+            .iter()
+            .filter_map(Event::as_twitch)
+            .cloned()
+            .collect()
+    };
+    let (tb, ta) = (twitches(&pb), twitches(&pa));
+    let strong = strong_rate_ratio(
+        &tb.iter().collect::<Vec<_>>(),
+        &ta.iter().collect::<Vec<_>>(),
+        b.observed_s,
+        a.observed_s,
+    );
+    let asymmetry_diff = match (&b.severity, &a.severity) {
+        (Some(vb), Some(va)) => ratio_diff_interval(
+            &vb.asymmetry_blocks(),
+            &va.asymmetry_blocks(),
+            SEED,
+            RESAMPLES,
+        ),
+        _ => None,
+    };
     Comparison {
+        strong,
+        asymmetry_diff,
         rate,
         rate_left: rr(b.left.count, a.left.count),
         rate_right: rr(b.right.count, a.right.count),
@@ -512,7 +661,8 @@ fn summary_sentence(before: Option<f64>, after: Option<f64>, rr: Option<&RateRat
 
 /// Reads every log (all of them before anything is written), printing each reader warning
 /// once on stderr, prefixed with the file name. A missing or unreadable file is an error.
-pub fn load_sessions(paths: &[PathBuf]) -> Result<Vec<Session>> {
+/// With `min_confidence`, twitches below it are left out (`Session::with_min_confidence`).
+pub fn load_sessions(paths: &[PathBuf], min_confidence: Option<f64>) -> Result<Vec<Session>> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     for p in paths {
@@ -531,6 +681,9 @@ pub fn load_sessions(paths: &[PathBuf]) -> Result<Vec<Session>> {
         let mut s = Session::from_events(&name, log.events);
         for w in log.warnings {
             s.notes.push(w);
+        }
+        if let Some(min) = min_confidence {
+            s = s.with_min_confidence(min);
         }
         out.push(s);
     }
@@ -575,7 +728,7 @@ fn print_notes(sessions: &[Session]) {
 
 pub fn run_report(a: &ReportArgs) -> Result<()> {
     check_writable(&a.out).with_context(|| format!("{}: cannot write", a.out.display()))?;
-    let sessions = load_sessions(&a.logs)?;
+    let sessions = load_sessions(&a.logs, a.min_confidence)?;
     print_notes(&sessions);
     let pooled = pool(&sessions, "pooled");
     write_out(&a.out, &report_html(&sessions, &pooled))?;
@@ -600,8 +753,8 @@ fn write_figures(dir: &Path, figures: &[(String, String)]) -> Result<()> {
 
 pub fn run_compare(a: &CompareArgs) -> Result<()> {
     check_writable(&a.out).with_context(|| format!("{}: cannot write", a.out.display()))?;
-    let before = load_sessions(&a.before)?;
-    let after = load_sessions(&a.after)?;
+    let before = load_sessions(&a.before, a.min_confidence)?;
+    let after = load_sessions(&a.after, a.min_confidence)?;
     print_notes(&before);
     print_notes(&after);
     let c = compare(before, after);

@@ -193,6 +193,76 @@ pub fn rate_over_time(s: &Session) -> String {
     })
 }
 
+/// Closure asymmetry per minute line (left − right, % of aperture) as a line through the
+/// minutes' means, and under it the share of each minute with one eye over 25 % more
+/// closed, as bars (blue: left, orange: right; on the same axis, in % of the minute).
+pub fn severity_over_time(s: &Session) -> String {
+    let Some(sev) = s.stats.severity.as_ref() else {
+        return "<p class=\"note\">No closure measures in this log.</p>".to_string();
+    };
+    let minutes: Vec<_> = sev.minutes.iter().filter(|m| m.measured_s > 0.0).collect();
+    let mid = |m: &crate::events::Minute| (m.start_s + m.end_s) / 2.0 / 60.0;
+    let line: Vec<(f64, f64)> = minutes
+        .iter()
+        .map(|&m| (mid(m), m.asymmetry * 100.0))
+        .collect();
+    let extent = minutes
+        .iter()
+        .flat_map(|m| [m.asymmetry.abs(), m.beyond_left[1], m.beyond_right[1]])
+        .fold(0.05, f64::max)
+        * 110.0;
+    let xmax = (s.stats.duration_s / 60.0)
+        .max(minutes.last().map_or(1.0, |m| m.end_s / 60.0))
+        .max(1.0);
+    svg((760, 250), |root| {
+        let mut chart = ChartBuilder::on(root)
+            .margin(8)
+            .margin_right(22)
+            .x_label_area_size(40)
+            .y_label_area_size(56)
+            .build_cartesian_2d(0.0..xmax, -extent..extent)
+            .map_err(e2s)?;
+        chart
+            .configure_mesh()
+            .light_line_style(TRANSPARENT)
+            .bold_line_style(GRID)
+            .x_desc("time (min)")
+            .y_desc("% of aperture")
+            .label_style((FONT, LABEL_PT))
+            .axis_desc_style((FONT, LABEL_PT))
+            .draw()
+            .map_err(e2s)?;
+        // Left-more-closed shares above the axis, right-more-closed below.
+        for m in &minutes {
+            let (a, b) = (m.start_s / 60.0 + 0.1, m.end_s / 60.0 - 0.1);
+            if b <= a {
+                continue;
+            }
+            let up = m.beyond_left[1] * 100.0;
+            let down = m.beyond_right[1] * 100.0;
+            chart
+                .draw_series([
+                    Rectangle::new([(a, 0.0), (b, up)], LEFT_COLOR.mix(0.35).filled()),
+                    Rectangle::new([(a, -down), (b, 0.0)], RIGHT_COLOR.mix(0.35).filled()),
+                ])
+                .map_err(e2s)?;
+        }
+        chart
+            .draw_series(LineSeries::new(
+                [(0.0, 0.0), (xmax, 0.0)],
+                BLACK.mix(0.4).stroke_width(1),
+            ))
+            .map_err(e2s)?;
+        chart
+            .draw_series(LineSeries::new(line.clone(), BLACK.stroke_width(2)))
+            .map_err(e2s)?;
+        chart
+            .draw_series(line.iter().map(|&p| Circle::new(p, 3, BLACK.filled())))
+            .map_err(e2s)?;
+        Ok(())
+    })
+}
+
 /// A histogram of one or two samples (two: "before" and "after", drawn side by side in each
 /// bin; the caption says which colour is which). `x_desc` names the axis.
 pub fn histogram(samples: &[(&str, &[f64], RGBColor)], x_desc: &str) -> String {
