@@ -11,7 +11,7 @@ use crate::motion::FrameSignals;
 /// Revision of what the analysis detects (measurement and burst rules together), written on
 /// every log's `session` line: logs of different revisions may disagree on the same video.
 /// Raise it with every change that changes the golden logs.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// Detector parameters, in physical units: "% fw" is percent of the face's width, so the
 /// same values hold for small and large faces and any frame rate.
@@ -76,6 +76,26 @@ pub struct DetectParams {
     /// Untrustworthy flow for this long (s) without a break makes the accumulated squeeze
     /// stale: detection settles again for `warmup_s` afterwards.
     pub stale_after_s: f64,
+    /// A second way for a burst to start, for squeezes too weak for `onset_rate`: over the
+    /// last `look_onset_window_s`, one eye's look changed (`LookSignals::change`, summed, grey
+    /// levels) by at least `look_onset`, at least `look_onset_z` times its resting level
+    /// (the median change a frame over the last `stats_window_s` of resting frames, both
+    /// eyes pooled, times the frames in the window) and at least `look_onset_ratio` times the
+    /// other eye's (plus that resting level): a blink, a gaze shift, a head turn or a change
+    /// of light changes both eyes' look; a one-sided squeeze one. Only with the head slower
+    /// than `look_onset_max_head_speed` (% fw per s) over the window, the other eye not
+    /// squeezing (`blink_rate`), this eye's squeeze at least the other's, and from
+    /// `look_settle_s` after the face was acquired (the resting level needs frames).
+    /// `f32::INFINITY` turns it off.
+    pub look_onset: f32,
+    pub look_onset_window_s: f64,
+    pub look_onset_z: f32,
+    pub look_onset_ratio: f32,
+    pub look_onset_max_head_speed: f32,
+    pub look_settle_s: f64,
+    /// ...and not within this long (s) after a burst on the same side ended: the tail of a
+    /// twitch the rate found is not a new one.
+    pub look_refractory_s: f64,
     /// Candidate mode, for fitting the confidence model (`eval --fit-confidence`): bursts
     /// start at `candidate_rate` and no blink test drops them; each twitch carries its
     /// features and whether the rules above would have kept it (`Twitch::candidate`).
@@ -109,6 +129,13 @@ impl Default for DetectParams {
             speed_floor: 4.0,
             warmup_s: 0.2,
             stale_after_s: 0.25,
+            look_onset: 1.5,
+            look_onset_window_s: 0.3,
+            look_onset_z: 4.0,
+            look_onset_ratio: 4.0,
+            look_onset_max_head_speed: 30.0,
+            look_settle_s: 1.0,
+            look_refractory_s: 1.0,
             candidates: false,
             candidate_rate: 8.0,
         }
@@ -205,6 +232,10 @@ struct Burst {
 pub struct BurstDetector {
     params: DetectParams,
     speed_stats: [WindowStats; 3],
+    /// Resting look change a frame, both eyes pooled (`DetectParams::look_onset`).
+    look_stats: WindowStats,
+    /// Per side: when the last burst there ended (`DetectParams::look_refractory_s`).
+    last_closed: [f64; 2],
     open: [Option<Burst>; 2],
     prev_t: Option<f64>,
     tracking_since: Option<f64>,
@@ -233,6 +264,8 @@ impl BurstDetector {
         Self {
             params,
             speed_stats: Default::default(),
+            look_stats: Default::default(),
+            last_closed: [f64::NEG_INFINITY; 2],
             open: [None, None],
             prev_t: None,
             tracking_since: None,
@@ -294,6 +327,13 @@ impl BurstDetector {
                 }
                 stats.refresh(p.speed_floor);
             }
+        }
+        if !any_open && s.reliable && p.look_onset.is_finite() {
+            for side in 0..2 {
+                self.look_stats
+                    .add(t, s.look.change[side], p.stats_window_s);
+            }
+            self.look_stats.refresh(0.0);
         }
         for side in 0..2 {
             act.one_sided[side] = s.closure_held[side] - s.closure_held[1 - side];
@@ -377,8 +417,17 @@ impl BurstDetector {
                 && rate >= p.onset_rate
                 && other_recent < p.blink_rate.max(p.blink_share * rate)
                 && !self.look_blink(side, t - p.blink_window_s);
+            let look_onset = settled
+                && s.reliable
+                && t - since > p.look_settle_s
+                && t - self.last_closed[i] >= p.look_refractory_s
+                && s.head_speed <= p.look_onset_max_head_speed
+                && other_recent < p.blink_rate
+                && s.closure[i] >= s.closure[o]
+                && self.look_onset(side, t);
+            let rules_onset = rules_onset || look_onset;
             let onset = if p.candidates {
-                can_start && rate >= p.candidate_rate
+                look_onset || (can_start && rate >= p.candidate_rate)
             } else {
                 rules_onset
             };
@@ -453,11 +502,38 @@ impl BurstDetector {
                 }
                 if t - b.last_s > p.merge_gap_s {
                     let b = self.open[i].take().expect("checked above");
+                    self.last_closed[i] = b.last_s;
                     self.finish(side, b, out);
                 }
             }
         }
         act
+    }
+
+    /// Whether `side`'s look alone changed over the last `look_onset_window_s`, with the
+    /// head slow (`DetectParams::look_onset`).
+    fn look_onset(&self, side: Side, t: f64) -> bool {
+        let p = &self.params;
+        if !p.look_onset.is_finite() {
+            return false;
+        }
+        let (i, o) = (side.index(), side.other().index());
+        let (mut this, mut other, mut head, mut n) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
+        for (_, change, head_speed) in self
+            .recent_look
+            .iter()
+            .filter(|e| t - e.0 <= p.look_onset_window_s)
+        {
+            this += change[i];
+            other += change[o];
+            head = head.max(*head_speed);
+            n += 1.0;
+        }
+        let resting = n * self.look_stats.median.max(0.02);
+        head <= p.look_onset_max_head_speed
+            && this >= p.look_onset
+            && this >= p.look_onset_z * resting
+            && this >= p.look_onset_ratio * (other + resting)
     }
 
     /// Whether the other eye's look changed like `side`'s since `since`, with the head
