@@ -152,7 +152,7 @@ pub struct SessionStats {
 impl SessionStats {
     /// Computes the statistics of one session's events.
     ///
-    /// Not-observed time is the union of `face_lost` and `camera_gap` intervals.
+    /// Not-observed time is the union of `face_lost`, `camera_gap` and `decode_gap` intervals.
     pub fn from_events(events: &[Event]) -> SessionStats {
         let duration_s = session_span(events);
         let lost = union(events.iter().filter_map(Event::gap).collect());
@@ -253,7 +253,9 @@ fn session_span(events: &[Event]) -> f64 {
         .iter()
         .filter_map(|e| match e {
             Event::Twitch(t) => Some(t.end_s),
-            Event::FaceLost { end_s, .. } | Event::CameraGap { end_s, .. } => Some(*end_s),
+            Event::FaceLost { end_s, .. }
+            | Event::CameraGap { end_s, .. }
+            | Event::DecodeGap { end_s, .. } => Some(*end_s),
             Event::Warning { t_s, .. } => Some(*t_s),
             _ => None,
         })

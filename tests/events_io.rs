@@ -70,6 +70,7 @@ fn sample_events() -> Vec<Event> {
             per_minute_right: 6.0,
             frames_dropped: None,
             error: None,
+            decode_gaps: Vec::new(),
         },
     ]
 }

@@ -280,6 +280,9 @@ pub fn run_session(
             };
             let mut frame = match msg {
                 CaptureMsg::Frame(f) => f,
+                // Cameras and live clips are not decoded with gaps (a clip's damage shows
+                // in `analyze`).
+                CaptureMsg::Gap(_) => continue,
                 CaptureMsg::Failed(e) => {
                     failure = Some(e);
                     return Ok(());
@@ -379,6 +382,7 @@ impl Session<'_> {
             source: self.description.clone(),
             mirrored: self.opts.analyze.motion.mirrored,
             settings: self.settings.clone(),
+            media: None,
         })
     }
 

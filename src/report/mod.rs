@@ -163,6 +163,10 @@ pub fn pool(sessions: &[Session], name: &str) -> Session {
                     start_s: start_s.max(0.0) + offset,
                     end_s: end_s.min(d) + offset,
                 }),
+                Event::DecodeGap { start_s, end_s } => events.push(Event::DecodeGap {
+                    start_s: start_s.max(0.0) + offset,
+                    end_s: end_s.min(d) + offset,
+                }),
                 _ => {}
             }
         }
@@ -184,6 +188,7 @@ pub fn pool(sessions: &[Session], name: &str) -> Session {
         per_minute_right: 0.0,
         frames_dropped: None,
         error: None,
+        decode_gaps: Vec::new(),
     });
     let mut p = Session::from_events(name, events);
     p.stats.outside_span += outside;

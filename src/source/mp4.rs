@@ -19,7 +19,7 @@ use openh264::decoder::{DecodedYUV, Decoder, DecoderConfig, Flush};
 use openh264::formats::YUVSource;
 
 use super::ffmpeg::{self, INSTALL_HINT};
-use super::{Frame, FrameSource, SourceError, SourceInfo, describe};
+use super::{DecodeGap, Frame, FrameSource, Media, Orientation, SourceError, SourceInfo, describe};
 
 /// No sample of a sane clip comes near this; a bigger one means a lying header.
 pub(crate) const MAX_SAMPLE_BYTES: u32 = 64 << 20;
@@ -92,21 +92,166 @@ pub(crate) fn open(
     } else {
         format!("{codec} in {container}")
     };
+    let meta = track_meta(payload);
+    // ffmpeg reads the same display matrix; this one is ours (it also sees mirroring).
+    let through_ffmpeg = |exe: &Path| -> Result<Box<dyn FrameSource>, SourceError> {
+        let mut src = ffmpeg::FfmpegSource::open(path, exe, &what)?;
+        src.set_container_meta(meta.display, meta.video_tracks, meta.capture_fps);
+        Ok(Box::new(src))
+    };
     if &entry != b"avc1" || fragmented {
-        return ffmpeg::open_or_explain(path, ffmpeg, &what);
+        return match ffmpeg {
+            Some(exe) => through_ffmpeg(exe),
+            None => ffmpeg::open_or_explain(path, None, &what),
+        };
     }
 
-    match H264Source::open(path, file, file_len, &moov, container) {
+    match H264Source::open(path, file, file_len, &moov, container, &meta) {
         Ok(src) => Ok(Box::new(src)),
         Err(OpenFailure::Fatal(e)) => Err(e),
         Err(OpenFailure::Undecodable(reason)) => match ffmpeg {
-            Some(exe) => Ok(Box::new(ffmpeg::FfmpegSource::open(path, exe, &what)?)),
+            Some(exe) => through_ffmpeg(exe),
             None => Err(SourceError::unsupported(
                 path,
                 format!("{what}: {reason}; to decode it, {INSTALL_HINT}"),
             )),
         },
     }
+}
+
+/// What the first video track's boxes say beyond the samples: display matrix, edit list,
+/// capture rate; and how many video tracks there are.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TrackMeta {
+    pub(crate) display: Orientation,
+    pub(crate) video_tracks: u32,
+    /// The first edit that shows media: its start and (if it is the only one) length, in the
+    /// track's timescale. Frames outside it are not shown.
+    pub(crate) edit: Option<(i64, Option<i64>)>,
+    pub(crate) capture_fps: Option<f64>,
+}
+
+fn be_u32(b: &[u8], at: usize) -> Option<u32> {
+    let x = b.get(at..at + 4)?;
+    Some(u32::from_be_bytes([x[0], x[1], x[2], x[3]]))
+}
+
+fn be_u64(b: &[u8], at: usize) -> Option<u64> {
+    let x = b.get(at..at + 8)?;
+    let mut a = [0u8; 8];
+    a.copy_from_slice(x);
+    Some(u64::from_be_bytes(a))
+}
+
+/// Timescale of an mvhd or mdhd payload (the same layout up to it).
+fn header_timescale(p: &[u8]) -> Option<u32> {
+    if *p.first()? == 1 {
+        be_u32(p, 20)
+    } else {
+        be_u32(p, 12)
+    }
+}
+
+fn track_meta(moov_payload: &[u8]) -> TrackMeta {
+    let mut meta = TrackMeta::default();
+    let movie_scale = find_box(moov_payload, b"mvhd").and_then(header_timescale);
+    for (t, trak) in boxes(moov_payload) {
+        if &t != b"trak" {
+            continue;
+        }
+        let Some(mdia) = find_box(trak, b"mdia") else {
+            continue;
+        };
+        if find_box(mdia, b"hdlr").and_then(|h| h.get(8..12)) != Some(b"vide") {
+            continue;
+        }
+        meta.video_tracks += 1;
+        if meta.video_tracks > 1 {
+            continue;
+        }
+        if let Some(tkhd) = find_box(trak, b"tkhd") {
+            let at = 4 + if tkhd.first() == Some(&1) { 32 } else { 20 } + 16;
+            let m = |k: usize| be_u32(tkhd, at + 4 * k).map(|v| v as i32 as f64);
+            if let (Some(a), Some(b), Some(c), Some(d)) = (m(0), m(1), m(3), m(4)) {
+                meta.display = Orientation::from_matrix(a, b, c, d);
+            }
+        }
+        let media_scale = find_box(mdia, b"mdhd").and_then(header_timescale);
+        meta.edit = find_box(trak, b"edts")
+            .and_then(|e| find_box(e, b"elst"))
+            .and_then(|elst| first_edit(elst, movie_scale?, media_scale?));
+    }
+    meta.capture_fps = capture_fps(moov_payload);
+    meta
+}
+
+/// The first edit of an elst payload that shows media (empty edits before it only delay
+/// the start, and time 0 is the first frame shown): `(media_time, length)` in media ticks.
+fn first_edit(elst: &[u8], movie_scale: u32, media_scale: u32) -> Option<(i64, Option<i64>)> {
+    let v1 = *elst.first()? == 1;
+    let n = be_u32(elst, 4)? as usize;
+    let size = if v1 { 20 } else { 12 };
+    let mut shown = Vec::new();
+    for k in 0..n.min(1024) {
+        let at = 8 + k * size;
+        let (dur, media_time) = if v1 {
+            (be_u64(elst, at)?, be_u64(elst, at + 8)? as i64)
+        } else {
+            (
+                be_u32(elst, at)? as u64,
+                be_u32(elst, at + 4)? as i32 as i64,
+            )
+        };
+        if media_time >= 0 {
+            shown.push((dur, media_time));
+        }
+    }
+    let &(dur, start) = shown.first()?;
+    if movie_scale == 0 {
+        return Some((start, None));
+    }
+    let len = (shown.len() == 1 && dur > 0).then(|| {
+        (dur as u128 * media_scale as u128 / movie_scale as u128).min(i64::MAX as u128) as i64
+    });
+    Some((start, len))
+}
+
+/// The capture frame rate an Android phone records for slow-motion clips
+/// (`com.android.capture.fps` in the moov's `meta` keys, a float).
+fn capture_fps(moov_payload: &[u8]) -> Option<f64> {
+    let meta = find_box(moov_payload, b"meta")
+        .or_else(|| find_box(find_box(moov_payload, b"udta")?, b"meta"))?;
+    // QuickTime `meta` has no version field; ISO's has four bytes of it.
+    let inner = if meta.get(4..8) == Some(b"hdlr") {
+        meta
+    } else {
+        meta.get(4..)?
+    };
+    let keys = find_box(inner, b"keys")?;
+    let n = be_u32(keys, 4)? as usize;
+    let mut at = 8;
+    let mut index = None;
+    for k in 0..n.min(256) {
+        let size = be_u32(keys, at)? as usize;
+        if size < 8 {
+            return None;
+        }
+        if keys.get(at + 8..at + size) == Some(b"com.android.capture.fps") {
+            index = Some(k as u32 + 1);
+        }
+        at += size;
+    }
+    let index = index?;
+    let ilst = find_box(inner, b"ilst")?;
+    let (_, item) = boxes(ilst).find(|(t, _)| u32::from_be_bytes(*t) == index)?;
+    let data = find_box(item, b"data")?;
+    let kind = be_u32(data, 0)? & 0xff_ffff;
+    let value = match kind {
+        23 => f32::from_bits(be_u32(data, 8)?) as f64,
+        24 => f64::from_bits(be_u64(data, 8)?),
+        _ => return None,
+    };
+    (value.is_finite() && value > 0.0).then_some(value)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -447,8 +592,13 @@ pub(crate) struct H264Source {
     file: File,
     file_len: u64,
     samples: Vec<Sample>,
+    /// Sync (key) samples, 0-based and ascending; `None`: every sample is one.
+    sync: Option<Vec<u32>>,
     timescale: f64,
+    /// Composition time shown as 0: the edit list's start, else the earliest sample's.
     cts0: i64,
+    /// Pictures at or after this composition time are not shown (the edit list's end).
+    cts_end: i64,
     /// NAL length field size from avcC (1, 2 or 4).
     len_size: usize,
     /// SPS and PPS from avcC in Annex B form, fed before the first sample.
@@ -464,6 +614,14 @@ pub(crate) struct H264Source {
     pending_error: Option<SourceError>,
     /// The last decoder error, when decoding failed.
     decode_failure: Option<String>,
+    /// Damage seen since the last picture: the reason of a gap not yet placed.
+    open_gap: Option<String>,
+    /// Gaps placed before the frame of the given index (in `ready` order).
+    gaps: VecDeque<(u64, DecodeGap)>,
+    /// The gap to hand out with `take_gap`.
+    gap_out: Option<DecodeGap>,
+    /// Samples skipped as damaged.
+    skipped: u64,
     next_index: u64,
     finished: bool,
 }
@@ -475,6 +633,7 @@ impl H264Source {
         file_len: u64,
         moov: &[u8],
         container: &str,
+        meta: &TrackMeta,
     ) -> Result<Self, OpenFailure> {
         let corrupt = |m: String| OpenFailure::Fatal(SourceError::corrupt(path, m));
         let moov = parse_moov(moov).map_err(|e| corrupt(format!("bad {container} header: {e}")))?;
@@ -549,11 +708,34 @@ impl H264Source {
                 "the {container} video track has no samples"
             )));
         }
-        let cts0 = samples.iter().map(|s| s.cts).min().unwrap_or(0);
+        let sync = stbl.stss.as_ref().map(|s| {
+            let mut v: Vec<u32> = s.entries.iter().filter_map(|&n| n.checked_sub(1)).collect();
+            v.sort_unstable();
+            v
+        });
+        let earliest = samples.iter().map(|s| s.cts).min().unwrap_or(0);
+        let (cts0, cts_end) = match meta.edit {
+            Some((start, len)) => (start, len.map_or(i64::MAX, |l| start.saturating_add(l))),
+            None => (earliest, i64::MAX),
+        };
+        let shown = samples
+            .iter()
+            .filter(|s| s.cts >= cts0 && s.cts < cts_end)
+            .count();
         let timescale = timescale as f64;
-        let duration_s = (total_ticks > 0).then(|| total_ticks as f64 / timescale);
+        // From the first shown picture to the end of the last one (an average interval).
+        let mean_delta = total_ticks as i64 / samples.len() as i64;
+        let last_shown = samples
+            .iter()
+            .map(|s| s.cts)
+            .filter(|&c| c >= cts0 && c < cts_end)
+            .max()
+            .unwrap_or(cts0);
+        let end_ticks = last_shown.saturating_add(mean_delta).min(cts_end);
+        let duration_s =
+            (end_ticks > cts0).then(|| end_ticks.saturating_sub(cts0) as f64 / timescale);
         let fps = duration_s
-            .map(|d| samples.len() as f64 / d)
+            .map(|d| shown as f64 / d)
             .filter(|f| f.is_finite() && *f > 0.0);
         let (w, h) = (avc1.width as u32, avc1.height as u32);
         let info = SourceInfo {
@@ -561,8 +743,14 @@ impl H264Source {
             width: w,
             height: h,
             fps,
-            frame_count: Some(samples.len() as u64),
+            frame_count: Some(shown as u64),
             duration_s,
+            media: Media {
+                capture_fps: meta.capture_fps,
+                video_streams: (meta.video_tracks > 1).then_some(meta.video_tracks),
+                ..Media::default()
+            },
+            display: meta.display,
         };
         // No flush after each decode: flushing mid-stream breaks B-frame reordering (Main/High
         // profile). Pictures the decoder holds back are drained by `flush_remaining` at the end.
@@ -577,8 +765,10 @@ impl H264Source {
             file,
             file_len,
             samples,
+            sync,
             timescale,
             cts0,
+            cts_end,
             len_size,
             param_sets,
             profile,
@@ -590,14 +780,27 @@ impl H264Source {
             ready: VecDeque::new(),
             pending_error: None,
             decode_failure: None,
+            open_gap: None,
+            gaps: VecDeque::new(),
+            gap_out: None,
+            skipped: 0,
             next_index: 0,
             finished: false,
         };
-        // Decode up to the first picture now, so an undecodable stream is known at open.
+        // Decode up to the first picture now, so an undecodable stream is known at open. A
+        // damaged start is skipped like damage anywhere, up to a bound.
+        let limit = |src: &Self| {
+            let n = if src.skipped > 0 {
+                PRIME_SAMPLES * 16
+            } else {
+                PRIME_SAMPLES
+            };
+            n.min(src.samples.len())
+        };
         while src.ready.is_empty()
             && src.pending_error.is_none()
             && !src.finished
-            && src.next_sample < PRIME_SAMPLES.min(src.samples.len())
+            && src.next_sample < limit(&src)
         {
             src.feed_next();
         }
@@ -614,19 +817,38 @@ impl H264Source {
                     src.profile
                 )));
             }
-            if src.pending_error.is_none()
-                && src.next_sample >= PRIME_SAMPLES.min(src.samples.len())
-            {
+            if src.pending_error.is_none() && src.next_sample >= limit(&src) {
                 return Err(OpenFailure::Undecodable(format!(
                     "the built-in decoder (openh264) produced no picture from the first {} samples of this {} profile stream",
                     src.next_sample, src.profile
+                )));
+            }
+            if src.pending_error.is_none() && src.open_gap.is_some() {
+                return Err(OpenFailure::Fatal(SourceError::corrupt(
+                    path,
+                    format!(
+                        "nothing decodable: {}",
+                        src.open_gap.take().unwrap_or_default()
+                    ),
                 )));
             }
         }
         Ok(src)
     }
 
-    /// Feeds one sample to the decoder; pictures go to `ready`, problems to `pending_error`.
+    /// The first sync sample after sample `i` (the end when there is none).
+    fn next_sync_after(&self, i: usize) -> usize {
+        match &self.sync {
+            None => i + 1,
+            Some(sync) => {
+                let k = sync.partition_point(|&s| (s as usize) <= i);
+                sync.get(k).map_or(self.samples.len(), |&s| s as usize)
+            }
+        }
+    }
+
+    /// Feeds one sample to the decoder; pictures go to `ready`, damage to `skip_damage`,
+    /// read failures to `pending_error`.
     fn feed_next(&mut self) {
         let i = self.next_sample;
         let Some(&s) = self.samples.get(i) else {
@@ -636,12 +858,12 @@ impl H264Source {
         let total = self.samples.len();
         let end = s.offset.checked_add(s.size as u64);
         if end.is_none_or(|e| e > self.file_len) || s.size as u64 > self.file_len {
-            self.fail(SourceError::corrupt(
-                &self.path,
+            self.skip_damage(
+                i,
                 format!(
                     "truncated at frame {i} of {total}: sample data ends past the end of the file"
                 ),
-            ));
+            );
             return;
         }
         self.sample_buf.resize(s.size as usize, 0);
@@ -650,20 +872,20 @@ impl H264Source {
             .seek(SeekFrom::Start(s.offset))
             .and_then(|_| self.file.read_exact(&mut self.sample_buf));
         if let Err(e) = read {
-            let err = if e.kind() == io::ErrorKind::UnexpectedEof {
-                SourceError::corrupt(&self.path, format!("truncated at frame {i} of {total}"))
+            if e.kind() == io::ErrorKind::UnexpectedEof {
+                self.skip_damage(i, format!("truncated at frame {i} of {total}"));
             } else {
-                SourceError::io(&self.path, &e)
-            };
-            self.fail(err);
+                self.fail(SourceError::io(&self.path, &e));
+            }
             return;
         }
         self.annexb.clear();
-        if i == 0 {
+        if i == 0 || self.open_gap.is_some() {
+            // Also after damage: the parameter sets may have been in what was skipped.
             self.annexb.extend_from_slice(&self.param_sets);
         }
         if let Err(m) = avcc_to_annexb(&self.sample_buf, self.len_size, &mut self.annexb) {
-            self.fail(SourceError::corrupt(&self.path, format!("frame {i}: {m}")));
+            self.skip_damage(i, format!("frame {i}: {m}"));
             return;
         }
         self.pending_pts.push(Reverse(s.cts));
@@ -681,25 +903,64 @@ impl H264Source {
                         .replace("Backtraces disabled.", ""),
                 );
                 self.decode_failure = Some(reason.clone());
-                self.fail(SourceError::corrupt(
-                    &self.path,
+                self.skip_damage(
+                    i,
                     format!(
                         "H.264 decode error at frame {i} ({} profile): {reason}",
                         self.profile
                     ),
-                ));
+                );
             }
         }
     }
 
+    /// A damaged or missing sample `i`: the pictures the decoder holds are delivered, the
+    /// samples up to the next sync sample are skipped (the decoder resynchronises there),
+    /// and a gap is placed before the next picture.
+    fn skip_damage(&mut self, i: usize, reason: String) {
+        self.drain_held();
+        self.pending_pts.clear();
+        let next = self.next_sync_after(i).max(self.next_sample);
+        self.skipped += (next - i) as u64;
+        self.next_sample = next;
+        tracing::debug!(
+            "{}: {reason}; skipping to sample {next}",
+            self.path.display()
+        );
+        self.open_gap.get_or_insert(reason);
+    }
+
+    /// Delivers the pictures the decoder holds back, without ending the stream.
+    fn drain_held(&mut self) {
+        let pics: Vec<_> = match self.decoder.flush_remaining() {
+            Ok(list) => list.iter().map(picture).collect(),
+            Err(_) => Vec::new(),
+        };
+        for p in pics {
+            self.push_picture(p);
+        }
+    }
+
     fn push_picture(&mut self, pic: Option<(u32, u32, Vec<u8>)>) {
+        let cts = self.pending_pts.pop().map_or(self.cts0, |Reverse(c)| c);
         let Some((width, height, luma)) = pic else {
-            self.pending_error.get_or_insert_with(|| {
-                SourceError::corrupt(&self.path, "decoder returned a malformed picture")
-            });
+            self.open_gap
+                .get_or_insert_with(|| "the decoder returned a malformed picture".into());
             return;
         };
-        let cts = self.pending_pts.pop().map_or(self.cts0, |Reverse(c)| c);
+        // Outside the edit list: decoded (it may be a reference), not shown.
+        if cts < self.cts0 || cts >= self.cts_end {
+            return;
+        }
+        if let Some(reason) = self.open_gap.take() {
+            self.gaps.push_back((
+                self.next_index,
+                DecodeGap {
+                    reason,
+                    until_s: None,
+                },
+            ));
+        }
         let pts_s = (cts.saturating_sub(self.cts0)) as f64 / self.timescale;
         self.ready.push_back(Frame {
             index: self.next_index,
@@ -725,13 +986,7 @@ impl H264Source {
             return;
         }
         self.finished = true;
-        let pics: Vec<_> = match self.decoder.flush_remaining() {
-            Ok(list) => list.iter().map(picture).collect(),
-            Err(_) => Vec::new(),
-        };
-        for p in pics {
-            self.push_picture(p);
-        }
+        self.drain_held();
     }
 }
 
@@ -792,6 +1047,9 @@ impl FrameSource for H264Source {
     fn next_frame(&mut self) -> Result<Option<Frame>, SourceError> {
         loop {
             if let Some(f) = self.ready.pop_front() {
+                if self.gaps.front().is_some_and(|(at, _)| *at == f.index) {
+                    self.gap_out = self.gaps.pop_front().map(|(_, g)| g);
+                }
                 return Ok(Some(f));
             }
             if let Some(e) = self.pending_error.take() {
@@ -801,6 +1059,19 @@ impl FrameSource for H264Source {
             }
             if self.next_sample >= self.samples.len() {
                 if self.finished {
+                    if let Some(reason) = self.open_gap.take() {
+                        if self.next_index == 0 {
+                            return Err(SourceError::corrupt(
+                                &self.path,
+                                format!("nothing decodable: {reason}"),
+                            ));
+                        }
+                        // Damage up to the end: the gap runs to the clip's declared end.
+                        self.gap_out = Some(DecodeGap {
+                            reason,
+                            until_s: self.info.duration_s,
+                        });
+                    }
                     return Ok(None);
                 }
                 self.flush();
@@ -808,6 +1079,10 @@ impl FrameSource for H264Source {
             }
             self.feed_next();
         }
+    }
+
+    fn take_gap(&mut self) -> Option<DecodeGap> {
+        self.gap_out.take()
     }
 }
 
