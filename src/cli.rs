@@ -201,6 +201,8 @@ fn analyze_one(a: &AnalyzeArgs, clip: &Path) -> Result<()> {
     )?;
     if !a.quiet {
         print_summary(&batch::clip_name(clip), &summary, &job.events);
+    } else {
+        warn_gaps(&batch::clip_name(clip), &summary);
     }
     Ok(())
 }
@@ -242,6 +244,12 @@ fn analyze_batch(a: &AnalyzeArgs, clips: &[PathBuf]) -> Result<()> {
             }
         }
         eprintln!("{n} clips analysed, {failed} failed");
+    } else {
+        for (job, r) in jobs.iter().zip(&outcomes) {
+            if let Ok(summary) = r {
+                warn_gaps(&batch::clip_name(&job.clip), summary);
+            }
+        }
     }
     if failed > 0 {
         // Each failure was printed as it happened; this is the exit status's reason.
@@ -277,6 +285,7 @@ pub fn analyze_options(mirrored: bool) -> AnalyzeOptions {
 }
 
 fn print_summary(name: &str, s: &RunSummary, events: &Path) {
+    warn_gaps(name, s);
     let per_min = |side: Side| s.per_minute(side);
     eprintln!(
         "{name}: {:.1} s analysed ({:.1} s with a face), twitches: left {} ({:.1}/min), right {} ({:.1}/min). Events: {}",
@@ -287,6 +296,23 @@ fn print_summary(name: &str, s: &RunSummary, events: &Path) {
         s.twitches[1],
         per_min(Side::Right),
         events.display()
+    );
+}
+
+/// A damaged recording was analysed around what could not be decoded: said even with `-q`.
+fn warn_gaps(name: &str, s: &RunSummary) {
+    if s.decode_gaps.is_empty() {
+        return;
+    }
+    let lost: f64 = s.decode_gaps.iter().map(|g| g[1] - g[0]).sum();
+    let list: Vec<String> = s
+        .decode_gaps
+        .iter()
+        .map(|g| format!("{:.1}-{:.1} s", g[0], g[1]))
+        .collect();
+    eprintln!(
+        "warning: {name}: damaged recording, {lost:.1} s could not be decoded ({}); analysed around it, logged as decode_gap",
+        list.join(", ")
     );
 }
 

@@ -1,5 +1,5 @@
 //! Fallback decoder: an `ffmpeg` executable on PATH, driven through `ffmpeg-sidecar`, writing
-//! raw 8-bit `gray` frames to its stdout (10-bit video is scaled to 8 bits by ffmpeg) and
+//! raw 8-bit luma planes to its stdout (10-bit video is reduced to 8 bits by ffmpeg) and
 //! each frame's presentation time to its log (`showinfo`). Used for everything not decoded in-process
 //! (H.265, VP8/VP9/AV1 in WebM/Matroska, MJPEG in AVI, Main/High H.264 openh264 rejects, ...).
 
@@ -135,7 +135,9 @@ impl FfmpegSource {
             .args(["-map", "0:v:0", "-an", "-sn", "-dn"])
             // Every decoded frame once, as it comes (raw video would be made constant-rate).
             .args(["-vsync", "passthrough"])
-            .args(["-vf", "showinfo"])
+            // The stored luma plane as it is (limited range, as the built-in decoder gives
+            // it; plain `gray` would stretch it to full range), 10-bit reduced to 8.
+            .args(["-vf", "showinfo,format=yuv420p,extractplanes=y"])
             .format("rawvideo")
             .pix_fmt("gray")
             .pipe_stdout();

@@ -174,6 +174,15 @@ pub fn open_clip_with(
     }
 }
 
+/// Opens any clip through the given `ffmpeg` (not the built-in decoders), frames as stored.
+pub fn open_ffmpeg(path: &Path, ffmpeg: &Path) -> Result<Box<dyn FrameSource>, SourceError> {
+    Ok(Box::new(ffmpeg::FfmpegSource::open(
+        path,
+        ffmpeg,
+        "video (read by ffmpeg)",
+    )?))
+}
+
 impl SourceError {
     /// The file the error is about.
     pub fn path(&self) -> &Path {

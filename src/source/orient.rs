@@ -111,7 +111,9 @@ pub fn orient_into(src: &[u8], w: u32, h: u32, turn: Orientation, dst: &mut Vec<
                 for tx in (0..ow).step_by(TILE) {
                     for oy in ty..(ty + TILE).min(oh) {
                         let row = &mut dst[oy * ow..(oy + 1) * ow];
-                        for ox in tx..(tx + TILE).min(ow) {
+                        let end = (tx + TILE).min(ow);
+                        for (ox, out) in row[tx..end].iter_mut().enumerate() {
+                            let ox = tx + ox;
                             // 90 clockwise: out(x', y') = in(y', h-1-x');
                             // 270: out(x', y') = in(w-1-y', x').
                             let (x, y) = if turn.rotation == 90 {
@@ -119,7 +121,7 @@ pub fn orient_into(src: &[u8], w: u32, h: u32, turn: Orientation, dst: &mut Vec<
                             } else {
                                 (wu - 1 - oy, ox)
                             };
-                            row[ox] = src[y * wu + col(x)];
+                            *out = src[y * wu + col(x)];
                         }
                     }
                 }
