@@ -704,10 +704,10 @@ fn nothing_decodable_fails_in_one_line() {
 
 /// Random damage (byte flips, cut and repeated chunks, fixed seeds): no panic, no hang, and
 /// every copy ffmpeg decodes at least half of is read on to its end. The bar the project
-/// wants is within 10 % of ffmpeg's frame count; the built-in path skips from a damaged
-/// picture to the next key frame where ffmpeg conceals the damage and keeps every picture,
-/// so a copy with flips in several groups of pictures loses more (docs/recordings.md):
-/// asserted here is at least half of ffmpeg's count, and the counts are printed.
+/// wants is within 10 % of ffmpeg's frame count; 6 of the 8 copies compared here meet it
+/// (591-598 of 600 frames), two do not (539 and 475: damage in a key frame is concealed by
+/// ffmpeg from the start, openh264 needs the next key frame), so asserted is at least half
+/// and at most 10 % more; the counts are printed (docs/recordings.md).
 #[test]
 fn fuzzed_copies_keep_going() {
     use rand::{RngExt, SeedableRng};
@@ -746,7 +746,13 @@ fn fuzzed_copies_keep_going() {
         std::thread::Builder::new()
             .name("fuzz-decode".into())
             .spawn(move || {
-                let n = open_clip_with(&c, None).map_or(0, |mut s| decode_all(s.as_mut()).len());
+                let n = match open_clip_with(&c, None) {
+                    Ok(mut s) => decode_all(s.as_mut()).len(),
+                    Err(e) => {
+                        eprintln!("{e}");
+                        0
+                    }
+                };
                 let _ = tx.send(n);
             })
             .unwrap();

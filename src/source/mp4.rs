@@ -3,10 +3,14 @@
 //! them after AVCC → Annex B conversion. Other codecs (HEVC, AV1, VP9, ...) and fragmented
 //! files go to ffmpeg.
 //!
+//! Frames come as stored (the display matrix is read here and applied by `Oriented`), timed by
+//! the sample table with the edit list applied (time 0 = the first frame shown).
+//!
 //! Defensive against hostile files: the header is parsed from an in-memory copy of the `moov`
 //! box with an operation budget (the `mp4` crate can loop forever on zero-sized boxes) and
-//! behind `catch_unwind`; sample sizes are capped; reads past the end of the file become a
-//! "truncated at frame N" error after the frames before the cut have been delivered.
+//! behind `catch_unwind`; sample sizes are capped. Damaged recordings keep going: openh264
+//! conceals damaged pictures; samples that give no picture, and samples past the end of a
+//! cut file, become decode gaps (`FrameSource::take_gap`), never the end of the clip.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -755,10 +759,11 @@ impl H264Source {
         // No flush after each decode: flushing mid-stream breaks B-frame reordering (Main/High
         // profile). Pictures the decoder holds back are drained by `flush_remaining` at the end.
         let config = DecoderConfig::new().flush_after_decode(Flush::NoFlush);
-        let decoder =
+        let mut decoder =
             Decoder::with_api_config(OpenH264API::from_source(), config).map_err(|e| {
                 OpenFailure::Fatal(SourceError::unsupported(path, format!("openh264: {e}")))
             })?;
+        enable_concealment(&mut decoder);
         let mut src = H264Source {
             path: path.to_path_buf(),
             info,
@@ -884,34 +889,40 @@ impl H264Source {
             // Also after damage: the parameter sets may have been in what was skipped.
             self.annexb.extend_from_slice(&self.param_sets);
         }
+        let before = self.annexb.len();
         if let Err(m) = avcc_to_annexb(&self.sample_buf, self.len_size, &mut self.annexb) {
-            self.skip_damage(i, format!("frame {i}: {m}"));
-            return;
+            tracing::debug!("{}: frame {i}: {m}", self.path.display());
+            if self.annexb.len() == before {
+                // Not one whole NAL unit: the sample is lost.
+                self.open_gap.get_or_insert(format!("frame {i}: {m}"));
+                return;
+            }
+            // The whole NAL units before the bad length are decoded (and concealed).
         }
         self.pending_pts.push(Reverse(s.cts));
-        match self.decoder.decode(&self.annexb) {
-            Ok(Some(yuv)) => {
-                let frame = picture(&yuv);
-                self.push_picture(frame);
-            }
-            Ok(None) => {}
-            Err(e) => {
-                let reason = super::one_line(
-                    &e.to_string()
-                        .replace("User Message:None.", "")
-                        .replace("Backtraces enabled.", "")
-                        .replace("Backtraces disabled.", ""),
-                );
-                self.decode_failure = Some(reason.clone());
-                self.skip_damage(
-                    i,
-                    format!(
-                        "H.264 decode error at frame {i} ({} profile): {reason}",
-                        self.profile
-                    ),
-                );
-            }
+        let (state, pic) = decode_concealed(&mut self.decoder, &self.annexb);
+        if let Some(pic) = pic {
+            // Possibly concealed (damaged parts copied from earlier pictures): kept.
+            self.push_picture(Some(pic));
+            return;
         }
+        if state & !DS_FRAME_PENDING == 0 {
+            return; // held back for reordering, or more data needed
+        }
+        // Nothing came of this sample: its time goes, and a gap is placed before the next
+        // picture. The decoder conceals what follows on its own.
+        let mut left: Vec<Reverse<i64>> = std::mem::take(&mut self.pending_pts).into_vec();
+        if let Some(k) = left.iter().position(|c| c.0 == s.cts) {
+            left.swap_remove(k);
+        }
+        self.pending_pts = left.into();
+        let reason = format!("decoding state {state:#x}");
+        self.skipped += 1;
+        self.decode_failure = Some(reason.clone());
+        self.open_gap.get_or_insert(format!(
+            "H.264 decode error at frame {i} ({} profile): {reason}",
+            self.profile
+        ));
     }
 
     /// A damaged or missing sample `i`: the pictures the decoder holds are delivered, the
@@ -987,6 +998,62 @@ impl H264Source {
         }
         self.finished = true;
         self.drain_held();
+    }
+}
+
+/// openh264's "frame pending" decoding state: not an error.
+const DS_FRAME_PENDING: i32 = 1;
+/// openh264's error concealment that copies lost slices from earlier pictures and keeps
+/// going across key frames.
+const ERROR_CONCEALMENT: i32 = 7;
+
+/// Turns on openh264's error concealment (the `openh264` crate sets it off and has no
+/// setting for it), so that damaged pictures come out concealed instead of lost.
+fn enable_concealment(decoder: &mut Decoder) {
+    let mut ec: i32 = ERROR_CONCEALMENT;
+    // SAFETY: a documented decoder option, given a pointer to an int as it expects.
+    unsafe {
+        decoder.raw_api().set_option(
+            openh264_sys2::DECODER_OPTION_ERROR_CON_IDC,
+            (&raw mut ec).cast(),
+        );
+    }
+}
+
+/// Decodes one Annex B access unit through the raw API: the `openh264` crate turns any
+/// non-zero decoding state into an error and drops the picture, which with concealment on
+/// is often there. Returns the state and the picture's luma, if one came out.
+fn decode_concealed(decoder: &mut Decoder, packet: &[u8]) -> (i32, Option<(u32, u32, Vec<u8>)>) {
+    let mut dst = [std::ptr::null_mut::<u8>(); 3];
+    let mut info = openh264_sys2::SBufferInfo::default();
+    let Ok(len) = i32::try_from(packet.len()) else {
+        return (openh264_sys2::dsBitstreamError, None);
+    };
+    // SAFETY: `packet` outlives the call; `dst` and `info` are what DecodeFrameNoDelay
+    // fills. The planes it points `dst` at stay valid until the next decode call, and are
+    // copied out before it.
+    unsafe {
+        let state = decoder.raw_api().decode_frame_no_delay(
+            packet.as_ptr(),
+            len,
+            dst.as_mut_ptr(),
+            &raw mut info,
+        );
+        if info.iBufferStatus != 1 || dst[0].is_null() {
+            return (state, None);
+        }
+        let sys = info.UsrData.sSystemBuffer;
+        let (w, h, stride) = (sys.iWidth, sys.iHeight, sys.iStride[0]);
+        if w <= 0 || h <= 0 || stride < w {
+            return (state, None);
+        }
+        let (w, h, stride) = (w as usize, h as usize, stride as usize);
+        let plane = std::slice::from_raw_parts(dst[0], stride * h);
+        let mut luma = Vec::with_capacity(w * h);
+        for row in plane.chunks_exact(stride) {
+            luma.extend_from_slice(&row[..w]);
+        }
+        (state, Some((w as u32, h as u32, luma)))
     }
 }
 
