@@ -7,7 +7,7 @@
 
 use crate::events::{CsvSink, Event, EventSink, JsonlSink, check_writable};
 use crate::pipeline::{self, AnalyzeOptions, FrameObserver, RunError, RunSummary};
-use crate::source::{SourceInfo, open_clip};
+use crate::source::{SourceInfo, open_clip_oriented};
 use anyhow::{Context, Result, anyhow, bail};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::HashMap;
@@ -192,7 +192,7 @@ pub fn analyze_clip<O: FrameObserver>(
     end: impl FnOnce(O) -> Result<()>,
 ) -> Result<RunSummary> {
     // Opened before the log is created: a clip that cannot be read leaves nothing behind.
-    let source = open_clip(&job.clip)?;
+    let source = open_clip_oriented(&job.clip, opts.rotate)?;
     let info = source.info().clone();
     let mut sinks: Vec<Box<dyn EventSink + Send>> = vec![Box::new(
         JsonlSink::create(&job.events)

@@ -6,7 +6,7 @@
 
 use crate::events::Event;
 use crate::pipeline::{self, AnalyzeOptions, RunState, RunSummary};
-use crate::source::{Frame, FrameSource, SourceError, SourceInfo, open_clip};
+use crate::source::{Frame, FrameSource, SourceError, SourceInfo, open_clip_oriented};
 use crate::synth::{self, SynthParams};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -66,7 +66,7 @@ pub fn analyse_frames(frames: &mut [Frame], opts: &AnalyzeOptions) -> (Duration,
 /// Decodes every frame of `clip` and throws it away: the floor under any analysis of it.
 /// Returns the wall time and the frame count.
 pub fn decode_only(clip: &Path) -> Result<(Duration, u64), SourceError> {
-    let mut source = open_clip(clip)?;
+    let mut source = open_clip_oriented(clip, None)?;
     let start = Instant::now();
     let mut n = 0u64;
     while let Some(f) = source.next_frame()? {
@@ -82,7 +82,7 @@ pub fn analyze_clip(
     clip: &Path,
     opts: &AnalyzeOptions,
 ) -> Result<(Duration, RunSummary), pipeline::RunError> {
-    let source = open_clip(clip)?;
+    let source = open_clip_oriented(clip, None)?;
     // As `analyze CLIP` runs it.
     let opts = &AnalyzeOptions {
         look_ahead: crate::batch::LOOK_AHEAD,
@@ -125,6 +125,7 @@ impl LoopSource {
                 fps: Some(fps),
                 frame_count: Some(total.saturating_sub(range.start)),
                 duration_s: Some(total.saturating_sub(range.start) as f64 / fps),
+                ..SourceInfo::default()
             },
             frames,
             next: range.start,

@@ -4,7 +4,7 @@
 //! (`Chore`) to do while the analysis is behind. Output: `CaptureMsg`s on `rx_frames`.
 //! Thread: its own, named `twitchwatch-capture`.
 
-use crate::source::{Frame, FrameSource, SourceError, SourceInfo};
+use crate::source::{DecodeGap, Frame, FrameSource, SourceError, SourceInfo};
 use crossbeam_channel::{Receiver, Select, Sender, TrySendError, bounded};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -27,6 +27,8 @@ pub type Chore = Box<dyn FnOnce() + Send>;
 #[derive(Debug)]
 pub enum CaptureMsg {
     Frame(Frame),
+    /// A damaged stretch of a recording, just before the next `Frame` (or the end).
+    Gap(DecodeGap),
     /// The source failed; no more messages follow.
     Failed(SourceError),
 }
@@ -186,6 +188,13 @@ fn capture_loop(
         // A panic inside a decoder must not look like the end of the clip: it becomes an
         // error, so the run stops with a message, the log keeps what was found, exit non-zero.
         let next = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| source.next_frame()));
+        // A gap comes before the frame it precedes (or before the end).
+        if let Ok(Ok(_)) = &next
+            && let Some(gap) = source.take_gap()
+            && !send(&mut ends, CaptureMsg::Gap(gap), policy, dropped)
+        {
+            return;
+        }
         let msg = match next {
             Ok(Ok(Some(f))) => CaptureMsg::Frame(f),
             Ok(Ok(None)) => return,
@@ -195,30 +204,30 @@ fn capture_loop(
             }),
         };
         let last = matches!(msg, CaptureMsg::Failed(_));
-        match policy {
-            Backpressure::Block => {
-                if !ends.send_or_do_chores(msg) {
-                    return;
-                }
-            }
-            Backpressure::DropOldest => {
-                let mut msg = msg;
-                loop {
-                    match ends.tx_frames.try_send(msg) {
-                        Ok(()) => break,
-                        Err(TrySendError::Disconnected(_)) => return,
-                        Err(TrySendError::Full(m)) => {
-                            if let Ok(CaptureMsg::Frame(_)) = ends.rx_own.try_recv() {
-                                dropped.fetch_add(1, Ordering::Relaxed);
-                            }
-                            msg = m;
+        if !send(&mut ends, msg, policy, dropped) || last {
+            return;
+        }
+    }
+}
+
+/// Sends one message by the backpressure policy; false once the analysis has hung up.
+fn send(ends: &mut Ends, msg: CaptureMsg, policy: Backpressure, dropped: &AtomicU64) -> bool {
+    match policy {
+        Backpressure::Block => ends.send_or_do_chores(msg),
+        Backpressure::DropOldest => {
+            let mut msg = msg;
+            loop {
+                match ends.tx_frames.try_send(msg) {
+                    Ok(()) => return true,
+                    Err(TrySendError::Disconnected(_)) => return false,
+                    Err(TrySendError::Full(m)) => {
+                        if let Ok(CaptureMsg::Frame(_)) = ends.rx_own.try_recv() {
+                            dropped.fetch_add(1, Ordering::Relaxed);
                         }
+                        msg = m;
                     }
                 }
             }
-        }
-        if last {
-            return;
         }
     }
 }
@@ -300,7 +309,7 @@ mod tests {
             .iter()
             .filter_map(|m| match m {
                 CaptureMsg::Frame(f) => Some(f.index),
-                CaptureMsg::Failed(_) => None,
+                _ => None,
             })
             .collect();
         assert!(got.len() <= 4);

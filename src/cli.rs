@@ -6,7 +6,7 @@ use crate::anatomy::Side;
 use crate::events::{Event, EventSink, JsonlSink};
 use crate::pipeline::{AnalyzeOptions, FrameObserver, RunSummary, TraceWriter};
 use crate::save_frames::SaveFramesParams;
-use crate::source::open_clip;
+use crate::source::open_clip_oriented;
 use crate::{batch, eval, pipeline};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
@@ -67,9 +67,15 @@ pub struct AnalyzeArgs {
     /// Clips analysed at once [default: one per core].
     #[arg(long, short, value_name = "N")]
     pub jobs: Option<NonZeroUsize>,
-    /// The clips are selfie-mirrored views (the person's left eye on the image's left).
+    /// The clips are selfie-mirrored views (the person's left eye on the image's left), as
+    /// a viewer sees them: front-camera videos that keep the preview's mirror, and screen
+    /// recordings of a call window showing your own (mirrored) picture.
     #[arg(long)]
     pub mirrored: bool,
+    /// Turn the pictures by this many degrees clockwise to make the face upright, instead
+    /// of by the rotation the file records (phone clips record it; use 0 to ignore it).
+    #[arg(long, value_name = "DEGREES", value_parser = ["0", "90", "180", "270"])]
+    pub rotate: Option<String>,
     /// Write every frame's signals as CSV, to see why the detector fired (or did not); a
     /// single clip.
     #[arg(long, value_name = "FILE")]
@@ -227,6 +233,8 @@ fn analyze_one(a: &AnalyzeArgs, clip: &Path) -> Result<()> {
     )?;
     if !a.quiet {
         print_summary(&batch::clip_name(clip), &summary, &job.events);
+    } else {
+        warn_gaps(&batch::clip_name(clip), &summary);
     }
     Ok(())
 }
@@ -268,6 +276,12 @@ fn analyze_batch(a: &AnalyzeArgs, clips: &[PathBuf]) -> Result<()> {
             }
         }
         eprintln!("{n} clips analysed, {failed} failed");
+    } else {
+        for (job, r) in jobs.iter().zip(&outcomes) {
+            if let Ok(summary) = r {
+                warn_gaps(&batch::clip_name(&job.clip), summary);
+            }
+        }
     }
     if failed > 0 {
         // Each failure was printed as it happened; this is the exit status's reason.
@@ -280,6 +294,7 @@ fn analyze_batch(a: &AnalyzeArgs, clips: &[PathBuf]) -> Result<()> {
 /// any clip starts; each clip's videos are named after it in `batch::analyze_clip`).
 fn clip_options(a: &AnalyzeArgs) -> Result<AnalyzeOptions> {
     let mut opts = analyze_options(a.mirrored);
+    opts.rotate = a.rotate.as_deref().and_then(|r| r.parse().ok());
     // For one clip at a time (`batch::run` takes it down for several).
     opts.look_ahead = batch::LOOK_AHEAD;
     opts.search_on_capture = batch::search_on_capture(1);
@@ -302,6 +317,7 @@ pub fn analyze_options(mirrored: bool) -> AnalyzeOptions {
 }
 
 fn print_summary(name: &str, s: &RunSummary, events: &Path) {
+    warn_gaps(name, s);
     let per_min = |side: Side| s.per_minute(side);
     eprintln!(
         "{name}: {:.1} s analysed ({:.1} s with a face), twitches: left {} ({:.1}/min), right {} ({:.1}/min). Events: {}",
@@ -312,6 +328,23 @@ fn print_summary(name: &str, s: &RunSummary, events: &Path) {
         s.twitches[1],
         per_min(Side::Right),
         events.display()
+    );
+}
+
+/// A damaged recording was analysed around what could not be decoded: said even with `-q`.
+fn warn_gaps(name: &str, s: &RunSummary) {
+    if s.decode_gaps.is_empty() {
+        return;
+    }
+    let lost: f64 = s.decode_gaps.iter().map(|g| g[1] - g[0]).sum();
+    let list: Vec<String> = s
+        .decode_gaps
+        .iter()
+        .map(|g| format!("{:.1}-{:.1} s", g[0], g[1]))
+        .collect();
+    eprintln!(
+        "warning: {name}: damaged recording, {lost:.1} s could not be decoded ({}); analysed around it, logged as decode_gap",
+        list.join(", ")
     );
 }
 
@@ -570,7 +603,7 @@ pub fn analyze_to_memory(
 
 /// `analyze_to_memory` with the given options.
 fn analyze_with(clip: &Path, opts: &AnalyzeOptions, keep_dir: Option<&Path>) -> Result<Vec<Event>> {
-    let source = open_clip(clip)?;
+    let source = open_clip_oriented(clip, opts.rotate)?;
     // One clip at a time here.
     let opts = &AnalyzeOptions {
         look_ahead: batch::LOOK_AHEAD,

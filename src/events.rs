@@ -94,6 +94,9 @@ pub enum Event {
         mirrored: bool,
         #[serde(default)]
         settings: serde_json::Value,
+        /// Clips: how the frames were read (orientation applied, capture rate, streams).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        media: Option<Media>,
     },
     Twitch(Twitch),
     /// An interval with no face: no twitch can be seen, and it is not observed time.
@@ -103,6 +106,12 @@ pub enum Event {
     },
     /// An interval with no frames from the camera (unplugged, busy): not observed time.
     CameraGap {
+        start_s: f64,
+        end_s: f64,
+    },
+    /// An interval the decoder could not read (a damaged recording): frames were skipped
+    /// up to the next readable one. Not observed time; no twitch straddles it.
+    DecodeGap {
         start_s: f64,
         end_s: f64,
     },
@@ -130,12 +139,41 @@ pub enum Event {
         frames_dropped: Option<u64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
+        /// Damaged recordings: the `decode_gap` intervals, `[start_s, end_s]` each.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        decode_gaps: Vec<[f64; 2]>,
     },
+}
+
+/// How a clip's frames were read, for the `session` line.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Media {
+    /// Clockwise rotation applied to the decoded pictures so that they are upright as a
+    /// viewer sees them, degrees (0, 90, 180, 270).
+    pub rotation: u16,
+    /// Where that rotation came from: `"container"` (the display matrix) or `"--rotate"`.
+    pub rotation_from: String,
+    /// The container's display matrix is mirrored and the pictures were flipped left-right
+    /// as a viewer sees them. Written only when true.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub flipped: bool,
+    /// Frame rate the camera captured at, when the container records one different from
+    /// the playback rate (slow motion): times are presentation times, so stretched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capture_fps: Option<f64>,
+    /// Video streams in the file, when more than one (the first is analysed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video_streams: Option<u32>,
 }
 
 impl Event {
     /// The `session` line this build writes: format, versions, what was analysed and how.
-    pub fn session(source: String, mirrored: bool, settings: serde_json::Value) -> Event {
+    pub fn session(
+        source: String,
+        mirrored: bool,
+        settings: serde_json::Value,
+        media: Option<Media>,
+    ) -> Event {
         Event::Session {
             format: FORMAT,
             version: env!("CARGO_PKG_VERSION").to_string(),
@@ -143,15 +181,17 @@ impl Event {
             source,
             mirrored,
             settings,
+            media,
         }
     }
 
     /// The `"kind"` tag of every variant this version understands.
-    pub const KINDS: [&'static str; 7] = [
+    pub const KINDS: [&'static str; 8] = [
         "session",
         "twitch",
         "face_lost",
         "camera_gap",
+        "decode_gap",
         "warning",
         "minute",
         "summary",
@@ -164,20 +204,21 @@ impl Event {
             Event::Twitch(_) => "twitch",
             Event::FaceLost { .. } => "face_lost",
             Event::CameraGap { .. } => "camera_gap",
+            Event::DecodeGap { .. } => "decode_gap",
             Event::Warning { .. } => "warning",
             Event::Minute(_) => "minute",
             Event::Summary { .. } => "summary",
         }
     }
 
-    /// The interval of a gap in observation (no face, or no camera), if this is one. Every
-    /// kind of gap is listed here and in `gap_mut`, and nowhere else: readers take observed
-    /// time from `observed::Observation`.
+    /// The interval of a gap in observation (no face, no camera, or undecodable video), if
+    /// this is one. Every kind of gap is listed here and in `gap_mut`, and nowhere else:
+    /// readers take observed time from `observed::Observation`.
     pub fn gap(&self) -> Option<(f64, f64)> {
         match self {
-            Event::FaceLost { start_s, end_s } | Event::CameraGap { start_s, end_s } => {
-                Some((*start_s, *end_s))
-            }
+            Event::FaceLost { start_s, end_s }
+            | Event::CameraGap { start_s, end_s }
+            | Event::DecodeGap { start_s, end_s } => Some((*start_s, *end_s)),
             _ => None,
         }
     }
@@ -185,9 +226,9 @@ impl Event {
     /// The start and end of a gap, to move it (pooling sessions end to end).
     pub fn gap_mut(&mut self) -> Option<(&mut f64, &mut f64)> {
         match self {
-            Event::FaceLost { start_s, end_s } | Event::CameraGap { start_s, end_s } => {
-                Some((start_s, end_s))
-            }
+            Event::FaceLost { start_s, end_s }
+            | Event::CameraGap { start_s, end_s }
+            | Event::DecodeGap { start_s, end_s } => Some((start_s, end_s)),
             _ => None,
         }
     }
@@ -743,7 +784,11 @@ mod tests {
     #[test]
     fn kind_matches_serialized_tag() {
         let events = [
-            Event::session("s".into(), true, serde_json::Value::Null),
+            Event::session("s".into(), true, serde_json::Value::Null, None),
+            Event::DecodeGap {
+                start_s: 2.0,
+                end_s: 3.0,
+            },
             Event::FaceLost {
                 start_s: 0.0,
                 end_s: 1.0,
@@ -766,7 +811,7 @@ mod tests {
 
     #[test]
     fn session_lines_say_their_format_and_older_ones_read_as_format_1() {
-        let line = event_line(&Event::session("s".into(), false, serde_json::json!({})));
+        let line = event_line(&Event::session("s".into(), false, serde_json::json!({}), None));
         let v: serde_json::Value = serde_json::from_slice(&line.unwrap_or_default()).unwrap();
         assert_eq!(v["format"], FORMAT);
         assert_eq!(v["detector_version"], crate::detect::VERSION);

@@ -11,7 +11,7 @@ use crate::events::{Event, Twitch};
 use crate::motion::{FrameSignals, MotionAnalyzer, MotionParams};
 use crate::save_frames::{FrameSaver, SaveFramesParams};
 use crate::severity::{Severity, SeverityParams};
-use crate::source::{Frame, FrameSource, SourceError};
+use crate::source::{DecodeGap, Frame, FrameSource, SourceError};
 use std::io::Write;
 
 /// Everything that shapes an analysis run.
@@ -34,6 +34,9 @@ pub struct AnalyzeOptions {
     /// (`capture::Chore`), not on a thread of their own: for machines with no core to
     /// spare for them (`batch::search_on_capture`).
     pub search_on_capture: bool,
+    /// Clips: clockwise degrees to turn the pictures by (`--rotate`), instead of the
+    /// container's display matrix. `None`: the matrix.
+    pub rotate: Option<u16>,
 }
 
 /// What a finished (or interrupted) run saw.
@@ -45,6 +48,8 @@ pub struct RunSummary {
     /// Time with a tracked face.
     pub observed_s: f64,
     pub twitches: [u64; 2],
+    /// Damaged stretches of the recording that could not be decoded, `[start_s, end_s]`.
+    pub decode_gaps: Vec<[f64; 2]>,
 }
 
 impl RunSummary {
@@ -67,6 +72,7 @@ impl RunSummary {
             per_minute_right: round3(self.per_minute(Side::Right)),
             frames_dropped: None,
             error,
+            decode_gaps: self.decode_gaps.clone(),
         }
     }
 }
@@ -129,12 +135,19 @@ pub fn run(
     observer: &mut dyn FrameObserver,
 ) -> Result<RunSummary, RunError> {
     let settings = serde_json::Value::Object(analysis_settings(opts));
+    // Sources opened for display (`open_clip_oriented`) say how; test doubles do not.
+    let media = source.info().media.clone();
+    let media = (!media.rotation_from.is_empty()).then_some(media);
     emit(&Event::session(
         source_name.to_string(),
         opts.motion.mirrored,
         settings,
+        media.clone(),
     ))
     .map_err(RunError::Sink)?;
+    if let Some(m) = &media {
+        media_warnings(m, source.info().fps, emit).map_err(RunError::Sink)?;
+    }
 
     let mut state = RunState::new(opts);
     let rx_chores = (opts.look_ahead > 0 && opts.search_on_capture)
@@ -149,21 +162,29 @@ pub fn run(
     // Frames read ahead (`AnalyzeOptions::look_ahead`), measured in order. Bounded: each
     // holds a whole frame.
     let ahead = opts.look_ahead.min(MAX_LOOK_AHEAD);
-    let mut queue = std::collections::VecDeque::with_capacity(ahead + 1);
+    let mut queue = std::collections::VecDeque::with_capacity(ahead + 2);
     for msg in capture.rx_frames().iter() {
         match msg {
             CaptureMsg::Frame(frame) => {
                 state.motion.look_ahead(&frame);
-                queue.push_back(frame);
-                if queue.len() > ahead
-                    && let Some(frame) = queue.pop_front()
+                queue.push_back(Ahead::Frame(frame));
+                while queue
+                    .iter()
+                    .filter(|a| matches!(a, Ahead::Frame(_)))
+                    .count()
+                    > ahead
+                    && let Some(item) = queue.pop_front()
                 {
-                    failure = state.analyse(frame, emit, observer)?;
+                    failure = state.analyse_item(item, emit, observer)?;
                     if failure.is_some() {
                         break;
                     }
                 }
+                if failure.is_some() {
+                    break;
+                }
             }
+            CaptureMsg::Gap(gap) => queue.push_back(Ahead::Gap(gap)),
             CaptureMsg::Failed(e) => {
                 failure = Some(RunError::Source(e));
                 break;
@@ -173,8 +194,8 @@ pub fn run(
     // The frames read ahead are measured before the run ends, a failed source too (they
     // came before its failure); not after a bug stopped the analysis.
     if !matches!(failure, Some(RunError::Panicked { .. })) {
-        while let Some(frame) = queue.pop_front() {
-            if let Some(bug) = state.analyse(frame, emit, observer)? {
+        while let Some(item) = queue.pop_front() {
+            if let Some(bug) = state.analyse_item(item, emit, observer)? {
                 failure = Some(bug);
                 break;
             }
@@ -199,6 +220,38 @@ pub fn run(
     }
 }
 
+/// What the analysis has read ahead: frames, and the decode gaps between them.
+enum Ahead {
+    Frame(Frame),
+    Gap(DecodeGap),
+}
+
+/// Says in the log what the user should know about how the clip is read: slow motion
+/// (stretched times), several video streams.
+fn media_warnings(
+    m: &crate::events::Media,
+    fps: Option<f64>,
+    emit: &mut dyn FnMut(&Event) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    if let Some(capture) = m.capture_fps {
+        let played = fps.map_or(String::new(), |f| format!(" and plays at {f:.0} fps"));
+        emit(&Event::Warning {
+            t_s: 0.0,
+            message: format!(
+                "slow motion: recorded at {capture:.0} fps{played}; times, durations and \
+                 per-minute rates are in playback time, so stretched"
+            ),
+        })?;
+    }
+    if let Some(n) = m.video_streams {
+        emit(&Event::Warning {
+            t_s: 0.0,
+            message: format!("{n} video streams in the file: the first is analysed"),
+        })?;
+    }
+    Ok(())
+}
+
 /// Analysis state between frames: measurement, detector, face-lost bookkeeping.
 pub struct RunState {
     pub motion: MotionAnalyzer,
@@ -216,6 +269,8 @@ pub struct RunState {
     severity: Severity,
     /// Scratch: minute lines due.
     minutes: Vec<crate::events::Minute>,
+    /// A decode gap begun (its start and reason), closed by the next frame or the end.
+    gap_open: Option<(f64, DecodeGap)>,
 }
 
 /// Odd input noticed frame by frame, each said in the log as a `warning` when it happens.
@@ -283,7 +338,76 @@ impl RunState {
             saver: None,
             severity: Severity::new(opts.severity.clone()),
             minutes: Vec::with_capacity(1),
+            gap_open: None,
         }
+    }
+
+    fn analyse_item(
+        &mut self,
+        item: Ahead,
+        emit: &mut dyn FnMut(&Event) -> std::io::Result<()>,
+        observer: &mut dyn FrameObserver,
+    ) -> Result<Option<RunError>, RunError> {
+        match item {
+            Ahead::Frame(frame) => self.analyse(frame, emit, observer),
+            Ahead::Gap(gap) => self
+                .decode_gap(gap, emit)
+                .map(|()| None)
+                .map_err(RunError::Sink),
+        }
+    }
+
+    /// The recording could not be decoded from the end of the last frame on: open twitches
+    /// close there (none straddles the gap), as does a face-lost interval; the face is
+    /// searched afresh after it. The gap is logged when the next frame (or the end) comes.
+    pub fn decode_gap(
+        &mut self,
+        gap: DecodeGap,
+        emit: &mut dyn FnMut(&Event) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let start = if self.first_t.is_some() {
+            self.last_t + self.frame_dt
+        } else {
+            0.0
+        };
+        self.detector.close_all(&mut self.closed);
+        self.emit_closed(emit)?;
+        if let Some(since) = self.lost_since.take() {
+            emit(&Event::FaceLost {
+                start_s: round3(since),
+                end_s: round3(start),
+            })?;
+        }
+        if self.summary.decode_gaps.is_empty() && self.gap_open.is_none() {
+            emit(&Event::Warning {
+                t_s: round3(start),
+                message: format!(
+                    "damaged recording: frames from {start:.3} s could not be decoded ({}); \
+                     skipped to the next decodable picture, the gaps are not observed time",
+                    gap.reason
+                ),
+            })?;
+        }
+        self.motion.reset();
+        // A gap right after a gap: one interval.
+        if self.gap_open.is_none() {
+            self.gap_open = Some((start, gap));
+        }
+        Ok(())
+    }
+
+    /// Logs the open decode gap as ending at `end`.
+    fn close_gap(
+        &mut self,
+        end: f64,
+        emit: &mut dyn FnMut(&Event) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        if let Some((start, _)) = self.gap_open.take() {
+            let (start_s, end_s) = (round3(start), round3(end.max(start)));
+            self.summary.decode_gaps.push([start_s, end_s]);
+            emit(&Event::DecodeGap { start_s, end_s })?;
+        }
+        Ok(())
     }
 
     /// One frame through measurement, detector and frame saver. A bug in the analysis must
@@ -418,7 +542,15 @@ impl RunState {
         observer: &mut dyn FrameObserver,
     ) -> std::io::Result<()> {
         let t = s.t_s;
-        if let Some(_first) = self.first_t {
+        let after_gap = self.gap_open.is_some();
+        if after_gap {
+            // The interval up to this frame was not seen: logged, not counted, and not
+            // taken as the frame interval.
+            self.close_gap(t, emit)?;
+            if self.first_t.is_none() {
+                self.first_t = Some(0.0);
+            }
+        } else if let Some(_first) = self.first_t {
             if t > self.last_t {
                 self.frame_dt = (t - self.last_t).min(0.5);
             }
@@ -447,7 +579,11 @@ impl RunState {
             (false, None) => self.lost_since = Some(t),
             _ => {}
         }
-        let observed_dt = if s.face.is_some() { self.frame_dt } else { 0.0 };
+        let observed_dt = if s.face.is_some() && !after_gap {
+            self.frame_dt
+        } else {
+            0.0
+        };
         self.summary.observed_s += observed_dt;
         self.severity.push(s, observed_dt, &mut self.minutes);
         self.last_t = t;
@@ -465,7 +601,12 @@ impl RunState {
     ) -> std::io::Result<()> {
         self.detector.close_all(&mut self.closed);
         self.emit_closed(emit)?;
-        let end = self.last_t + self.frame_dt;
+        let mut end = self.last_t + self.frame_dt;
+        if let Some((start, gap)) = &self.gap_open {
+            // Damage to the end: the gap runs to the clip's declared end, if later.
+            end = gap.until_s.map_or(end, |u| u.max(*start).max(end));
+            self.close_gap(end, emit)?;
+        }
         if let Some(saver) = self.saver.take() {
             for message in saver.finish().notes {
                 emit(&Event::Warning {

@@ -154,7 +154,7 @@ pub struct SessionStats {
 
 impl SessionStats {
     /// Computes the statistics of one session's events. Observed time is
-    /// `observed::Observation`'s.
+    /// `observed::Observation`'s (`face_lost`, `camera_gap` and `decode_gap` are gaps).
     pub fn from_events(events: &[Event]) -> SessionStats {
         let obs = Observation::of(events);
         let (duration_s, lost_s, observed_s) = (obs.span_s, obs.gap_s, obs.observed_s);

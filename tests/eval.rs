@@ -248,6 +248,7 @@ fn duration_falls_back_to_the_log_summary() {
             per_minute_right: 0.0,
             frames_dropped: None,
             error: None,
+            decode_gaps: Vec::new(),
         },
     ];
     let s = score(&l, &e, &EvalParams::default());

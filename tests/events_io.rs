@@ -47,8 +47,19 @@ fn sample_events() -> Vec<Event> {
             source: "clip.mp4".into(),
             mirrored: false,
             settings: serde_json::json!({"threshold": 3.5}),
+            media: Some(twitchwatch::events::Media {
+                rotation: 90,
+                rotation_from: "container".into(),
+                flipped: true,
+                capture_fps: Some(240.0),
+                video_streams: Some(2),
+            }),
         },
         Event::Twitch(twitch(1.0, Side::Left, true)),
+        Event::DecodeGap {
+            start_s: 1.5,
+            end_s: 1.75,
+        },
         Event::FaceLost {
             start_s: 2.0,
             end_s: 2.5,
@@ -73,6 +84,7 @@ fn sample_events() -> Vec<Event> {
             per_minute_right: 6.0,
             frames_dropped: None,
             error: None,
+            decode_gaps: Vec::new(),
         },
     ]
 }

@@ -189,6 +189,21 @@ fn frame_rates_25_and_60() {
     }
 }
 
+/// The thresholds are per second: the same detector at the rates phones and webcams record
+/// (30 fps is every other case here).
+#[test]
+fn frame_rates_15_24_and_120() {
+    for (fps, seed) in [(15.0, 15), (24.0, 24), (120.0, 120)] {
+        let p = SynthParams {
+            fps,
+            duration_s: 10.0,
+            ..base(seed)
+        };
+        let (_, _, s) = case(&format!("{fps} fps"), p, |_| {});
+        assert_good(&s, 1);
+    }
+}
+
 #[test]
 fn low_light_and_sensor_noise() {
     let p = SynthParams {

@@ -37,6 +37,7 @@ fn summary(duration_s: f64) -> Event {
         per_minute_right: 0.0,
         frames_dropped: None,
         error: None,
+        decode_gaps: Vec::new(),
     }
 }
 

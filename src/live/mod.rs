@@ -280,6 +280,9 @@ pub fn run_session(
             };
             let mut frame = match msg {
                 CaptureMsg::Frame(f) => f,
+                // Cameras and live clips are not decoded with gaps (a clip's damage shows
+                // in `analyze`).
+                CaptureMsg::Gap(_) => continue,
                 CaptureMsg::Failed(e) => {
                     failure = Some(e);
                     return Ok(());
@@ -378,6 +381,7 @@ impl Session<'_> {
             self.description.clone(),
             self.opts.analyze.motion.mirrored,
             self.settings.clone(),
+            None,
         ))
     }
 

@@ -4,7 +4,7 @@
 //! Input: a clip path. Output: a `FrameSource` whose frames arrive at camera pace.
 //! Thread: the capture thread.
 
-use crate::source::{Frame, FrameSource, SourceError, SourceInfo, open_clip};
+use crate::source::{Frame, FrameSource, SourceError, SourceInfo, open_clip_oriented};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,7 +29,7 @@ pub struct SimulatedCamera {
 
 impl SimulatedCamera {
     pub fn open(path: &Path, looping: bool, stop: Arc<AtomicBool>) -> Result<Self, SourceError> {
-        let clip = open_clip(path)?;
+        let clip = open_clip_oriented(path, None)?;
         let clip_info = clip.info().clone();
         let fps = clip_info
             .fps
@@ -100,7 +100,7 @@ impl FrameSource for SimulatedCamera {
         let mut frame = match self.clip.next_frame()? {
             Some(f) => f,
             None if self.looping => {
-                self.clip = open_clip(&self.path)?;
+                self.clip = open_clip_oriented(&self.path, None)?;
                 self.loop_offset = self.last_pts + self.frame_dt.as_secs_f64();
                 match self.clip.next_frame()? {
                     Some(f) => f,

@@ -238,6 +238,7 @@ pub fn pool(sessions: &[Session], name: &str) -> Session {
         per_minute_right: 0.0,
         frames_dropped: None,
         error: None,
+        decode_gaps: Vec::new(),
     });
     let mut p = Session::from_events(name, events);
     p.stats.outside_span += outside;

@@ -1,7 +1,8 @@
 //! Frame sources: recorded clips (MP4/MOV H.264, Y4M, anything via an `ffmpeg` on PATH).
 //!
-//! Input: a path. Output: luma frames with index and media timestamp. Thread: whichever
-//! thread owns the source (the capture thread in `capture`).
+//! Input: a path. Output: upright luma frames (the container's display rotation applied, see
+//! [`Oriented`]) with index and presentation timestamp, and the decode gaps of damaged
+//! recordings. Thread: whichever thread owns the source (the capture thread in `capture`).
 
 use std::path::{Path, PathBuf};
 
@@ -30,6 +31,54 @@ pub struct SourceInfo {
     /// Number of frames, if known up front (for the progress bar).
     pub frame_count: Option<u64>,
     pub duration_s: Option<f64>,
+    /// How the frames are read: the container's display orientation (and, once opened
+    /// through [`open_clip_oriented`], what was applied), capture rate, video streams.
+    pub media: Media,
+    /// The container's display matrix, as found (before any `--rotate`).
+    pub display: Orientation,
+}
+
+/// An interval a damaged recording could not be decoded in: the source skipped to the next
+/// picture it could decode (or to the end). Reported just before the frame that follows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecodeGap {
+    /// What went wrong, one line.
+    pub reason: String,
+    /// When no frame follows (the damage runs to the end): the clip's declared end, seconds.
+    pub until_s: Option<f64>,
+}
+
+/// How decoded pictures must be turned to look as a viewer sees them: flipped left-right
+/// first (a mirrored display matrix), then rotated clockwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Orientation {
+    /// Clockwise rotation, degrees: 0, 90, 180 or 270.
+    pub rotation: u16,
+    pub flip: bool,
+}
+
+impl Orientation {
+    /// From the 2x2 part of an ISO BMFF / QuickTime display matrix (`a b / c d`, any fixed
+    /// point scale; a point `(x, y)` is shown at `(a x + c y, b x + d y)`, y down). Angles
+    /// are snapped to the nearest quarter turn.
+    pub fn from_matrix(a: f64, b: f64, c: f64, d: f64) -> Self {
+        let flip = a * d - b * c < 0.0;
+        // A flip first: the rest is M * A with M = diag(-1, 1).
+        let (a, b) = if flip { (-a, -b) } else { (a, b) };
+        if a == 0.0 && b == 0.0 {
+            return Self::default();
+        }
+        let deg = b.atan2(a).to_degrees();
+        let quarter = ((deg / 90.0).round() as i64).rem_euclid(4) as u16;
+        Self {
+            rotation: quarter * 90,
+            flip,
+        }
+    }
+
+    pub fn is_identity(&self) -> bool {
+        self.rotation == 0 && !self.flip
+    }
 }
 
 /// Errors from opening or decoding a source. Each renders as one line naming the file.
@@ -53,19 +102,50 @@ pub trait FrameSource: Send {
     fn info(&self) -> &SourceInfo;
     /// The next frame, `Ok(None)` at the end, or an error (after which the source is done).
     fn next_frame(&mut self) -> Result<Option<Frame>, SourceError>;
+    /// A decode gap that lies just before the frame `next_frame` last returned (or before the
+    /// end, when it returned `Ok(None)`). Asked after every `next_frame`.
+    fn take_gap(&mut self) -> Option<DecodeGap> {
+        None
+    }
 }
 
 mod ffmpeg;
 mod mp4;
+mod orient;
 mod probe;
 mod y4m;
 
+pub use crate::events::Media;
 pub use ffmpeg::find_ffmpeg;
+pub use orient::{Oriented, orient_into};
+
+/// Opens a clip like [`open_clip`] and turns its frames upright: by `rotate` (clockwise
+/// degrees, `--rotate`) if given, else by the container's display matrix (rotation and
+/// mirroring). Every decoder hands over pictures as stored; this is the only place they
+/// are turned, so nothing is rotated twice.
+pub fn open_clip_oriented(
+    path: &Path,
+    rotate: Option<u16>,
+) -> Result<Box<dyn FrameSource>, SourceError> {
+    let ffmpeg = find_ffmpeg();
+    open_clip_oriented_with(path, ffmpeg.as_deref(), rotate)
+}
+
+/// [`open_clip_oriented`] with the `ffmpeg` executable given explicitly.
+pub fn open_clip_oriented_with(
+    path: &Path,
+    ffmpeg: Option<&Path>,
+    rotate: Option<u16>,
+) -> Result<Box<dyn FrameSource>, SourceError> {
+    let inner = open_clip_with(path, ffmpeg)?;
+    Ok(Box::new(Oriented::new(inner, rotate)))
+}
 
 /// Opens a recorded clip, choosing the decoder from the file's content (not its name).
 ///
 /// H.264 in MP4/MOV and Y4M are decoded in-process; anything else goes through an
-/// `ffmpeg` executable found on `PATH` (see [`find_ffmpeg`]).
+/// `ffmpeg` executable found on `PATH` (see [`find_ffmpeg`]). Frames come as stored (not
+/// turned by the display matrix: see [`open_clip_oriented`]).
 pub fn open_clip(path: &Path) -> Result<Box<dyn FrameSource>, SourceError> {
     let ffmpeg = find_ffmpeg();
     open_clip_with(path, ffmpeg.as_deref())
@@ -92,6 +172,15 @@ pub fn open_clip_with(
         probe::Kind::Other(what) => ffmpeg::open_or_explain(path, ffmpeg, what),
         probe::Kind::Unknown => ffmpeg::open_or_explain_unknown(path, ffmpeg, &head),
     }
+}
+
+/// Opens any clip through the given `ffmpeg` (not the built-in decoders), frames as stored.
+pub fn open_ffmpeg(path: &Path, ffmpeg: &Path) -> Result<Box<dyn FrameSource>, SourceError> {
+    Ok(Box::new(ffmpeg::FfmpegSource::open(
+        path,
+        ffmpeg,
+        "video (read by ffmpeg)",
+    )?))
 }
 
 impl SourceError {

@@ -3,10 +3,14 @@
 //! them after AVCC → Annex B conversion. Other codecs (HEVC, AV1, VP9, ...) and fragmented
 //! files go to ffmpeg.
 //!
+//! Frames come as stored (the display matrix is read here and applied by `Oriented`), timed by
+//! the sample table with the edit list applied (time 0 = the first frame shown).
+//!
 //! Defensive against hostile files: the header is parsed from an in-memory copy of the `moov`
 //! box with an operation budget (the `mp4` crate can loop forever on zero-sized boxes) and
-//! behind `catch_unwind`; sample sizes are capped; reads past the end of the file become a
-//! "truncated at frame N" error after the frames before the cut have been delivered.
+//! behind `catch_unwind`; sample sizes are capped. Damaged recordings keep going: openh264
+//! conceals damaged pictures; samples that give no picture, and samples past the end of a
+//! cut file, become decode gaps (`FrameSource::take_gap`), never the end of the clip.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -19,7 +23,7 @@ use openh264::decoder::{DecodedYUV, Decoder, DecoderConfig, Flush};
 use openh264::formats::YUVSource;
 
 use super::ffmpeg::{self, INSTALL_HINT};
-use super::{Frame, FrameSource, SourceError, SourceInfo, describe};
+use super::{DecodeGap, Frame, FrameSource, Media, Orientation, SourceError, SourceInfo, describe};
 
 /// No sample of a sane clip comes near this; a bigger one means a lying header.
 pub(crate) const MAX_SAMPLE_BYTES: u32 = 64 << 20;
@@ -92,21 +96,166 @@ pub(crate) fn open(
     } else {
         format!("{codec} in {container}")
     };
+    let meta = track_meta(payload);
+    // ffmpeg reads the same display matrix; this one is ours (it also sees mirroring).
+    let through_ffmpeg = |exe: &Path| -> Result<Box<dyn FrameSource>, SourceError> {
+        let mut src = ffmpeg::FfmpegSource::open(path, exe, &what)?;
+        src.set_container_meta(meta.display, meta.video_tracks, meta.capture_fps);
+        Ok(Box::new(src))
+    };
     if &entry != b"avc1" || fragmented {
-        return ffmpeg::open_or_explain(path, ffmpeg, &what);
+        return match ffmpeg {
+            Some(exe) => through_ffmpeg(exe),
+            None => ffmpeg::open_or_explain(path, None, &what),
+        };
     }
 
-    match H264Source::open(path, file, file_len, &moov, container) {
+    match H264Source::open(path, file, file_len, &moov, container, &meta) {
         Ok(src) => Ok(Box::new(src)),
         Err(OpenFailure::Fatal(e)) => Err(e),
         Err(OpenFailure::Undecodable(reason)) => match ffmpeg {
-            Some(exe) => Ok(Box::new(ffmpeg::FfmpegSource::open(path, exe, &what)?)),
+            Some(exe) => through_ffmpeg(exe),
             None => Err(SourceError::unsupported(
                 path,
                 format!("{what}: {reason}; to decode it, {INSTALL_HINT}"),
             )),
         },
     }
+}
+
+/// What the first video track's boxes say beyond the samples: display matrix, edit list,
+/// capture rate; and how many video tracks there are.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TrackMeta {
+    pub(crate) display: Orientation,
+    pub(crate) video_tracks: u32,
+    /// The first edit that shows media: its start and (if it is the only one) length, in the
+    /// track's timescale. Frames outside it are not shown.
+    pub(crate) edit: Option<(i64, Option<i64>)>,
+    pub(crate) capture_fps: Option<f64>,
+}
+
+fn be_u32(b: &[u8], at: usize) -> Option<u32> {
+    let x = b.get(at..at + 4)?;
+    Some(u32::from_be_bytes([x[0], x[1], x[2], x[3]]))
+}
+
+fn be_u64(b: &[u8], at: usize) -> Option<u64> {
+    let x = b.get(at..at + 8)?;
+    let mut a = [0u8; 8];
+    a.copy_from_slice(x);
+    Some(u64::from_be_bytes(a))
+}
+
+/// Timescale of an mvhd or mdhd payload (the same layout up to it).
+fn header_timescale(p: &[u8]) -> Option<u32> {
+    if *p.first()? == 1 {
+        be_u32(p, 20)
+    } else {
+        be_u32(p, 12)
+    }
+}
+
+fn track_meta(moov_payload: &[u8]) -> TrackMeta {
+    let mut meta = TrackMeta::default();
+    let movie_scale = find_box(moov_payload, b"mvhd").and_then(header_timescale);
+    for (t, trak) in boxes(moov_payload) {
+        if &t != b"trak" {
+            continue;
+        }
+        let Some(mdia) = find_box(trak, b"mdia") else {
+            continue;
+        };
+        if find_box(mdia, b"hdlr").and_then(|h| h.get(8..12)) != Some(b"vide") {
+            continue;
+        }
+        meta.video_tracks += 1;
+        if meta.video_tracks > 1 {
+            continue;
+        }
+        if let Some(tkhd) = find_box(trak, b"tkhd") {
+            let at = 4 + if tkhd.first() == Some(&1) { 32 } else { 20 } + 16;
+            let m = |k: usize| be_u32(tkhd, at + 4 * k).map(|v| v as i32 as f64);
+            if let (Some(a), Some(b), Some(c), Some(d)) = (m(0), m(1), m(3), m(4)) {
+                meta.display = Orientation::from_matrix(a, b, c, d);
+            }
+        }
+        let media_scale = find_box(mdia, b"mdhd").and_then(header_timescale);
+        meta.edit = find_box(trak, b"edts")
+            .and_then(|e| find_box(e, b"elst"))
+            .and_then(|elst| first_edit(elst, movie_scale?, media_scale?));
+    }
+    meta.capture_fps = capture_fps(moov_payload);
+    meta
+}
+
+/// The first edit of an elst payload that shows media (empty edits before it only delay
+/// the start, and time 0 is the first frame shown): `(media_time, length)` in media ticks.
+fn first_edit(elst: &[u8], movie_scale: u32, media_scale: u32) -> Option<(i64, Option<i64>)> {
+    let v1 = *elst.first()? == 1;
+    let n = be_u32(elst, 4)? as usize;
+    let size = if v1 { 20 } else { 12 };
+    let mut shown = Vec::new();
+    for k in 0..n.min(1024) {
+        let at = 8 + k * size;
+        let (dur, media_time) = if v1 {
+            (be_u64(elst, at)?, be_u64(elst, at + 8)? as i64)
+        } else {
+            (
+                be_u32(elst, at)? as u64,
+                be_u32(elst, at + 4)? as i32 as i64,
+            )
+        };
+        if media_time >= 0 {
+            shown.push((dur, media_time));
+        }
+    }
+    let &(dur, start) = shown.first()?;
+    if movie_scale == 0 {
+        return Some((start, None));
+    }
+    let len = (shown.len() == 1 && dur > 0).then(|| {
+        (dur as u128 * media_scale as u128 / movie_scale as u128).min(i64::MAX as u128) as i64
+    });
+    Some((start, len))
+}
+
+/// The capture frame rate an Android phone records for slow-motion clips
+/// (`com.android.capture.fps` in the moov's `meta` keys, a float).
+fn capture_fps(moov_payload: &[u8]) -> Option<f64> {
+    let meta = find_box(moov_payload, b"meta")
+        .or_else(|| find_box(find_box(moov_payload, b"udta")?, b"meta"))?;
+    // QuickTime `meta` has no version field; ISO's has four bytes of it.
+    let inner = if meta.get(4..8) == Some(b"hdlr") {
+        meta
+    } else {
+        meta.get(4..)?
+    };
+    let keys = find_box(inner, b"keys")?;
+    let n = be_u32(keys, 4)? as usize;
+    let mut at = 8;
+    let mut index = None;
+    for k in 0..n.min(256) {
+        let size = be_u32(keys, at)? as usize;
+        if size < 8 {
+            return None;
+        }
+        if keys.get(at + 8..at + size) == Some(b"com.android.capture.fps") {
+            index = Some(k as u32 + 1);
+        }
+        at += size;
+    }
+    let index = index?;
+    let ilst = find_box(inner, b"ilst")?;
+    let (_, item) = boxes(ilst).find(|(t, _)| u32::from_be_bytes(*t) == index)?;
+    let data = find_box(item, b"data")?;
+    let kind = be_u32(data, 0)? & 0xff_ffff;
+    let value = match kind {
+        23 => f32::from_bits(be_u32(data, 8)?) as f64,
+        24 => f64::from_bits(be_u64(data, 8)?),
+        _ => return None,
+    };
+    (value.is_finite() && value > 0.0).then_some(value)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -447,8 +596,13 @@ pub(crate) struct H264Source {
     file: File,
     file_len: u64,
     samples: Vec<Sample>,
+    /// Sync (key) samples, 0-based and ascending; `None`: every sample is one.
+    sync: Option<Vec<u32>>,
     timescale: f64,
+    /// Composition time shown as 0: the edit list's start, else the earliest sample's.
     cts0: i64,
+    /// Pictures at or after this composition time are not shown (the edit list's end).
+    cts_end: i64,
     /// NAL length field size from avcC (1, 2 or 4).
     len_size: usize,
     /// SPS and PPS from avcC in Annex B form, fed before the first sample.
@@ -464,6 +618,14 @@ pub(crate) struct H264Source {
     pending_error: Option<SourceError>,
     /// The last decoder error, when decoding failed.
     decode_failure: Option<String>,
+    /// Damage seen since the last picture: the reason of a gap not yet placed.
+    open_gap: Option<String>,
+    /// Gaps placed before the frame of the given index (in `ready` order).
+    gaps: VecDeque<(u64, DecodeGap)>,
+    /// The gap to hand out with `take_gap`.
+    gap_out: Option<DecodeGap>,
+    /// Samples skipped as damaged.
+    skipped: u64,
     next_index: u64,
     finished: bool,
 }
@@ -475,6 +637,7 @@ impl H264Source {
         file_len: u64,
         moov: &[u8],
         container: &str,
+        meta: &TrackMeta,
     ) -> Result<Self, OpenFailure> {
         let corrupt = |m: String| OpenFailure::Fatal(SourceError::corrupt(path, m));
         let moov = parse_moov(moov).map_err(|e| corrupt(format!("bad {container} header: {e}")))?;
@@ -549,11 +712,34 @@ impl H264Source {
                 "the {container} video track has no samples"
             )));
         }
-        let cts0 = samples.iter().map(|s| s.cts).min().unwrap_or(0);
+        let sync = stbl.stss.as_ref().map(|s| {
+            let mut v: Vec<u32> = s.entries.iter().filter_map(|&n| n.checked_sub(1)).collect();
+            v.sort_unstable();
+            v
+        });
+        let earliest = samples.iter().map(|s| s.cts).min().unwrap_or(0);
+        let (cts0, cts_end) = match meta.edit {
+            Some((start, len)) => (start, len.map_or(i64::MAX, |l| start.saturating_add(l))),
+            None => (earliest, i64::MAX),
+        };
+        let shown = samples
+            .iter()
+            .filter(|s| s.cts >= cts0 && s.cts < cts_end)
+            .count();
         let timescale = timescale as f64;
-        let duration_s = (total_ticks > 0).then(|| total_ticks as f64 / timescale);
+        // From the first shown picture to the end of the last one (an average interval).
+        let mean_delta = total_ticks as i64 / samples.len() as i64;
+        let last_shown = samples
+            .iter()
+            .map(|s| s.cts)
+            .filter(|&c| c >= cts0 && c < cts_end)
+            .max()
+            .unwrap_or(cts0);
+        let end_ticks = last_shown.saturating_add(mean_delta).min(cts_end);
+        let duration_s =
+            (end_ticks > cts0).then(|| end_ticks.saturating_sub(cts0) as f64 / timescale);
         let fps = duration_s
-            .map(|d| samples.len() as f64 / d)
+            .map(|d| shown as f64 / d)
             .filter(|f| f.is_finite() && *f > 0.0);
         let (w, h) = (avc1.width as u32, avc1.height as u32);
         let info = SourceInfo {
@@ -561,24 +747,33 @@ impl H264Source {
             width: w,
             height: h,
             fps,
-            frame_count: Some(samples.len() as u64),
+            frame_count: Some(shown as u64),
             duration_s,
+            media: Media {
+                capture_fps: meta.capture_fps,
+                video_streams: (meta.video_tracks > 1).then_some(meta.video_tracks),
+                ..Media::default()
+            },
+            display: meta.display,
         };
         // No flush after each decode: flushing mid-stream breaks B-frame reordering (Main/High
         // profile). Pictures the decoder holds back are drained by `flush_remaining` at the end.
         let config = DecoderConfig::new().flush_after_decode(Flush::NoFlush);
-        let decoder =
+        let mut decoder =
             Decoder::with_api_config(OpenH264API::from_source(), config).map_err(|e| {
                 OpenFailure::Fatal(SourceError::unsupported(path, format!("openh264: {e}")))
             })?;
+        enable_concealment(&mut decoder);
         let mut src = H264Source {
             path: path.to_path_buf(),
             info,
             file,
             file_len,
             samples,
+            sync,
             timescale,
             cts0,
+            cts_end,
             len_size,
             param_sets,
             profile,
@@ -590,14 +785,27 @@ impl H264Source {
             ready: VecDeque::new(),
             pending_error: None,
             decode_failure: None,
+            open_gap: None,
+            gaps: VecDeque::new(),
+            gap_out: None,
+            skipped: 0,
             next_index: 0,
             finished: false,
         };
-        // Decode up to the first picture now, so an undecodable stream is known at open.
+        // Decode up to the first picture now, so an undecodable stream is known at open. A
+        // damaged start is skipped like damage anywhere, up to a bound.
+        let limit = |src: &Self| {
+            let n = if src.skipped > 0 {
+                PRIME_SAMPLES * 16
+            } else {
+                PRIME_SAMPLES
+            };
+            n.min(src.samples.len())
+        };
         while src.ready.is_empty()
             && src.pending_error.is_none()
             && !src.finished
-            && src.next_sample < PRIME_SAMPLES.min(src.samples.len())
+            && src.next_sample < limit(&src)
         {
             src.feed_next();
         }
@@ -614,19 +822,38 @@ impl H264Source {
                     src.profile
                 )));
             }
-            if src.pending_error.is_none()
-                && src.next_sample >= PRIME_SAMPLES.min(src.samples.len())
-            {
+            if src.pending_error.is_none() && src.next_sample >= limit(&src) {
                 return Err(OpenFailure::Undecodable(format!(
                     "the built-in decoder (openh264) produced no picture from the first {} samples of this {} profile stream",
                     src.next_sample, src.profile
+                )));
+            }
+            if src.pending_error.is_none() && src.open_gap.is_some() {
+                return Err(OpenFailure::Fatal(SourceError::corrupt(
+                    path,
+                    format!(
+                        "nothing decodable: {}",
+                        src.open_gap.take().unwrap_or_default()
+                    ),
                 )));
             }
         }
         Ok(src)
     }
 
-    /// Feeds one sample to the decoder; pictures go to `ready`, problems to `pending_error`.
+    /// The first sync sample after sample `i` (the end when there is none).
+    fn next_sync_after(&self, i: usize) -> usize {
+        match &self.sync {
+            None => i + 1,
+            Some(sync) => {
+                let k = sync.partition_point(|&s| (s as usize) <= i);
+                sync.get(k).map_or(self.samples.len(), |&s| s as usize)
+            }
+        }
+    }
+
+    /// Feeds one sample to the decoder; pictures go to `ready`, damage to `skip_damage`,
+    /// read failures to `pending_error`.
     fn feed_next(&mut self) {
         let i = self.next_sample;
         let Some(&s) = self.samples.get(i) else {
@@ -636,12 +863,12 @@ impl H264Source {
         let total = self.samples.len();
         let end = s.offset.checked_add(s.size as u64);
         if end.is_none_or(|e| e > self.file_len) || s.size as u64 > self.file_len {
-            self.fail(SourceError::corrupt(
-                &self.path,
+            self.skip_damage(
+                i,
                 format!(
                     "truncated at frame {i} of {total}: sample data ends past the end of the file"
                 ),
-            ));
+            );
             return;
         }
         self.sample_buf.resize(s.size as usize, 0);
@@ -650,56 +877,101 @@ impl H264Source {
             .seek(SeekFrom::Start(s.offset))
             .and_then(|_| self.file.read_exact(&mut self.sample_buf));
         if let Err(e) = read {
-            let err = if e.kind() == io::ErrorKind::UnexpectedEof {
-                SourceError::corrupt(&self.path, format!("truncated at frame {i} of {total}"))
+            if e.kind() == io::ErrorKind::UnexpectedEof {
+                self.skip_damage(i, format!("truncated at frame {i} of {total}"));
             } else {
-                SourceError::io(&self.path, &e)
-            };
-            self.fail(err);
+                self.fail(SourceError::io(&self.path, &e));
+            }
             return;
         }
         self.annexb.clear();
-        if i == 0 {
+        if i == 0 || self.open_gap.is_some() {
+            // Also after damage: the parameter sets may have been in what was skipped.
             self.annexb.extend_from_slice(&self.param_sets);
         }
+        let before = self.annexb.len();
         if let Err(m) = avcc_to_annexb(&self.sample_buf, self.len_size, &mut self.annexb) {
-            self.fail(SourceError::corrupt(&self.path, format!("frame {i}: {m}")));
-            return;
+            tracing::debug!("{}: frame {i}: {m}", self.path.display());
+            if self.annexb.len() == before {
+                // Not one whole NAL unit: the sample is lost.
+                self.open_gap.get_or_insert(format!("frame {i}: {m}"));
+                return;
+            }
+            // The whole NAL units before the bad length are decoded (and concealed).
         }
         self.pending_pts.push(Reverse(s.cts));
-        match self.decoder.decode(&self.annexb) {
-            Ok(Some(yuv)) => {
-                let frame = picture(&yuv);
-                self.push_picture(frame);
-            }
-            Ok(None) => {}
-            Err(e) => {
-                let reason = super::one_line(
-                    &e.to_string()
-                        .replace("User Message:None.", "")
-                        .replace("Backtraces enabled.", "")
-                        .replace("Backtraces disabled.", ""),
-                );
-                self.decode_failure = Some(reason.clone());
-                self.fail(SourceError::corrupt(
-                    &self.path,
-                    format!(
-                        "H.264 decode error at frame {i} ({} profile): {reason}",
-                        self.profile
-                    ),
-                ));
-            }
+        let (state, pic) = decode_concealed(&mut self.decoder, &self.annexb);
+        if let Some(pic) = pic {
+            // Possibly concealed (damaged parts copied from earlier pictures): kept.
+            self.push_picture(Some(pic));
+            return;
+        }
+        if state & !DS_FRAME_PENDING == 0 {
+            return; // held back for reordering, or more data needed
+        }
+        // Nothing came of this sample: its time goes, and a gap is placed before the next
+        // picture. The decoder conceals what follows on its own.
+        let mut left: Vec<Reverse<i64>> = std::mem::take(&mut self.pending_pts).into_vec();
+        if let Some(k) = left.iter().position(|c| c.0 == s.cts) {
+            left.swap_remove(k);
+        }
+        self.pending_pts = left.into();
+        let reason = format!("decoding state {state:#x}");
+        self.skipped += 1;
+        self.decode_failure = Some(reason.clone());
+        self.open_gap.get_or_insert(format!(
+            "H.264 decode error at frame {i} ({} profile): {reason}",
+            self.profile
+        ));
+    }
+
+    /// A damaged or missing sample `i`: the pictures the decoder holds are delivered, the
+    /// samples up to the next sync sample are skipped (the decoder resynchronises there),
+    /// and a gap is placed before the next picture.
+    fn skip_damage(&mut self, i: usize, reason: String) {
+        self.drain_held();
+        self.pending_pts.clear();
+        let next = self.next_sync_after(i).max(self.next_sample);
+        self.skipped += (next - i) as u64;
+        self.next_sample = next;
+        tracing::debug!(
+            "{}: {reason}; skipping to sample {next}",
+            self.path.display()
+        );
+        self.open_gap.get_or_insert(reason);
+    }
+
+    /// Delivers the pictures the decoder holds back, without ending the stream.
+    fn drain_held(&mut self) {
+        let pics: Vec<_> = match self.decoder.flush_remaining() {
+            Ok(list) => list.iter().map(picture).collect(),
+            Err(_) => Vec::new(),
+        };
+        for p in pics {
+            self.push_picture(p);
         }
     }
 
     fn push_picture(&mut self, pic: Option<(u32, u32, Vec<u8>)>) {
+        let cts = self.pending_pts.pop().map_or(self.cts0, |Reverse(c)| c);
         let Some((width, height, luma)) = pic else {
-            self.pending_error.get_or_insert_with(|| {
-                SourceError::corrupt(&self.path, "decoder returned a malformed picture")
-            });
+            self.open_gap
+                .get_or_insert_with(|| "the decoder returned a malformed picture".into());
             return;
         };
-        let cts = self.pending_pts.pop().map_or(self.cts0, |Reverse(c)| c);
+        // Outside the edit list: decoded (it may be a reference), not shown.
+        if cts < self.cts0 || cts >= self.cts_end {
+            return;
+        }
+        if let Some(reason) = self.open_gap.take() {
+            self.gaps.push_back((
+                self.next_index,
+                DecodeGap {
+                    reason,
+                    until_s: None,
+                },
+            ));
+        }
         let pts_s = (cts.saturating_sub(self.cts0)) as f64 / self.timescale;
         self.ready.push_back(Frame {
             index: self.next_index,
@@ -725,13 +997,63 @@ impl H264Source {
             return;
         }
         self.finished = true;
-        let pics: Vec<_> = match self.decoder.flush_remaining() {
-            Ok(list) => list.iter().map(picture).collect(),
-            Err(_) => Vec::new(),
-        };
-        for p in pics {
-            self.push_picture(p);
+        self.drain_held();
+    }
+}
+
+/// openh264's "frame pending" decoding state: not an error.
+const DS_FRAME_PENDING: i32 = 1;
+/// openh264's error concealment that copies lost slices from earlier pictures and keeps
+/// going across key frames.
+const ERROR_CONCEALMENT: i32 = 7;
+
+/// Turns on openh264's error concealment (the `openh264` crate sets it off and has no
+/// setting for it), so that damaged pictures come out concealed instead of lost.
+fn enable_concealment(decoder: &mut Decoder) {
+    let mut ec: i32 = ERROR_CONCEALMENT;
+    // SAFETY: a documented decoder option, given a pointer to an int as it expects.
+    unsafe {
+        decoder.raw_api().set_option(
+            openh264_sys2::DECODER_OPTION_ERROR_CON_IDC,
+            (&raw mut ec).cast(),
+        );
+    }
+}
+
+/// Decodes one Annex B access unit through the raw API: the `openh264` crate turns any
+/// non-zero decoding state into an error and drops the picture, which with concealment on
+/// is often there. Returns the state and the picture's luma, if one came out.
+fn decode_concealed(decoder: &mut Decoder, packet: &[u8]) -> (i32, Option<(u32, u32, Vec<u8>)>) {
+    let mut dst = [std::ptr::null_mut::<u8>(); 3];
+    let mut info = openh264_sys2::SBufferInfo::default();
+    let Ok(len) = i32::try_from(packet.len()) else {
+        return (openh264_sys2::dsBitstreamError, None);
+    };
+    // SAFETY: `packet` outlives the call; `dst` and `info` are what DecodeFrameNoDelay
+    // fills. The planes it points `dst` at stay valid until the next decode call, and are
+    // copied out before it.
+    unsafe {
+        let state = decoder.raw_api().decode_frame_no_delay(
+            packet.as_ptr(),
+            len,
+            dst.as_mut_ptr(),
+            &raw mut info,
+        );
+        if info.iBufferStatus != 1 || dst[0].is_null() {
+            return (state, None);
         }
+        let sys = info.UsrData.sSystemBuffer;
+        let (w, h, stride) = (sys.iWidth, sys.iHeight, sys.iStride[0]);
+        if w <= 0 || h <= 0 || stride < w {
+            return (state, None);
+        }
+        let (w, h, stride) = (w as usize, h as usize, stride as usize);
+        let plane = std::slice::from_raw_parts(dst[0], stride * h);
+        let mut luma = Vec::with_capacity(w * h);
+        for row in plane.chunks_exact(stride) {
+            luma.extend_from_slice(&row[..w]);
+        }
+        (state, Some((w as u32, h as u32, luma)))
     }
 }
 
@@ -792,6 +1114,9 @@ impl FrameSource for H264Source {
     fn next_frame(&mut self) -> Result<Option<Frame>, SourceError> {
         loop {
             if let Some(f) = self.ready.pop_front() {
+                if self.gaps.front().is_some_and(|(at, _)| *at == f.index) {
+                    self.gap_out = self.gaps.pop_front().map(|(_, g)| g);
+                }
                 return Ok(Some(f));
             }
             if let Some(e) = self.pending_error.take() {
@@ -801,6 +1126,19 @@ impl FrameSource for H264Source {
             }
             if self.next_sample >= self.samples.len() {
                 if self.finished {
+                    if let Some(reason) = self.open_gap.take() {
+                        if self.next_index == 0 {
+                            return Err(SourceError::corrupt(
+                                &self.path,
+                                format!("nothing decodable: {reason}"),
+                            ));
+                        }
+                        // Damage up to the end: the gap runs to the clip's declared end.
+                        self.gap_out = Some(DecodeGap {
+                            reason,
+                            until_s: self.info.duration_s,
+                        });
+                    }
                     return Ok(None);
                 }
                 self.flush();
@@ -808,6 +1146,10 @@ impl FrameSource for H264Source {
             }
             self.feed_next();
         }
+    }
+
+    fn take_gap(&mut self) -> Option<DecodeGap> {
+        self.gap_out.take()
     }
 }
 

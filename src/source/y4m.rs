@@ -125,6 +125,7 @@ impl Y4mSource {
             fps,
             frame_count: None,
             duration_s: None,
+            ..SourceInfo::default()
         };
         Ok(Y4mSource {
             path: path.to_path_buf(),
