@@ -414,7 +414,8 @@ pub fn run(
     drop(job_tx);
     let (done_tx, done_rx) = crossbeam_channel::bounded::<(usize, Result<RunSummary>)>(capacity);
     let opts = &AnalyzeOptions {
-        search_on_capture: search_on_capture(threads),
+        // `--one-core` asks for it whatever the cores.
+        search_on_capture: opts.search_on_capture || search_on_capture(threads),
         ..opts.clone()
     };
     let spawn_error = std::thread::scope(|s| {

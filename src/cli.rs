@@ -43,7 +43,22 @@ pub enum Command {
     /// Measure speed and memory against the project's targets (per-frame analysis, whole
     /// clips against decoding alone and against ffmpeg, peak memory at 1080p).
     Bench(crate::bench::BenchArgs),
+    /// Print a shell completion script (for the packages).
+    #[command(hide = true)]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page, roff (for the packages).
+    #[command(hide = true)]
+    Man,
 }
+
+/// A command line that parses but cannot run as given (e.g. `--events` with several clips):
+/// exits with status 2 like clap's own usage errors.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
 
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
@@ -85,9 +100,14 @@ pub struct AnalyzeArgs {
     /// written unless asked.
     #[arg(long, value_name = "DIR")]
     pub save_frames: Option<PathBuf>,
-    /// No progress bar and no summary.
+    /// No progress bar and no summary: only errors and warnings, one line each (for job logs).
     #[arg(long, short)]
     pub quiet: bool,
+    /// Keep each clip's analysis on about one core (for workflow engines that give a job one
+    /// core): its face searches run on the decoding thread, and clips go one at a time.
+    /// Decoding and measuring still overlap on two threads. The same events.
+    #[arg(long, conflicts_with = "jobs")]
+    pub one_core: bool,
 }
 
 #[derive(Debug, Args)]
@@ -170,6 +190,18 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Report(r) => crate::report::run_report(&r),
         Command::Compare(c) => crate::report::run_compare(&c),
         Command::Bench(b) => crate::bench::run(&b),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "twitchwatch", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut std::io::stdout())
+                .context("writing the man page")
+        }
     }
 }
 
@@ -245,17 +277,22 @@ fn analyze_batch(a: &AnalyzeArgs, clips: &[PathBuf]) -> Result<()> {
     let n = clips.len();
     // These name one file each: with several clips they would be overwritten clip by clip.
     if a.events.is_some() {
-        bail!(
+        return Err(UsageError(format!(
             "--events names one file, but {n} clips were given: leave it out (each log is named after its clip) or use --out-dir DIR"
-        );
+        ))
+        .into());
     }
     if a.csv.is_some() {
-        bail!(
+        return Err(UsageError(format!(
             "--csv names one file, but {n} clips were given: use --csv-each for a CSV beside each log"
-        );
+        ))
+        .into());
     }
     if a.debug_trace.is_some() {
-        bail!("--debug-trace writes one clip's trace, but {n} clips were given: trace one clip");
+        return Err(UsageError(format!(
+            "--debug-trace writes one clip's trace, but {n} clips were given: trace one clip"
+        ))
+        .into());
     }
     let jobs = batch::plan(clips, a.out_dir.as_deref(), a.csv_each)?;
     if let Some(d) = &a.out_dir {
@@ -266,7 +303,12 @@ fn analyze_batch(a: &AnalyzeArgs, clips: &[PathBuf]) -> Result<()> {
     }
     let opts = clip_options(a)?;
     let progress = batch::Progress::new(!a.quiet, n);
-    let outcomes = batch::run(&jobs, batch::pool_size(a.jobs, n), &opts, &progress)?;
+    let workers = if a.one_core {
+        1
+    } else {
+        batch::pool_size(a.jobs, n)
+    };
+    let outcomes = batch::run(&jobs, workers, &opts, &progress)?;
     progress.finish();
     let failed = outcomes.iter().filter(|r| r.is_err()).count();
     if !a.quiet {
@@ -297,7 +339,7 @@ fn clip_options(a: &AnalyzeArgs) -> Result<AnalyzeOptions> {
     opts.rotate = a.rotate.as_deref().and_then(|r| r.parse().ok());
     // For one clip at a time (`batch::run` takes it down for several).
     opts.look_ahead = batch::LOOK_AHEAD;
-    opts.search_on_capture = batch::search_on_capture(1);
+    opts.search_on_capture = a.one_core || batch::search_on_capture(1);
     opts.save_frames = a
         .save_frames
         .as_deref()

@@ -17,7 +17,12 @@ fn main() -> ExitCode {
         Err(e) => {
             // Printed once, on one line: the chain of contexts, outermost first.
             eprintln!("twitchwatch: error: {e:#}");
-            ExitCode::FAILURE
+            // Documented in docs/archives.md: 0 done, 1 a clip or file failed, 2 usage.
+            if e.is::<twitchwatch::cli::UsageError>() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
