@@ -208,6 +208,9 @@ pub fn analyze_clip<O: FrameObserver>(
     let mut observer = start(&info)?;
     // Saved videos are named after their clip, so clips can share a folder.
     let mut opts = opts.clone();
+    if opts.recorded.is_none() {
+        opts.recorded = recording_date(&job.clip);
+    }
     if let Some(p) = opts.save_frames.as_mut() {
         let stem = job.clip.file_stem().map(|s| s.to_string_lossy());
         p.prefix = format!("{}-", stem.as_deref().unwrap_or("clip"));
@@ -239,6 +242,29 @@ pub fn analyze_clip<O: FrameObserver>(
         return Err(e).with_context(|| format!("{}: closing the event log", job.events.display()));
     }
     Ok(summary)
+}
+
+/// The clip's recording date from its container (RFC 3339, local time), or `None` with a
+/// note on stderr saying why and what to do (`--recorded`, or a dates sheet for `course`).
+fn recording_date(clip: &Path) -> Option<String> {
+    let created = match crate::source::container_created(clip) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::debug!("{e}");
+            None
+        }
+    };
+    let now = jiff::Timestamp::now().as_second();
+    match crate::course::judge_container_date(created, now) {
+        Ok(t) => crate::course::rfc3339_local(t),
+        Err(why) => {
+            eprintln!(
+                "note: {}: no recording date: {why}; give it with --recorded DATE (or date its log in a sheet for `course --sheet`)",
+                clip_name(clip)
+            );
+            None
+        }
+    }
 }
 
 /// The combined progress display: a total bar over all clips' frames and one line per clip

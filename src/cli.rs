@@ -40,6 +40,9 @@ pub enum Command {
     Report(crate::report::ReportArgs),
     /// Compare event logs from before and after a treatment: HTML (and CSV).
     Compare(crate::report::CompareArgs),
+    /// A treatment course over weeks: spasm rate by day and side, treatment days, and per
+    /// cycle the baseline, effect-window ratio and wearing-off day: HTML (and CSV).
+    Course(crate::report::course::CourseArgs),
     /// Measure speed and memory against the project's targets (per-frame analysis, whole
     /// clips against decoding alone and against ffmpeg, peak memory at 1080p).
     Bench(crate::bench::BenchArgs),
@@ -79,6 +82,11 @@ pub struct AnalyzeArgs {
     /// written unless asked.
     #[arg(long, value_name = "DIR")]
     pub save_frames: Option<PathBuf>,
+    /// When the clip was recorded (YYYY-MM-DD, YYYY-MM-DD HH:MM, or RFC 3339), written on
+    /// the log's session line [default: the MP4/MOV creation time]. Overrides the
+    /// container's date (e.g. a re-encode's).
+    #[arg(long, value_name = "DATE")]
+    pub recorded: Option<String>,
     /// No progress bar and no summary.
     #[arg(long, short)]
     pub quiet: bool,
@@ -131,6 +139,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Eval(e) => run_eval(&e),
         Command::Report(r) => crate::report::run_report(&r),
         Command::Compare(c) => crate::report::run_compare(&c),
+        Command::Course(c) => crate::report::course::run_course(&c),
         Command::Bench(b) => crate::bench::run(&b),
     }
 }
@@ -248,6 +257,12 @@ fn analyze_batch(a: &AnalyzeArgs, clips: &[PathBuf]) -> Result<()> {
 /// any clip starts; each clip's videos are named after it in `batch::analyze_clip`).
 fn clip_options(a: &AnalyzeArgs) -> Result<AnalyzeOptions> {
     let mut opts = analyze_options(a.mirrored);
+    opts.recorded = a
+        .recorded
+        .as_deref()
+        .map(crate::course::parse_when)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--recorded: {e}"))?;
     // For one clip at a time (`batch::run` takes it down for several).
     opts.look_ahead = batch::LOOK_AHEAD;
     opts.search_on_capture = batch::search_on_capture(1);

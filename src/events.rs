@@ -65,6 +65,11 @@ pub enum Event {
         mirrored: bool,
         #[serde(default)]
         settings: serde_json::Value,
+        /// When the recording started (RFC 3339 with the local UTC offset): the wall clock
+        /// for live sessions; the clip's container date or `analyze --recorded`. Absent when
+        /// unknown (logs written before dates were recorded, clips without a usable date).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        recorded: Option<String>,
     },
     Twitch(Twitch),
     /// An interval with no face: no twitch can be seen, and it is not observed time.
@@ -666,6 +671,7 @@ mod tests {
                 source: "s".into(),
                 mirrored: true,
                 settings: serde_json::Value::Null,
+                recorded: None,
             },
             Event::FaceLost {
                 start_s: 0.0,

@@ -12,6 +12,7 @@ pub mod batch;
 pub mod bench;
 pub mod capture;
 pub mod cli;
+pub mod course;
 pub mod detect;
 pub mod encode;
 pub mod eval;

@@ -31,6 +31,9 @@ pub struct AnalyzeOptions {
     /// (`capture::Chore`), not on a thread of their own: for machines with no core to
     /// spare for them (`batch::search_on_capture`).
     pub search_on_capture: bool,
+    /// When the clip was recorded (RFC 3339), written on the `session` line; not an
+    /// analysis setting.
+    pub recorded: Option<String>,
 }
 
 /// What a finished (or interrupted) run saw.
@@ -131,6 +134,7 @@ pub fn run(
         source: source_name.to_string(),
         mirrored: opts.motion.mirrored,
         settings,
+        recorded: opts.recorded.clone(),
     })
     .map_err(RunError::Sink)?;
 

@@ -44,6 +44,7 @@ fn sample_events() -> Vec<Event> {
             source: "clip.mp4".into(),
             mirrored: false,
             settings: serde_json::json!({"threshold": 3.5}),
+            recorded: Some("2025-01-01T09:59:00+01:00".into()),
         },
         Event::Twitch(twitch(1.0, Side::Left, true)),
         Event::FaceLost {

@@ -379,6 +379,7 @@ impl Session<'_> {
             source: self.description.clone(),
             mirrored: self.opts.analyze.motion.mirrored,
             settings: self.settings.clone(),
+            recorded: Some(self.sink.wall.at(0.0)),
         })
     }
 
