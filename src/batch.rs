@@ -209,7 +209,8 @@ pub fn analyze_clip<O: FrameObserver>(
     // Saved videos are named after their clip, so clips can share a folder.
     let mut opts = opts.clone();
     if opts.recorded.is_none() {
-        opts.recorded = recording_date(&job.clip);
+        // Why there is none is told in the clip's summary line (`cli`).
+        opts.recorded = recording_date(&job.clip).ok();
     }
     if let Some(p) = opts.save_frames.as_mut() {
         let stem = job.clip.file_stem().map(|s| s.to_string_lossy());
@@ -244,9 +245,9 @@ pub fn analyze_clip<O: FrameObserver>(
     Ok(summary)
 }
 
-/// The clip's recording date from its container (RFC 3339, local time), or `None` with a
-/// note on stderr saying why and what to do (`--recorded`, or a dates sheet for `course`).
-fn recording_date(clip: &Path) -> Option<String> {
+/// The clip's recording date from its container (RFC 3339, local time), or why there is
+/// none (missing, zero, before 2000, in the future).
+pub fn recording_date(clip: &Path) -> Result<String, String> {
     let created = match crate::source::container_created(clip) {
         Ok(c) => c,
         Err(e) => {
@@ -255,16 +256,8 @@ fn recording_date(clip: &Path) -> Option<String> {
         }
     };
     let now = jiff::Timestamp::now().as_second();
-    match crate::course::judge_container_date(created, now) {
-        Ok(t) => crate::course::rfc3339_local(t),
-        Err(why) => {
-            eprintln!(
-                "note: {}: no recording date: {why}; give it with --recorded DATE (or date its log in a sheet for `course --sheet`)",
-                clip_name(clip)
-            );
-            None
-        }
-    }
+    let t = crate::course::judge_container_date(created, now)?;
+    crate::course::rfc3339_local(t).ok_or_else(|| "the container's date is out of range".into())
 }
 
 /// The combined progress display: a total bar over all clips' frames and one line per clip

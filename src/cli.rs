@@ -203,7 +203,7 @@ fn analyze_one(a: &AnalyzeArgs, clip: &Path) -> Result<()> {
         },
     )?;
     if !a.quiet {
-        print_summary(&batch::clip_name(clip), &summary, &job.events);
+        print_summary(clip, &summary, &job.events, a.recorded.is_some());
     }
     Ok(())
 }
@@ -241,7 +241,7 @@ fn analyze_batch(a: &AnalyzeArgs, clips: &[PathBuf]) -> Result<()> {
     if !a.quiet {
         for (job, r) in jobs.iter().zip(&outcomes) {
             if let Ok(summary) = r {
-                print_summary(&batch::clip_name(&job.clip), summary, &job.events);
+                print_summary(&job.clip, summary, &job.events, a.recorded.is_some());
             }
         }
         eprintln!("{n} clips analysed, {failed} failed");
@@ -284,10 +284,18 @@ pub fn analyze_options(mirrored: bool) -> AnalyzeOptions {
     opts
 }
 
-fn print_summary(name: &str, s: &RunSummary, events: &Path) {
+/// One line per clip; it says so when the log has no recording date (and why).
+fn print_summary(clip: &Path, s: &RunSummary, events: &Path, dated_by_flag: bool) {
+    let name = batch::clip_name(clip);
     let per_min = |side: Side| s.per_minute(side);
+    let undated = match dated_by_flag {
+        true => String::new(),
+        false => batch::recording_date(clip).err().map_or(String::new(), |why| {
+            format!("; no recording date ({why}): give --recorded DATE, or date the log in a sheet for `course`")
+        }),
+    };
     eprintln!(
-        "{name}: {:.1} s analysed ({:.1} s with a face), twitches: left {} ({:.1}/min), right {} ({:.1}/min). Events: {}",
+        "{name}: {:.1} s analysed ({:.1} s with a face), twitches: left {} ({:.1}/min), right {} ({:.1}/min). Events: {}{undated}",
         s.duration_s,
         s.observed_s,
         s.twitches[0],
