@@ -531,8 +531,8 @@ fn wear_off_bootstrap(
 /// smooth statistic and its bias can go either way (noise crosses early, a noisy baseline
 /// moves the threshold); neither interval alone held 95 % in the coverage study, their
 /// span does (docs/course.md). Replicates that never came back count as later than every
-/// day: the high end is open (`None`) when the 2.5 % quantile is among them, and the low
-/// end is `min_day` when the 97.5 % quantile is.
+/// day: when the 97.5 % quantile is among them, the high end is open (`None`) and the low
+/// end is `min_day`.
 fn wear_off_interval(est: i64, boot: &[Option<i64>], min_day: i64) -> (i64, Option<i64>) {
     // "Never back" as a day far beyond any course; a quantile that touches it is open.
     const NEVER: f64 = 1e9;
@@ -550,7 +550,7 @@ fn wear_off_interval(est: i64, boot: &[Option<i64>], min_day: i64) -> (i64, Opti
     } else {
         min_day
     };
-    let high = q_lo
+    let high = q_hi
         .is_finite()
         .then(|| q_hi.max(2.0 * e - q_lo).ceil() as i64);
     (low.max(min_day).min(est), high.map(|h| h.max(est)))
