@@ -452,7 +452,7 @@ fn cycle(
     };
     if matches!(wear_off, WearOff::Back { high: None, .. }) {
         warnings
-            .push("the interval of the wearing-off day reaches past the observed days".to_string());
+            .push("the interval of the wearing-off day reaches past the days searched (the end of the data or the next injection)".to_string());
     }
     Cycle {
         injection: inj,

@@ -5,7 +5,8 @@
 //! removal, per-region signals; `look` measures the lids when glasses hide them from the
 //! flow) → `detect` (one-sided bursts) → `events` (JSON Lines / CSV), joined by
 //! `pipeline`. `live` runs the same analysis on a webcam. `synth` renders labelled test
-//! clips and `eval` scores event logs against labels.
+//! clips and `eval` scores event logs against labels. `stats` and `course` compute what
+//! `report` draws (sessions, before/after, and a treatment course over months).
 
 pub mod anatomy;
 pub mod batch;

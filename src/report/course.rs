@@ -465,7 +465,7 @@ pub fn sentence(c: &course::Cycle, p: &CourseParams) -> String {
         WearOff::Back { day, low, high } => format!(
             "it was back at {pct} of baseline on day {day}, {} (95 % CI day {low}–{})",
             short_date(c.injection + day),
-            high.map_or("beyond the data".to_string(), |h| h.to_string())
+            high.map_or("beyond the days searched".to_string(), |h| h.to_string())
         ),
         WearOff::NotYet {
             until,
