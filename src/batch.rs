@@ -170,9 +170,8 @@ pub fn pool_size(requested: Option<NonZeroUsize>, clips: usize) -> usize {
 /// Whether the face confirmations searched ahead for a clip analysed while `workers` clips
 /// run at once go to its capture thread (`AnalyzeOptions::search_on_capture`): unless every
 /// worker has three cores (its decoder, its measuring and its searches ahead each get one).
-/// With fewer, a thread of their own took turns with the decoder, which then delivered
-/// frames later (on two cores real clips were 7-10 % slower with it); the capture thread
-/// only searches while it would otherwise wait (README "Speed").
+/// With fewer, a thread of their own takes turns with the decoder, which then delivers
+/// frames later; the capture thread only searches while it would otherwise wait.
 pub fn search_on_capture(workers: usize) -> bool {
     let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
     cores < 3 * workers.max(1)
@@ -420,7 +419,11 @@ pub fn run(
     opts: &AnalyzeOptions,
     progress: &Progress,
 ) -> Result<Vec<Result<RunSummary>>> {
-    let (job_tx, job_rx) = crossbeam_channel::unbounded::<usize>();
+    // Bounded by the number of clips: every job is queued before a worker starts and each
+    // worker sends at most one outcome per job, so neither send can ever wait (the outcomes
+    // are read only once every worker has ended).
+    let capacity = jobs.len().max(1);
+    let (job_tx, job_rx) = crossbeam_channel::bounded::<usize>(capacity);
     for i in 0..jobs.len() {
         job_tx
             .send(i)
@@ -428,7 +431,7 @@ pub fn run(
     }
     // Closed now, so that workers stop when the queue is empty.
     drop(job_tx);
-    let (done_tx, done_rx) = crossbeam_channel::unbounded::<(usize, Result<RunSummary>)>();
+    let (done_tx, done_rx) = crossbeam_channel::bounded::<(usize, Result<RunSummary>)>(capacity);
     let opts = &AnalyzeOptions {
         search_on_capture: search_on_capture(threads),
         ..opts.clone()

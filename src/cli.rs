@@ -115,6 +115,20 @@ pub struct EvalArgs {
     /// track's exact position (a result that only one offset gives is luck).
     #[arg(long, requires = "dir")]
     pub offsets: bool,
+    /// In folder mode, fit the confidence model: analyse every clip with the onset rules
+    /// relaxed (candidates), match the candidates to the labels (same side), fit, and write
+    /// the model as JSON to FILE (the shipped one is src/confidence_model.json).
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "dir",
+        conflicts_with = "offsets"
+    )]
+    pub fit_confidence: Option<PathBuf>,
+    /// In folder mode, print reliability tables of the shipped confidence model: per
+    /// confidence bin, the share of candidates, and of reported twitches, that were real.
+    #[arg(long, requires = "dir", conflicts_with_all = ["offsets", "fit_confidence"])]
+    pub reliability: bool,
 }
 
 /// The track offsets of `eval --offsets` (shares of the face box).
@@ -156,7 +170,7 @@ fn analyze(a: &AnalyzeArgs) -> Result<()> {
     }
 }
 
-/// One clip: exactly as before batches existed (`--events`, `--csv`, `--debug-trace`).
+/// One clip, with the options that name one file (`--events`, `--csv`, `--debug-trace`).
 fn analyze_one(a: &AnalyzeArgs, clip: &Path) -> Result<()> {
     let events = a
         .events
@@ -365,6 +379,9 @@ fn run_eval(e: &EvalArgs) -> Result<()> {
         if e.offsets {
             return eval_offsets(&pairs, &params);
         }
+        if e.fit_confidence.is_some() || e.reliability {
+            return eval_confidence(&pairs, &params, e);
+        }
         for (clip, labels_path) in pairs {
             let labels = eval::load_labels(&labels_path)?;
             let events = analyze_to_memory(&clip, labels.mirrored, e.keep_events.as_deref())?;
@@ -385,6 +402,91 @@ fn run_eval(e: &EvalArgs) -> Result<()> {
         rows.extend(total);
         std::fs::write(csv, eval::to_csv(&rows))
             .with_context(|| format!("{}: cannot write", csv.display()))?;
+    }
+    Ok(())
+}
+
+/// A twitch matches a label on the same side whose interval, widened by the tolerance,
+/// it overlaps.
+fn is_real(t: &crate::events::Twitch, labels: &crate::labels::Labels, tol: f64) -> bool {
+    labels.events.iter().any(|l| {
+        l.side == t.side && t.end_s.min(l.end_s + tol) - t.start_s.max(l.start_s - tol) >= 0.0
+    })
+}
+
+/// `eval --dir --fit-confidence FILE` and `eval --dir --reliability`.
+fn eval_confidence(
+    pairs: &[(PathBuf, PathBuf)],
+    params: &eval::EvalParams,
+    e: &EvalArgs,
+) -> Result<()> {
+    use crate::confidence::{Model, reliability};
+    let twitches = |events: Vec<Event>| -> Vec<crate::events::Twitch> {
+        events
+            .into_iter()
+            .filter_map(|ev| match ev {
+                Event::Twitch(t) => Some(t),
+                _ => None,
+            })
+            .collect()
+    };
+    let (mut samples, mut candidates, mut reported) = (vec![], vec![], vec![]);
+    for (clip, labels_path) in pairs {
+        let labels = eval::load_labels(labels_path)?;
+        let mut opts = analyze_options(labels.mirrored);
+        opts.detect.candidates = true;
+        for t in twitches(analyze_with(clip, &opts, None)?) {
+            let real = is_real(&t, &labels, params.tolerance_s);
+            if let Some(c) = &t.candidate {
+                samples.push((c.features, real, 1.0));
+                candidates.push((Model::builtin().probability(&c.features), real));
+            }
+        }
+        if e.reliability {
+            for t in twitches(analyze_with(clip, &analyze_options(labels.mirrored), None)?) {
+                reported.push((t.confidence, is_real(&t, &labels, params.tolerance_s)));
+            }
+        }
+    }
+    let real = samples.iter().filter(|s| s.1).count();
+    println!(
+        "{} clips, {} candidates ({real} real, {} false)",
+        pairs.len(),
+        samples.len(),
+        samples.len() - real
+    );
+    let print_table = |title: &str, pairs: &[(f64, bool)]| {
+        println!("{title}\nconfidence  count  mean_conf  share_real");
+        for b in reliability(pairs, 10) {
+            if b.count > 0 {
+                println!(
+                    "{:.1}-{:.1}  {:>7}  {:>9.3}  {:>10.3}",
+                    b.lo, b.hi, b.count, b.mean_confidence, b.share_real
+                );
+            }
+        }
+    };
+    if let Some(out) = &e.fit_confidence {
+        let mut model = Model::fit(&samples, 1.0)?;
+        model.fitted_on = format!(
+            "twitchwatch eval --fit-confidence: {} clips, {} candidates ({real} real)",
+            pairs.len(),
+            samples.len()
+        );
+        let json = serde_json::to_string_pretty(&model)? + "\n";
+        std::fs::write(out, json).with_context(|| format!("{}: cannot write", out.display()))?;
+        let fitted: Vec<(f64, bool)> = samples
+            .iter()
+            .map(|(f, r, _)| (model.probability(f), *r))
+            .collect();
+        print_table(
+            "candidates, with the model just fitted (the data it saw):",
+            &fitted,
+        );
+        println!("model written to {}", out.display());
+    } else {
+        print_table("candidates, shipped model:", &candidates);
+        print_table("reported twitches, shipped model:", &reported);
     }
     Ok(())
 }

@@ -4,8 +4,14 @@
 //! normalised activity for traces and previews). Thread: analysis.
 
 use crate::anatomy::{RegionKind, Side};
-use crate::events::{Pattern, RegionEvidence, Twitch};
+use crate::confidence::{FeatureFrame, Features, Model, WINDOW_S};
+use crate::events::{Candidate, Pattern, RegionEvidence, Twitch};
 use crate::motion::FrameSignals;
+
+/// Revision of what the analysis detects (measurement and burst rules together), written on
+/// every log's `session` line: logs of different revisions may disagree on the same video.
+/// Raise it with every change that changes the golden logs.
+pub const VERSION: u32 = 2;
 
 /// Detector parameters, in physical units: "% fw" is percent of the face's width, so the
 /// same values hold for small and large faces and any frame rate.
@@ -70,6 +76,13 @@ pub struct DetectParams {
     /// Untrustworthy flow for this long (s) without a break makes the accumulated squeeze
     /// stale: detection settles again for `warmup_s` afterwards.
     pub stale_after_s: f64,
+    /// Candidate mode, for fitting the confidence model (`eval --fit-confidence`): bursts
+    /// start at `candidate_rate` and no blink test drops them; each twitch carries its
+    /// features and whether the rules above would have kept it (`Twitch::candidate`).
+    #[serde(skip)]
+    pub candidates: bool,
+    #[serde(skip)]
+    pub candidate_rate: f32,
 }
 
 impl Default for DetectParams {
@@ -96,6 +109,8 @@ impl Default for DetectParams {
             speed_floor: 4.0,
             warmup_s: 0.2,
             stale_after_s: 0.25,
+            candidates: false,
+            candidate_rate: 8.0,
         }
     }
 }
@@ -180,6 +195,10 @@ struct Burst {
     onset_rate: f32,
     /// The squeezes were measured by the eyes' look (glasses).
     glasses: bool,
+    /// The onset rules and blink tests kept it (always, outside candidate mode).
+    rules_ok: bool,
+    /// Measured once `confidence::WINDOW_S` after the onset has passed (or at the end).
+    features: Option<Features>,
 }
 
 /// The detector's state across frames.
@@ -201,7 +220,13 @@ pub struct BurstDetector {
     recent_look: std::collections::VecDeque<(f64, [f32; 2], f32)>,
     /// Recent squeeze per side (% fw), to check an onset starts from rest.
     recent_closure: [std::collections::VecDeque<(f64, f32)>; 2],
+    /// The last `HISTORY_S` of frames, for the bursts' features.
+    history: std::collections::VecDeque<FeatureFrame>,
 }
+
+/// How much of the past the features need: the window before an onset, and after it
+/// until they are measured.
+const HISTORY_S: f64 = 3.0 * WINDOW_S;
 
 impl BurstDetector {
     pub fn new(params: DetectParams) -> Self {
@@ -215,6 +240,7 @@ impl BurstDetector {
             recent_rates: Default::default(),
             recent_look: Default::default(),
             recent_closure: Default::default(),
+            history: Default::default(),
             reliable_since: None,
             unreliable_since: None,
         }
@@ -291,6 +317,16 @@ impl BurstDetector {
                 recent.pop_front();
             }
         }
+        self.history.push_back(FeatureFrame {
+            t_s: t,
+            closure: s.closure,
+            closure_speed: s.closure_speed,
+            look_change: s.look.change,
+            head_speed: s.head_speed,
+        });
+        while self.history.front().is_some_and(|f| t - f.t_s > HISTORY_S) {
+            self.history.pop_front();
+        }
         self.recent_look.push_back((t, s.look.change, s.head_speed));
         while self
             .recent_look
@@ -331,15 +367,21 @@ impl BurstDetector {
                 .map(|&(_, r)| r)
                 .fold(0.0, f32::max);
             let before = self.recent_closure[i].front().map_or(0.0, |&(_, c)| c);
-            let onset = settled
+            let can_start = settled
                 && before < p.onset_rest
                 && s.reliable
                 && s.head_speed <= p.onset_max_head_speed
-                && rate >= p.onset_rate
                 && rate_asym >= p.min_asymmetry
-                && closure >= p.onset_closure
+                && closure >= p.onset_closure;
+            let rules_onset = can_start
+                && rate >= p.onset_rate
                 && other_recent < p.blink_rate.max(p.blink_share * rate)
                 && !self.look_blink(side, t - p.blink_window_s);
+            let onset = if p.candidates {
+                can_start && rate >= p.candidate_rate
+            } else {
+                rules_onset
+            };
             let held = held_asym >= p.min_asymmetry
                 && self.open[i].as_ref().is_some_and(|b| {
                     held_closure >= p.hold_closure.max(p.hold_share * b.held_peak)
@@ -361,6 +403,8 @@ impl BurstDetector {
                     frames: 0,
                     onset_rate: rate,
                     glasses: false,
+                    rules_ok: rules_onset,
+                    features: None,
                 });
                 b.glasses |= s.look.glasses;
                 b.last_s = t;
@@ -383,8 +427,21 @@ impl BurstDetector {
                     && (s.closure_speed[o] >= p.blink_rate.max(p.blink_share * b.onset_rate)
                         || self.look_blink(side, b.start_s - p.blink_window_s))
             }) {
-                self.open[i] = None;
-                act.flagged[i] = false;
+                if p.candidates {
+                    if let Some(b) = self.open[i].as_mut() {
+                        b.rules_ok = false;
+                    }
+                } else {
+                    self.open[i] = None;
+                    act.flagged[i] = false;
+                }
+            }
+            if let Some(b) = self.open[i].as_mut()
+                && b.features.is_none()
+                && t - b.start_s > WINDOW_S
+            {
+                b.features =
+                    Features::measure(self.history.iter(), i, b.start_s, b.onset_rate, b.rules_ok);
             }
             if let Some(b) = self.open[i].as_mut() {
                 if act.flagged[i] && held_closure >= p.hold_closure.max(p.hold_share * b.held_peak)
@@ -445,8 +502,16 @@ impl BurstDetector {
         } else {
             Pattern::Clonic
         };
-        let strength = ((b.peak / p.onset_closure - 1.0) / 4.0).clamp(0.0, 1.0);
-        let confidence = (0.5 * strength + 0.5 * b.asym_at_peak).clamp(0.0, 1.0);
+        let features = b.features.or_else(|| {
+            Features::measure(
+                self.history.iter(),
+                side.index(),
+                b.start_s,
+                b.onset_rate,
+                b.rules_ok,
+            )
+        });
+        let confidence = features.map_or(0.5, |f| Model::builtin().probability(&f));
         let (l, r) = (Side::Left.index(), Side::Right.index());
         out.push(Twitch {
             start_s: round3(b.start_s),
@@ -468,6 +533,10 @@ impl BurstDetector {
             wall_start: None,
             wall_end: None,
             glasses: b.glasses,
+            candidate: p.candidates.then(|| Candidate {
+                rules_ok: b.rules_ok,
+                features: features.unwrap_or_default(),
+            }),
         });
     }
 }

@@ -39,7 +39,7 @@ pub struct Twitch {
     /// (active - other) / (active + other) at the peak, 0..1.
     pub asymmetry: f64,
     pub pattern: Pattern,
-    /// 0..1, how clearly this stood out from noise and from the other side.
+    /// 0..1: the probability that this is a real one-sided twitch (`confidence::Model`).
     pub confidence: f64,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<RegionEvidence>,
@@ -52,15 +52,44 @@ pub struct Twitch {
     /// their rims hide the lids from the flow. Written only when true.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub glasses: bool,
+    /// Only in candidate mode (`eval --fit-confidence`): what the confidence model is fitted
+    /// on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidate: Option<Candidate>,
+}
+
+/// A twitch found in candidate mode (`DetectParams::candidates`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Candidate {
+    /// The detector's rules (onset rate, blink tests) would have kept it.
+    pub rules_ok: bool,
+    pub features: crate::confidence::Features,
+}
+
+/// Version of the log format written on the `session` line (`docs/log-format.md`). A log
+/// whose `session` line has no `format` is format 1.
+pub const FORMAT: u32 = 2;
+
+fn format_1() -> u32 {
+    1
 }
 
 /// Every line of the log is one of these, tagged by `"kind"`. Readers skip unknown kinds.
+/// `docs/log-format.md` documents every kind and field.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Event {
     /// First line of a session: what produced the log.
     Session {
+        /// Log format (`FORMAT`); 1 when absent.
+        #[serde(default = "format_1")]
+        format: u32,
+        /// twitchwatch's version.
         version: String,
+        /// The detector's revision (`detect::VERSION`); absent in format 1. Its parameters
+        /// are `settings.detect`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detector_version: Option<u32>,
         source: String,
         mirrored: bool,
         #[serde(default)]
@@ -106,6 +135,27 @@ pub enum Event {
 }
 
 impl Event {
+    /// The `session` line this build writes: format, versions, what was analysed and how.
+    pub fn session(source: String, mirrored: bool, settings: serde_json::Value) -> Event {
+        Event::Session {
+            format: FORMAT,
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            detector_version: Some(crate::detect::VERSION),
+            source,
+            mirrored,
+            settings,
+            recorded: None,
+        }
+    }
+
+    /// The same event with the recording's start (RFC 3339) if it is a `session` line.
+    pub fn with_recorded(mut self, when: Option<String>) -> Event {
+        if let Event::Session { recorded, .. } = &mut self {
+            *recorded = when;
+        }
+        self
+    }
+
     /// The `"kind"` tag of every variant this version understands.
     pub const KINDS: [&'static str; 6] = [
         "session",
@@ -128,11 +178,23 @@ impl Event {
         }
     }
 
-    /// The interval of a gap in observation (no face, or no camera), if this is one.
+    /// The interval of a gap in observation (no face, or no camera), if this is one. Every
+    /// kind of gap is listed here and in `gap_mut`, and nowhere else: readers take observed
+    /// time from `observed::Observation`.
     pub fn gap(&self) -> Option<(f64, f64)> {
         match self {
             Event::FaceLost { start_s, end_s } | Event::CameraGap { start_s, end_s } => {
                 Some((*start_s, *end_s))
+            }
+            _ => None,
+        }
+    }
+
+    /// The start and end of a gap, to move it (pooling sessions end to end).
+    pub fn gap_mut(&mut self) -> Option<(&mut f64, &mut f64)> {
+        match self {
+            Event::FaceLost { start_s, end_s } | Event::CameraGap { start_s, end_s } => {
+                Some((start_s, end_s))
             }
             _ => None,
         }
@@ -666,13 +728,7 @@ mod tests {
     #[test]
     fn kind_matches_serialized_tag() {
         let events = [
-            Event::Session {
-                version: "v".into(),
-                source: "s".into(),
-                mirrored: true,
-                settings: serde_json::Value::Null,
-                recorded: None,
-            },
+            Event::session("s".into(), true, serde_json::Value::Null),
             Event::FaceLost {
                 start_s: 0.0,
                 end_s: 1.0,
@@ -690,6 +746,25 @@ mod tests {
             let v = serde_json::to_value(e).unwrap_or_default();
             assert_eq!(v.get("kind").and_then(|k| k.as_str()), Some(e.kind()));
             assert!(Event::KINDS.contains(&e.kind()));
+        }
+    }
+
+    #[test]
+    fn session_lines_say_their_format_and_older_ones_read_as_format_1() {
+        let line = event_line(&Event::session("s".into(), false, serde_json::json!({})));
+        let v: serde_json::Value = serde_json::from_slice(&line.unwrap_or_default()).unwrap();
+        assert_eq!(v["format"], FORMAT);
+        assert_eq!(v["detector_version"], crate::detect::VERSION);
+        let old = r#"{"kind":"session","version":"0.1.0","source":"a.mp4","mirrored":false}"#;
+        let read = read_log_str(&format!("{old}\n"));
+        assert!(read.warnings.is_empty(), "{:?}", read.warnings);
+        match read.events.first() {
+            Some(Event::Session {
+                format,
+                detector_version,
+                ..
+            }) => assert_eq!((*format, *detector_version), (1, None)),
+            other => panic!("not a session: {other:?}"),
         }
     }
 }

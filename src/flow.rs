@@ -409,7 +409,7 @@ impl LucasKanade {
     ///
     /// With AVX (checked at run time; the build targets plain x86-64), the same kernel runs
     /// on 256-bit registers instead of pairs of SSE ones: lane for lane the same operations,
-    /// so the same bits (`avx_kernel_matches_sse_to_the_bit`), in a third fewer instructions.
+    /// so the same bits (`avx_kernel_matches_sse_to_the_bit`).
     #[allow(clippy::too_many_arguments)]
     fn track_level_fast<const ROWS: usize>(
         &mut self,
@@ -648,8 +648,7 @@ impl LucasKanade {
 
 /// `ROWS + 1` rows of 9 values each, `stride` apart, in a padded level: a Lucas–Kanade
 /// window (plus the row and column bilinear sampling reads past it), bounds-checked once
-/// when it is made instead of at every load of the inner loops (those checks were a
-/// quarter of the flow's instructions).
+/// when it is made instead of at every load of the inner loops.
 struct Window<'a, const ROWS: usize> {
     data: &'a [f32],
     stride: usize,
@@ -689,8 +688,7 @@ fn lane_sum8(v: f32x8) -> f32 {
 }
 
 /// `lane_sum8` of two vectors at once, in vector registers: the same additions in the same
-/// order, in 7 instructions instead of some 40 (the scalar reductions were a sixth of the
-/// flow's instructions).
+/// order, so the same bits as two `lane_sum8`.
 #[cfg(target_arch = "x86_64")]
 #[inline]
 fn lane_sums2(u: f32x8, v: f32x8) -> (f32, f32) {

@@ -36,7 +36,7 @@ pub struct MotionParams {
     /// moves it), so two runs of the same input started at different frames would keep
     /// tracks a pixel or so apart for ever; after a jump they are the same. Rare, because a
     /// jump moves the regions by the detector's jitter: jumping at every confirmation costs
-    /// onset accuracy and duplicates (README, "Long runs").
+    /// onset accuracy and duplicates (`docs/design.md`).
     pub reset_interval_s: f64,
     /// Leak time constant of the accumulated eye squeeze: a squeeze held longer than this
     /// fades (so measurement drift cannot build up).

@@ -129,13 +129,10 @@ pub fn run(
     observer: &mut dyn FrameObserver,
 ) -> Result<RunSummary, RunError> {
     let settings = serde_json::Value::Object(analysis_settings(opts));
-    emit(&Event::Session {
-        version: env!("CARGO_PKG_VERSION").to_string(),
-        source: source_name.to_string(),
-        mirrored: opts.motion.mirrored,
-        settings,
-        recorded: opts.recorded.clone(),
-    })
+    emit(
+        &Event::session(source_name.to_string(), opts.motion.mirrored, settings)
+            .with_recorded(opts.recorded.clone()),
+    )
     .map_err(RunError::Sink)?;
 
     let mut state = RunState::new(opts);
@@ -241,8 +238,7 @@ fn fingerprint(luma: &[u8]) -> u64 {
     };
     let seed = 0xcbf2_9ce4_8422_2325u64 ^ luma.len() as u64;
     // Four chains, each word in turn to the next, so that their multiplies overlap instead
-    // of each waiting for the one before (one chain was 3 % of the analysis thread on a
-    // 480x480 clip).
+    // of each waiting for the one before.
     let mut lanes = [seed, seed ^ 1, seed ^ 2, seed ^ 3];
     let blocks = luma.chunks_exact(128);
     let rest = blocks.remainder();

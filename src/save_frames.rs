@@ -11,11 +11,11 @@ use crate::capture::Backpressure;
 use crate::encode::ClipWriter;
 use crate::events::Twitch;
 use crate::source::Frame;
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Sender, TrySendError};
 use std::collections::VecDeque;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 /// Where and how much to keep.
@@ -81,6 +81,16 @@ struct ClipJob {
     frames: Vec<Arc<Frame>>,
 }
 
+/// What the writer thread has done so far. Only the first failure is ever reported (saving
+/// stops there), so a count and one message hold all of it: the writer never waits to hand
+/// over a result, and the analysis thread never has to drain a queue of them.
+#[derive(Debug, Default)]
+struct WriterOutcome {
+    saved: u64,
+    /// The first failure not yet read by the analysis thread.
+    failed: Option<String>,
+}
+
 /// What the saver has to say, for the event log.
 #[derive(Debug, Default, PartialEq)]
 pub struct SaveReport {
@@ -96,7 +106,7 @@ pub struct FrameSaver {
     pending: Vec<Pending>,
     twitches: u64,
     tx_clips: Option<Sender<ClipJob>>,
-    rx_done: Receiver<Result<PathBuf, String>>,
+    outcome: Arc<Mutex<WriterOutcome>>,
     thread: Option<JoinHandle<()>>,
     /// After a write error no more frames are kept (the disk is full, or the folder gone).
     stopped: bool,
@@ -110,16 +120,21 @@ impl FrameSaver {
     pub fn start(params: SaveFramesParams) -> io::Result<Self> {
         crate::events::create_dir_private(&params.dir)?;
         let (tx_clips, rx_clips) = crossbeam_channel::bounded::<ClipJob>(4);
-        let (tx_done, rx_done) = crossbeam_channel::unbounded();
+        let outcome = Arc::new(Mutex::new(WriterOutcome::default()));
+        let shared = Arc::clone(&outcome);
         let thread = std::thread::Builder::new()
             .name("twitchwatch-frames".into())
             .spawn(move || {
                 for job in rx_clips {
-                    let r = write_clip(&job).map(|()| job.path.clone()).map_err(|e| {
+                    let r = write_clip(&job).map_err(|e| {
                         not_saved(job.start_s, &format!(" ({}): {e:#}", job.path.display()))
                     });
-                    if tx_done.send(r).is_err() {
-                        return;
+                    let mut o = shared.lock().unwrap_or_else(PoisonError::into_inner);
+                    match r {
+                        Ok(()) => o.saved += 1,
+                        Err(e) => {
+                            o.failed.get_or_insert(e);
+                        }
                     }
                 }
             })?;
@@ -130,7 +145,7 @@ impl FrameSaver {
             pending: vec![],
             twitches: 0,
             tx_clips: Some(tx_clips),
-            rx_done,
+            outcome,
             thread: Some(thread),
             stopped: false,
             report: SaveReport::default(),
@@ -249,18 +264,19 @@ impl FrameSaver {
         Some("saving frames stopped: the frame writer is gone".into())
     }
 
-    /// Results from the writer so far: counts the clips saved, turns failures into notes.
+    /// Results from the writer so far: counts the clips saved, turns a failure into a note.
     fn collect(&mut self) -> Vec<String> {
         let mut notes = vec![];
-        while let Ok(r) = self.rx_done.try_recv() {
-            match r {
-                Ok(_) => self.report.saved += 1,
-                Err(e) if !self.stopped => {
-                    notes.push(format!("{e}; no more frames are saved in this run"));
-                    self.stop();
-                }
-                Err(_) => {}
-            }
+        let failed = {
+            let mut o = self.outcome.lock().unwrap_or_else(PoisonError::into_inner);
+            self.report.saved = o.saved;
+            o.failed.take()
+        };
+        if let Some(e) = failed
+            && !self.stopped
+        {
+            notes.push(format!("{e}; no more frames are saved in this run"));
+            self.stop();
         }
         notes
     }
@@ -368,6 +384,7 @@ mod tests {
             wall_start: None,
             wall_end: None,
             glasses: false,
+            candidate: None,
         }
     }
 

@@ -10,6 +10,7 @@
 
 use crate::anatomy::{RegionKind, Side};
 use crate::events::{Event, Pattern, Twitch};
+use crate::observed::Observation;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -110,7 +111,7 @@ pub struct Breakdown {
     pub tonic: usize,
     pub spread: Spread,
     /// Seconds in spasm: the union of the twitch intervals (overlaps counted once), clipped
-    /// to the session and with face-lost time removed.
+    /// to the session and with not-observed time removed.
     pub spasm_s: f64,
     /// `spasm_s / observed_s`; `None` when nothing was observed.
     pub spasm_share: Option<f64>,
@@ -132,12 +133,12 @@ pub struct Block {
 /// What one event log says.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SessionStats {
-    /// Session span `[0, duration_s]`: from the last `summary` line; without one (the writer
-    /// was interrupted), the latest end time of any twitch, face-lost interval or warning.
+    /// Session span `[0, duration_s]` (`Observation::span_s`).
     pub duration_s: f64,
-    /// Face-lost seconds inside the span (overlapping intervals counted once).
+    /// Not-observed seconds inside the span (`Observation::gap_s`: face lost, camera or
+    /// stream gaps; overlaps counted once).
     pub lost_s: f64,
-    /// `duration_s - lost_s`.
+    /// `duration_s - lost_s` (`Observation::observed_s`).
     pub observed_s: f64,
     /// Twitches lying wholly outside the session span (or with non-finite times): left out
     /// of every other number here.
@@ -150,15 +151,12 @@ pub struct SessionStats {
 }
 
 impl SessionStats {
-    /// Computes the statistics of one session's events.
-    ///
-    /// Not-observed time is the union of `face_lost` and `camera_gap` intervals.
+    /// Computes the statistics of one session's events. Observed time is
+    /// `observed::Observation`'s.
     pub fn from_events(events: &[Event]) -> SessionStats {
-        let duration_s = session_span(events);
-        let lost = union(events.iter().filter_map(Event::gap).collect());
-        let lost = clip(&lost, 0.0, duration_s);
-        let lost_s = measure(&lost);
-        let observed_s = (duration_s - lost_s).max(0.0);
+        let obs = Observation::of(events);
+        let (duration_s, lost_s, observed_s) = (obs.span_s, obs.gap_s, obs.observed_s);
+        let lost = &obs.gaps;
 
         let mut inside: Vec<&Twitch> = Vec::new();
         let mut outside_span = 0;
@@ -183,13 +181,13 @@ impl SessionStats {
                 .copied()
                 .filter(|t| side.is_none_or(|s| t.side == s))
                 .collect();
-            breakdown(&ts, &lost, duration_s, observed_s)
+            breakdown(&ts, lost, duration_s, observed_s)
         };
         let all = breakdown(None);
         let left = breakdown(Some(Side::Left));
         let right = breakdown(Some(Side::Right));
 
-        let spasm = spasm_union(&inside, &lost, duration_s);
+        let spasm = spasm_union(&inside, lost, duration_s);
         let mut blocks = Vec::new();
         let mut start = 0.0;
         while start < duration_s {
@@ -204,7 +202,7 @@ impl SessionStats {
             blocks.push(Block {
                 start_s: start,
                 end_s: end,
-                observed_s: (end - start) - measure(&clip(&lost, start, end)),
+                observed_s: obs.observed_within(start, end),
                 spasm_s: measure(&clip(&spasm, start, end)),
                 twitches,
             });
@@ -237,28 +235,6 @@ impl SessionStats {
         let spasm: Vec<f64> = self.blocks.iter().map(|b| b.spasm_s).collect();
         share_interval(&spasm, &observed, seed, n_resamples)
     }
-}
-
-fn session_span(events: &[Event]) -> f64 {
-    let from_summary = events.iter().rev().find_map(|e| match e {
-        Event::Summary { duration_s, .. } if duration_s.is_finite() && *duration_s >= 0.0 => {
-            Some(*duration_s)
-        }
-        _ => None,
-    });
-    if let Some(d) = from_summary {
-        return d;
-    }
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Twitch(t) => Some(t.end_s),
-            Event::FaceLost { end_s, .. } | Event::CameraGap { end_s, .. } => Some(*end_s),
-            Event::Warning { t_s, .. } => Some(*t_s),
-            _ => None,
-        })
-        .filter(|x| x.is_finite())
-        .fold(0.0, f64::max)
 }
 
 fn spasm_union(twitches: &[&Twitch], lost: &[(f64, f64)], duration_s: f64) -> Vec<(f64, f64)> {
@@ -338,7 +314,7 @@ pub fn union(mut intervals: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
 }
 
 /// A union clipped to `[lo, hi]`.
-fn clip(set: &[(f64, f64)], lo: f64, hi: f64) -> Vec<(f64, f64)> {
+pub(crate) fn clip(set: &[(f64, f64)], lo: f64, hi: f64) -> Vec<(f64, f64)> {
     set.iter()
         .map(|&(a, b)| (a.max(lo), b.min(hi)))
         .filter(|(a, b)| b > a)
@@ -370,7 +346,7 @@ fn subtract(set: &[(f64, f64)], remove: &[(f64, f64)]) -> Vec<(f64, f64)> {
 }
 
 /// Total length of a sorted disjoint union.
-fn measure(set: &[(f64, f64)]) -> f64 {
+pub(crate) fn measure(set: &[(f64, f64)]) -> f64 {
     set.iter().map(|(a, b)| b - a).sum()
 }
 

@@ -43,6 +43,7 @@ fn det(start_s: f64, end_s: f64, side: Side) -> Event {
         wall_start: None,
         wall_end: None,
         glasses: false,
+        candidate: None,
     })
 }
 

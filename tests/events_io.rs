@@ -34,13 +34,16 @@ fn twitch(start_s: f64, side: Side, evidence: bool) -> Twitch {
         wall_start: None,
         wall_end: None,
         glasses: false,
+        candidate: None,
     }
 }
 
 fn sample_events() -> Vec<Event> {
     vec![
         Event::Session {
+            format: twitchwatch::events::FORMAT,
             version: "0.1.0".into(),
+            detector_version: Some(1),
             source: "clip.mp4".into(),
             mirrored: false,
             settings: serde_json::json!({"threshold": 3.5}),

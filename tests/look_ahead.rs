@@ -1,5 +1,5 @@
 //! Face confirmations searched ahead on their own thread or on the capture thread
-//! (`AnalyzeOptions::look_ahead`, `search_on_capture`, README "Speed"): the same signals and
+//! (`AnalyzeOptions::look_ahead`, `search_on_capture`, `docs/design.md`): the same signals and
 //! events as searching in line, whether the search ahead is used, wasted or never started,
 //! and a failing source still has every frame read ahead measured.
 
@@ -56,14 +56,18 @@ fn signals(frames: &[Frame], k: Option<usize>) -> (Vec<String>, u64, u64) {
 fn signals_with_chores(frames: &[Frame], k: usize, every: usize) -> (Vec<String>, AheadCounts) {
     let mut m = MotionAnalyzer::new(MotionParams::default());
     let rx_chores = m.confirm_ahead_on_capture();
-    let (tx_go, rx_go) = crossbeam_channel::unbounded::<()>();
-    let helper = std::thread::spawn(move || {
-        for () in rx_go {
-            if let Ok(chore) = rx_chores.try_recv() {
-                chore();
+    // One signal may wait: the measuring side then waits for the helper to take it.
+    let (tx_go, rx_go) = crossbeam_channel::bounded::<()>(1);
+    let helper = std::thread::Builder::new()
+        .name("test-chores".into())
+        .spawn(move || {
+            for () in rx_go {
+                if let Ok(chore) = rx_chores.try_recv() {
+                    chore();
+                }
             }
-        }
-    });
+        })
+        .expect("thread starts");
     let mut shown = 0;
     let out = measure(&mut m, frames, k, |m, f| {
         m.look_ahead(f);

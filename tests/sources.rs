@@ -112,7 +112,10 @@ fn source_decodes_on_another_thread() {
         return;
     };
     let mut src = open_clip(&path).expect("open");
-    let n = std::thread::spawn(move || decode_all(src.as_mut()).0.len())
+    let n = std::thread::Builder::new()
+        .name("test-decode".into())
+        .spawn(move || decode_all(src.as_mut()).0.len())
+        .expect("thread starts")
         .join()
         .unwrap();
     assert_eq!(n, 120);

@@ -22,6 +22,7 @@ fn twitch(start_s: f64, end_s: f64, side: Side, regions: &[RegionKind], pattern:
         wall_start: None,
         wall_end: None,
         glasses: false,
+        candidate: None,
     })
 }
 

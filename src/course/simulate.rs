@@ -166,13 +166,11 @@ pub fn generate(p: &SimParams, first_day: i64, seed: u64) -> SimCourse {
 /// A session of `len_s` seconds: a session line, a face-lost stretch or two, twitches as a
 /// Poisson process at `per_s` over the time the face is in view, a summary line.
 fn session_events(rng: &mut ChaCha8Rng, len_s: f64, per_s: f64, right_share: f64) -> Vec<Event> {
-    let mut events = vec![Event::Session {
-        version: env!("CARGO_PKG_VERSION").to_string(),
-        source: "generated".to_string(),
-        mirrored: false,
-        settings: serde_json::Value::Null,
-        recorded: None,
-    }];
+    let mut events = vec![Event::session(
+        "generated".to_string(),
+        false,
+        serde_json::Value::Null,
+    )];
     let mut lost = Vec::new();
     for _ in 0..rng.random_range(0..=2) {
         let a = rng.random_range(0.0..len_s * 0.9);
@@ -213,6 +211,7 @@ fn session_events(rng: &mut ChaCha8Rng, len_s: f64, per_s: f64, right_share: f64
             wall_start: None,
             wall_end: None,
             glasses: false,
+            candidate: None,
         });
     }
     twitches.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));

@@ -68,7 +68,7 @@ pub struct DetectorParams {
     /// (default 1/8) and sizes it in steps of `near_size_step` (default 1.09, i.e. 9 %), so
     /// that tracks a pixel or two apart hand the detector the same pixels and get the same
     /// box back. The track then forgets where it was: a long run and the same input cut
-    /// into pieces give the same twitches (README "Long runs").
+    /// into pieces give the same twitches (`docs/design.md`).
     pub near_grid: f32,
     pub near_size_step: f32,
 }
@@ -180,7 +180,7 @@ impl FaceDetector {
     /// (`cx`, `cy`), scaled so the face is about 90 pixels wide: faces from rustface's
     /// 40 px window up to the whole square. A fraction of the cost of `detect`, for
     /// confirming a tracked face. The square is snapped to a grid (`near_grid`,
-    /// `near_size_step`). (Limiting the sizes further costs recall: see README "Speed".)
+    /// `near_size_step`). (Limiting the sizes further costs recall.)
     pub fn detect_near(
         &mut self,
         luma: &[u8],

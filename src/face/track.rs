@@ -266,9 +266,8 @@ impl CropSampler {
                         let bot = p10 + ax[j] * (p11 - p10);
                         top + ay[j] * (bot - top)
                     };
-                    // One range check for the eight pixels' 2x2 neighbourhoods instead of
-                    // four per pixel (those were a fifth of the sampler's instructions).
-                    // The corners test above already implies it; this keeps it checked.
+                    // One range check for the eight pixels' 2x2 neighbourhoods, not four per
+                    // pixel. The corners test above already implies it; this keeps it checked.
                     let top_index = i0.iter().max().map_or(usize::MAX, |&m| m + rw + 1);
                     if top_index < r.len() {
                         for (j, px) in chunk.iter_mut().enumerate() {

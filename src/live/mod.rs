@@ -374,13 +374,14 @@ impl Session<'_> {
             return Ok(());
         }
         self.header = true;
-        self.sink.write(&Event::Session {
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            source: self.description.clone(),
-            mirrored: self.opts.analyze.motion.mirrored,
-            settings: self.settings.clone(),
-            recorded: Some(self.sink.wall.at(0.0)),
-        })
+        self.sink.write(
+            &Event::session(
+                self.description.clone(),
+                self.opts.analyze.motion.mirrored,
+                self.settings.clone(),
+            )
+            .with_recorded(Some(self.sink.wall.at(0.0))),
+        )
     }
 
     fn notices(&mut self, rx: &Receiver<Notice>) -> io::Result<()> {

@@ -306,13 +306,17 @@ fn load_log(
             (None, String::new(), None, None);
         if let Some(Event::Session {
             version: v,
+            detector_version: dv,
             settings: s,
             recorded: r,
             source: src,
             ..
         }) = events.first()
         {
-            version = Some(v.clone());
+            version = Some(match dv {
+                Some(d) => format!("{v}, detector {d}"),
+                None => v.clone(),
+            });
             settings = s.to_string();
             recorded = r.clone();
             source = Some(src.clone());

@@ -156,14 +156,14 @@ pub fn pool(sessions: &[Session], name: &str) -> Session {
                         outside += 1;
                     }
                 }
-                Event::FaceLost { start_s, end_s } => events.push(Event::FaceLost {
-                    start_s: start_s.max(0.0) + offset,
-                    end_s: end_s.min(d) + offset,
-                }),
-                Event::CameraGap { start_s, end_s } => events.push(Event::CameraGap {
-                    start_s: start_s.max(0.0) + offset,
-                    end_s: end_s.min(d) + offset,
-                }),
+                e if e.gap().is_some() => {
+                    let mut gap = e.clone();
+                    if let Some((start_s, end_s)) = gap.gap_mut() {
+                        *start_s = start_s.max(0.0) + offset;
+                        *end_s = end_s.min(d) + offset;
+                    }
+                    events.push(gap);
+                }
                 _ => {}
             }
         }
