@@ -207,6 +207,10 @@ pub fn analyze_clip<O: FrameObserver>(
     let mut observer = start(&info)?;
     // Saved videos are named after their clip, so clips can share a folder.
     let mut opts = opts.clone();
+    if opts.recorded.is_none() {
+        // Why there is none is told in the clip's summary line (`cli`).
+        opts.recorded = recording_date(&job.clip).ok();
+    }
     if let Some(p) = opts.save_frames.as_mut() {
         let stem = job.clip.file_stem().map(|s| s.to_string_lossy());
         p.prefix = format!("{}-", stem.as_deref().unwrap_or("clip"));
@@ -238,6 +242,21 @@ pub fn analyze_clip<O: FrameObserver>(
         return Err(e).with_context(|| format!("{}: closing the event log", job.events.display()));
     }
     Ok(summary)
+}
+
+/// The clip's recording date from its container (RFC 3339, local time), or why there is
+/// none (missing, zero, before 2000, in the future).
+pub fn recording_date(clip: &Path) -> Result<String, String> {
+    let created = match crate::source::container_created(clip) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::debug!("{e}");
+            None
+        }
+    };
+    let now = jiff::Timestamp::now().as_second();
+    let t = crate::course::judge_container_date(created, now)?;
+    crate::course::rfc3339_local(t).ok_or_else(|| "the container's date is out of range".into())
 }
 
 /// The combined progress display: a total bar over all clips' frames and one line per clip

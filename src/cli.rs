@@ -40,6 +40,9 @@ pub enum Command {
     Report(crate::report::ReportArgs),
     /// Compare event logs from before and after a treatment: HTML (and CSV).
     Compare(crate::report::CompareArgs),
+    /// A treatment course over weeks: spasm rate by day and side, treatment days, and per
+    /// cycle the baseline, effect-window ratio and wearing-off day: HTML (and CSV).
+    Course(crate::report::course::CourseArgs),
     /// Measure speed and memory against the project's targets (per-frame analysis, whole
     /// clips against decoding alone and against ffmpeg, peak memory at 1080p).
     Bench(crate::bench::BenchArgs),
@@ -100,6 +103,11 @@ pub struct AnalyzeArgs {
     /// written unless asked.
     #[arg(long, value_name = "DIR")]
     pub save_frames: Option<PathBuf>,
+    /// When the clip was recorded (YYYY-MM-DD, YYYY-MM-DD HH:MM, or RFC 3339), written on
+    /// the log's session line [default: the MP4/MOV creation time]. Overrides the
+    /// container's date (e.g. a re-encode's).
+    #[arg(long, value_name = "DATE")]
+    pub recorded: Option<String>,
     /// No progress bar and no summary: only errors and warnings, one line each (for job logs).
     #[arg(long, short)]
     pub quiet: bool,
@@ -189,6 +197,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Eval(e) => run_eval(&e),
         Command::Report(r) => crate::report::run_report(&r),
         Command::Compare(c) => crate::report::run_compare(&c),
+        Command::Course(c) => crate::report::course::run_course(&c),
         Command::Bench(b) => crate::bench::run(&b),
         Command::Completions { shell } => {
             use clap::CommandFactory;
@@ -264,7 +273,7 @@ fn analyze_one(a: &AnalyzeArgs, clip: &Path) -> Result<()> {
         },
     )?;
     if !a.quiet {
-        print_summary(&batch::clip_name(clip), &summary, &job.events);
+        print_summary(clip, &summary, &job.events, a.recorded.is_some());
     } else {
         warn_gaps(&batch::clip_name(clip), &summary);
     }
@@ -314,7 +323,7 @@ fn analyze_batch(a: &AnalyzeArgs, clips: &[PathBuf]) -> Result<()> {
     if !a.quiet {
         for (job, r) in jobs.iter().zip(&outcomes) {
             if let Ok(summary) = r {
-                print_summary(&batch::clip_name(&job.clip), summary, &job.events);
+                print_summary(&job.clip, summary, &job.events, a.recorded.is_some());
             }
         }
         eprintln!("{n} clips analysed, {failed} failed");
@@ -337,6 +346,12 @@ fn analyze_batch(a: &AnalyzeArgs, clips: &[PathBuf]) -> Result<()> {
 fn clip_options(a: &AnalyzeArgs) -> Result<AnalyzeOptions> {
     let mut opts = analyze_options(a.mirrored);
     opts.rotate = a.rotate.as_deref().and_then(|r| r.parse().ok());
+    opts.recorded = a
+        .recorded
+        .as_deref()
+        .map(crate::course::parse_when)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--recorded: {e}"))?;
     // For one clip at a time (`batch::run` takes it down for several).
     opts.look_ahead = batch::LOOK_AHEAD;
     opts.search_on_capture = a.one_core || batch::search_on_capture(1);
@@ -358,11 +373,19 @@ pub fn analyze_options(mirrored: bool) -> AnalyzeOptions {
     opts
 }
 
-fn print_summary(name: &str, s: &RunSummary, events: &Path) {
-    warn_gaps(name, s);
+/// One line per clip; it says so when the log has no recording date (and why).
+fn print_summary(clip: &Path, s: &RunSummary, events: &Path, dated_by_flag: bool) {
+    let name = batch::clip_name(clip);
+    warn_gaps(&name, s);
     let per_min = |side: Side| s.per_minute(side);
+    let undated = match dated_by_flag {
+        true => String::new(),
+        false => batch::recording_date(clip).err().map_or(String::new(), |why| {
+            format!("; no recording date ({why}): give --recorded DATE, or date the log in a sheet for `course`")
+        }),
+    };
     eprintln!(
-        "{name}: {:.1} s analysed ({:.1} s with a face), twitches: left {} ({:.1}/min), right {} ({:.1}/min). Events: {}",
+        "{name}: {:.1} s analysed ({:.1} s with a face), twitches: left {} ({:.1}/min), right {} ({:.1}/min). Events: {}{undated}",
         s.duration_s,
         s.observed_s,
         s.twitches[0],

@@ -97,6 +97,11 @@ pub enum Event {
         /// Clips: how the frames were read (orientation applied, capture rate, streams).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         media: Option<Media>,
+        /// When the recording started (RFC 3339 with the local UTC offset): the wall clock
+        /// for live sessions; the clip's container date or `analyze --recorded`. Absent when
+        /// unknown (logs written before dates were recorded, clips without a usable date).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        recorded: Option<String>,
     },
     Twitch(Twitch),
     /// An interval with no face: no twitch can be seen, and it is not observed time.
@@ -182,7 +187,16 @@ impl Event {
             mirrored,
             settings,
             media,
+            recorded: None,
         }
+    }
+
+    /// The same event with the recording's start (RFC 3339) if it is a `session` line.
+    pub fn with_recorded(mut self, when: Option<String>) -> Event {
+        if let Event::Session { recorded, .. } = &mut self {
+            *recorded = when;
+        }
+        self
     }
 
     /// The `"kind"` tag of every variant this version understands.

@@ -6,7 +6,8 @@
 //! flow) → `detect` (one-sided bursts) → `events` (JSON Lines / CSV), joined by
 //! `pipeline`, which also sums `severity` (per-minute eye closure, independent of the
 //! detector). `live` runs the same analysis on a webcam. `synth` renders labelled test
-//! clips and `eval` scores event logs against labels.
+//! clips and `eval` scores event logs against labels. `stats` and `course` compute what
+//! `report` draws (sessions, before/after, and a treatment course over months).
 
 pub mod anatomy;
 pub mod batch;
@@ -14,6 +15,7 @@ pub mod bench;
 pub mod capture;
 pub mod cli;
 pub mod confidence;
+pub mod course;
 pub mod detect;
 pub mod encode;
 pub mod eval;

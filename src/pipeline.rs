@@ -37,6 +37,9 @@ pub struct AnalyzeOptions {
     /// Clips: clockwise degrees to turn the pictures by (`--rotate`), instead of the
     /// container's display matrix. `None`: the matrix.
     pub rotate: Option<u16>,
+    /// When the clip was recorded (RFC 3339), written on the `session` line; not an
+    /// analysis setting.
+    pub recorded: Option<String>,
 }
 
 /// What a finished (or interrupted) run saw.
@@ -138,12 +141,15 @@ pub fn run(
     // Sources opened for display (`open_clip_oriented`) say how; test doubles do not.
     let media = source.info().media.clone();
     let media = (!media.rotation_from.is_empty()).then_some(media);
-    emit(&Event::session(
-        source_name.to_string(),
-        opts.motion.mirrored,
-        settings,
-        media.clone(),
-    ))
+    emit(
+        &Event::session(
+            source_name.to_string(),
+            opts.motion.mirrored,
+            settings,
+            media.clone(),
+        )
+        .with_recorded(opts.recorded.clone()),
+    )
     .map_err(RunError::Sink)?;
     if let Some(m) = &media {
         media_warnings(m, source.info().fps, emit).map_err(RunError::Sink)?;

@@ -834,11 +834,24 @@ fn median_unsorted(v: &mut [f64]) -> f64 {
 }
 
 /// Type-7 quantile of a sorted, non-empty slice.
-fn quantile_sorted(v: &[f64], q: f64) -> f64 {
+pub fn quantile_sorted(v: &[f64], q: f64) -> f64 {
     let h = (v.len() - 1) as f64 * q.clamp(0.0, 1.0);
     let lo = h.floor() as usize;
     let hi = (lo + 1).min(v.len() - 1);
     v[lo] + (h - lo as f64) * (v[hi] - v[lo])
+}
+
+/// Quantile of Student's t distribution with `df` (> 0, need not be whole) degrees of
+/// freedom, for `p` in (0, 1): from `P(|T| > t) = I_{df/(df+t²)}(df/2, 1/2)`.
+pub fn t_quantile(p: f64, df: f64) -> f64 {
+    let valid = p > 0.0 && p < 1.0 && df > 0.0;
+    if !valid {
+        return f64::NAN;
+    }
+    let tail = 2.0 * p.min(1.0 - p);
+    let x = beta_quantile(tail, df / 2.0, 0.5);
+    let t = (df * (1.0 - x) / x).sqrt();
+    if p < 0.5 { -t } else { t }
 }
 
 /// Upper tail of the standard normal, `P(Z > z)`.
@@ -994,6 +1007,15 @@ mod tests {
         assert!((beta_quantile(0.3, 1.0, 1.0) - 0.3).abs() < 1e-12);
         let q = beta_quantile(0.975, 1.0, 10.0);
         assert!((q - (1.0 - 0.025f64.powf(0.1))).abs() < 1e-12);
+    }
+
+    #[test]
+    fn t_quantiles_known_values() {
+        // Tables: t(0.975; 1) = 12.706, t(0.975; 10) = 2.228, t(0.975; 1000) ≈ 1.962.
+        assert!((t_quantile(0.975, 1.0) - 12.706).abs() < 1e-3);
+        assert!((t_quantile(0.975, 10.0) - 2.228).abs() < 1e-3);
+        assert!((t_quantile(0.975, 1000.0) - 1.962).abs() < 1e-3);
+        assert!((t_quantile(0.025, 10.0) + 2.228).abs() < 1e-3);
     }
 
     #[test]

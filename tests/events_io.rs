@@ -54,6 +54,7 @@ fn sample_events() -> Vec<Event> {
                 capture_fps: Some(240.0),
                 video_streams: Some(2),
             }),
+            recorded: Some("2025-01-01T09:59:00+01:00".into()),
         },
         Event::Twitch(twitch(1.0, Side::Left, true)),
         Event::DecodeGap {

@@ -377,12 +377,15 @@ impl Session<'_> {
             return Ok(());
         }
         self.header = true;
-        self.sink.write(&Event::session(
-            self.description.clone(),
-            self.opts.analyze.motion.mirrored,
-            self.settings.clone(),
-            None,
-        ))
+        self.sink.write(
+            &Event::session(
+                self.description.clone(),
+                self.opts.analyze.motion.mirrored,
+                self.settings.clone(),
+                None,
+            )
+            .with_recorded(Some(self.sink.wall.at(0.0))),
+        )
     }
 
     fn notices(&mut self, rx: &Receiver<Notice>) -> io::Result<()> {

@@ -52,7 +52,7 @@ h1, h2, h3, .key { break-after: avoid; page-break-after: avoid; }
 @media print { body { max-width: none; padding: 0; } }
 "#;
 
-fn page(title: &str, body: &str) -> String {
+pub(super) fn page(title: &str, body: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <title>{}</title>\n<style>{CSS}</style>\n</head>\n<body>\n{body}</body>\n</html>\n",

@@ -5,6 +5,7 @@
 //! each reader warning once on stderr. Every number comes from `stats`; this module only
 //! gathers, formats and draws. Thread: main.
 
+pub mod course;
 mod csv;
 mod html;
 mod plots;

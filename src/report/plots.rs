@@ -9,13 +9,13 @@ use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
 use std::sync::Once;
 
-const FONT: &str = "sans-serif";
+pub(super) const FONT: &str = "sans-serif";
 pub(super) const LEFT_COLOR: RGBColor = RGBColor(0x1f, 0x5f, 0xa8);
 pub(super) const RIGHT_COLOR: RGBColor = RGBColor(0xc4, 0x5a, 0x00);
-const LOST_COLOR: RGBColor = RGBColor(0xd0, 0xd0, 0xd0);
-const GRID: RGBColor = RGBColor(0xdd, 0xdd, 0xdd);
+pub(super) const LOST_COLOR: RGBColor = RGBColor(0xd0, 0xd0, 0xd0);
+pub(super) const GRID: RGBColor = RGBColor(0xdd, 0xdd, 0xdd);
 /// Text size in SVG pixels; plots are drawn at about the width they are shown at on A4.
-const LABEL_PT: u32 = 15;
+pub(super) const LABEL_PT: u32 = 15;
 
 fn fonts() {
     static ONCE: Once = Once::new();
@@ -34,7 +34,7 @@ fn side_color(side: Side) -> RGBColor {
 }
 
 /// Runs a drawing function on an SVG string; on failure, an HTML note.
-fn svg<F>(size: (u32, u32), draw: F) -> String
+pub(super) fn svg<F>(size: (u32, u32), draw: F) -> String
 where
     F: FnOnce(&DrawingArea<SVGBackend, plotters::coord::Shift>) -> Result<(), String>,
 {
@@ -57,7 +57,7 @@ where
     }
 }
 
-fn e2s<E: std::fmt::Display>(e: E) -> String {
+pub(super) fn e2s<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
 }
 

@@ -183,6 +183,16 @@ pub fn open_ffmpeg(path: &Path, ffmpeg: &Path) -> Result<Box<dyn FrameSource>, S
     )?))
 }
 
+/// The recording date a clip's container states, as Unix seconds (UTC): the MP4/MOV movie
+/// header's creation time. `None` for other formats and when the field is missing or zero.
+pub fn container_created(path: &Path) -> Result<Option<i64>, SourceError> {
+    let head = probe::read_head(path)?;
+    match probe::sniff(&head) {
+        probe::Kind::IsoBmff => mp4::creation_time(path),
+        _ => Ok(None),
+    }
+}
+
 impl SourceError {
     /// The file the error is about.
     pub fn path(&self) -> &Path {

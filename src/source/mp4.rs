@@ -258,6 +258,45 @@ fn capture_fps(moov_payload: &[u8]) -> Option<f64> {
     (value.is_finite() && value > 0.0).then_some(value)
 }
 
+/// Seconds from the ISO-BMFF epoch (1904-01-01 UTC) to the Unix epoch.
+const MP4_EPOCH_TO_UNIX_S: i64 = 2_082_844_800;
+
+/// The movie header's (mvhd) creation time as Unix seconds, UTC, as the file states it:
+/// `None` when the file has no complete moov box or mvhd, or the field is zero (unset).
+/// Plausibility (before 2000, in the future) is the caller's judgement.
+pub(crate) fn creation_time(path: &Path) -> Result<Option<i64>, SourceError> {
+    let mut file = File::open(path).map_err(|e| SourceError::io(path, &e))?;
+    let len = file
+        .metadata()
+        .map_err(|e| SourceError::io(path, &e))?
+        .len();
+    let top = scan_top_level(&mut file, len).map_err(|e| SourceError::io(path, &e))?;
+    let Some((off, size)) = top.moov.filter(|&(_, size)| size <= MAX_MOOV_BYTES) else {
+        return Ok(None);
+    };
+    let mut moov = vec![0u8; size as usize];
+    file.seek(SeekFrom::Start(off))
+        .and_then(|_| file.read_exact(&mut moov))
+        .map_err(|e| SourceError::io(path, &e))?;
+    // The `mp4` crate's movie header first; when it cannot parse the whole moov (codecs
+    // it does not know), the field itself: version (1 byte), flags (3), then the creation
+    // time as u32 (version 0) or u64 (version 1).
+    let created = match parse_moov(&moov) {
+        Ok(m) => Some(m.mvhd.creation_time),
+        Err(_) => box_payload(&moov)
+            .and_then(|p| find_box(p, b"mvhd"))
+            .and_then(|m| match m.first()? {
+                0 => Some(u32::from_be_bytes(m.get(4..8)?.try_into().ok()?) as u64),
+                1 => Some(u64::from_be_bytes(m.get(4..12)?.try_into().ok()?)),
+                _ => None,
+            }),
+    };
+    Ok(created
+        .filter(|&t| t > 0)
+        .and_then(|t| i64::try_from(t).ok())
+        .map(|t| t - MP4_EPOCH_TO_UNIX_S))
+}
+
 // ---------------------------------------------------------------------------------------------
 // Raw box walking (bounds-checked, for the top level and for routing by codec).
 
