@@ -597,7 +597,7 @@ impl BurstDetector {
             peak: round3(b.peak as f64),
             asymmetry: round3(b.asym_at_peak as f64),
             pattern,
-            confidence: round3(confidence as f64),
+            confidence: round3(confidence),
             evidence: RegionKind::ALL
                 .into_iter()
                 .map(|k| RegionEvidence {

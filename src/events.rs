@@ -825,7 +825,12 @@ mod tests {
 
     #[test]
     fn session_lines_say_their_format_and_older_ones_read_as_format_1() {
-        let line = event_line(&Event::session("s".into(), false, serde_json::json!({}), None));
+        let line = event_line(&Event::session(
+            "s".into(),
+            false,
+            serde_json::json!({}),
+            None,
+        ));
         let v: serde_json::Value = serde_json::from_slice(&line.unwrap_or_default()).unwrap();
         assert_eq!(v["format"], FORMAT);
         assert_eq!(v["detector_version"], crate::detect::VERSION);

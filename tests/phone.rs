@@ -742,7 +742,7 @@ fn fuzzed_copies_keep_going() {
         std::fs::write(&clip, &bytes).unwrap();
         // Our count: the built-in path (no ffmpeg fallback), on a thread that must finish.
         let c = clip.clone();
-        let (tx, rx) = std::sync::mpsc::channel();
+        let (tx, rx) = crossbeam_channel::bounded(1);
         std::thread::Builder::new()
             .name("fuzz-decode".into())
             .spawn(move || {

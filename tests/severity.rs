@@ -63,6 +63,8 @@ fn scaled(mut sc: Scenario, k: f32) -> Scenario {
                 *amplitude *= k;
                 lead.iter_mut().for_each(|j| j.amplitude *= k);
             }
+            TwitchShape::Single { jerk } => jerk.amplitude *= k,
+            TwitchShape::Flutter { travel, .. } => *travel *= k,
         }
     }
     sc
@@ -224,6 +226,8 @@ fn held_closure(c: f32, glasses: bool) -> [f64; 2] {
             // The renderer shuts the lids by 1.25 times the contraction.
             amplitude: c / 1.25,
         },
+        closure: None,
+        lid_travel_pct: None,
     }];
     let mut state = RunState::new(&AnalyzeOptions::default());
     let mut obs = Apertures::default();
