@@ -414,14 +414,18 @@ fn a_missing_clip_is_a_plain_error_and_creates_no_log() {
     assert!(!log.exists());
 }
 
-#[cfg(not(feature = "camera"))]
 #[test]
-fn without_the_camera_feature_the_error_says_how_to_get_it() {
+fn list_cameras_answers_without_camera_support_missing() {
+    // Whatever this machine has: a list, or one line saying there is none. Never an error
+    // about the build.
     let out = Command::new(env!("CARGO_BIN_EXE_twitchwatch"))
         .args(["live", "--list-cameras"])
+        .env("LD_PRELOAD", "")
         .output()
         .expect("run");
-    assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--features camera"), "{err}");
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("feature"), "{err}");
+    assert!(!listed.is_empty() || err.contains("no camera found"), "{err}");
 }

@@ -102,7 +102,9 @@ pub fn run(a: &LiveArgs) -> Result<()> {
     if a.list_cameras {
         let cams = camera::list_cameras().map_err(anyhow::Error::new)?;
         if cams.is_empty() {
-            bail!("{}", CameraError::NotFound(String::new()));
+            // An answer, not a failure: scripts can tell "none" from "could not look".
+            eprintln!("twitchwatch: {}", CameraError::NotFound(String::new()));
+            return Ok(());
         }
         for c in cams {
             println!("{c}");
