@@ -286,7 +286,7 @@ pub fn run_session(
                 }
             };
             s.notices(&rx_notices).map_err(LiveError::Sink)?;
-            s.header().map_err(LiveError::Sink)?;
+            s.header(frame.pts_s).map_err(LiveError::Sink)?;
             let sink = &mut s.sink;
             let signals = s
                 .state
@@ -369,11 +369,17 @@ struct Session<'a> {
 }
 
 impl Session<'_> {
-    fn header(&mut self) -> io::Result<()> {
+    /// The session line, at the first frame. `first_frame_s`, the session time of that frame,
+    /// is recorded: event times minus it are the times since the first frame by the camera's
+    /// own clock (its buffer timestamps), whatever the camera took to start.
+    fn header(&mut self, first_frame_s: f64) -> io::Result<()> {
         if self.header {
             return Ok(());
         }
         self.header = true;
+        if let Some(map) = self.settings.as_object_mut() {
+            map.insert("first_frame_s".into(), round3(first_frame_s).into());
+        }
         self.sink.write(&Event::Session {
             version: env!("CARGO_PKG_VERSION").to_string(),
             source: self.description.clone(),
