@@ -276,6 +276,9 @@ mod tests {
         // A resolution the camera lacks: the nearest it has.
         assert_eq!(choose(&offered, (1920, 1080, 30)), Some(offered[0]));
         // Formats that cannot be read are never chosen.
-        assert_eq!(choose(&[f(640, 480, FrameFormat::RAWRGB, 30)], (640, 480, 30)), None);
+        assert_eq!(
+            choose(&[f(640, 480, FrameFormat::RAWRGB, 30)], (640, 480, 30)),
+            None
+        );
     }
 }

@@ -198,6 +198,10 @@ pub fn run(a: &LiveArgs) -> Result<()> {
     let summary = match result {
         Ok(s) => s,
         Err(LiveError::Start(e)) => bail!("{e}"),
+        Err(LiveError::Analysis(e)) => bail!(
+            "{e} (events detected before it are kept in {})",
+            a.events.display()
+        ),
         Err(LiveError::Source(e)) => bail!(
             "{e} (events detected before the error are kept in {})",
             a.events.display()

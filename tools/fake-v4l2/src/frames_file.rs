@@ -48,7 +48,9 @@ impl Header {
         if b.len() < HEADER || &b[..8] != MAGIC {
             return None;
         }
-        let f = |i: usize| u32::from_le_bytes([b[8 + 4 * i], b[9 + 4 * i], b[10 + 4 * i], b[11 + 4 * i]]);
+        let f = |i: usize| {
+            u32::from_le_bytes([b[8 + 4 * i], b[9 + 4 * i], b[10 + 4 * i], b[11 + 4 * i]])
+        };
         Some(Self {
             fourcc: f(0),
             width: f(1),

@@ -118,7 +118,10 @@ impl Frames {
         let rec = &self.data[r..r + self.header.record()];
         let us = u64::from_le_bytes(rec[..8].try_into().unwrap_or_default());
         let used = u32::from_le_bytes(rec[8..12].try_into().unwrap_or_default()) as usize;
-        (us, &rec[RECORD_HEAD..RECORD_HEAD + used.min(self.header.payload as usize)])
+        (
+            us,
+            &rec[RECORD_HEAD..RECORD_HEAD + used.min(self.header.payload as usize)],
+        )
     }
 
     fn interval_us(&self) -> u64 {
@@ -203,8 +206,14 @@ fn load_config(files: &str) -> Result<Config, String> {
         verbose: std::env::var_os("FAKE_V4L2_VERBOSE").is_some(),
         dir: std::env::temp_dir().join(format!("fake-v4l2-{}", std::process::id())),
     };
-    let num = |s: &str| s.parse::<u64>().map_err(|_| format!("FAKE_V4L2_FAULTS: bad number {s:?}"));
-    for f in std::env::var("FAKE_V4L2_FAULTS").unwrap_or_default().split(',') {
+    let num = |s: &str| {
+        s.parse::<u64>()
+            .map_err(|_| format!("FAKE_V4L2_FAULTS: bad number {s:?}"))
+    };
+    for f in std::env::var("FAKE_V4L2_FAULTS")
+        .unwrap_or_default()
+        .split(',')
+    {
         let f = f.trim();
         if f.is_empty() {
         } else if f == "busy" {
@@ -224,7 +233,11 @@ fn load_config(files: &str) -> Result<Config, String> {
                 "loop" => AtEnd::Loop,
                 "stall" => AtEnd::Stall,
                 "unplug" => AtEnd::Unplug,
-                _ => return Err(format!("FAKE_V4L2_FAULTS: end=loop|stall|unplug, not {rest}")),
+                _ => {
+                    return Err(format!(
+                        "FAKE_V4L2_FAULTS: end=loop|stall|unplug, not {rest}"
+                    ));
+                }
             };
         } else {
             return Err(format!("FAKE_V4L2_FAULTS: unknown fault {f:?}"));
@@ -248,6 +261,8 @@ struct Buf {
     addr: usize,
     queued: bool,
     done: bool,
+    /// Order of queueing: buffers are filled in the order they were queued.
+    ticket: u64,
 }
 
 struct Open {
@@ -262,6 +277,7 @@ struct Open {
     /// Bumped at every stream on/off: a driver thread of an older generation ends.
     generation: u64,
     sequence: u32,
+    sequence_queued: u64,
 }
 
 struct State {
@@ -380,7 +396,9 @@ fn classify(path: *const c_char) -> PathKind {
     let sys = format!("/sys/class/video4linux/video{}", c.index);
     if let Some(rest) = p.strip_prefix(sys.as_bytes()) {
         let plugged = state().plugged();
-        let dir = entries(c, plugged).join("sys").join(format!("video{}", c.index));
+        let dir = entries(c, plugged)
+            .join("sys")
+            .join(format!("video{}", c.index));
         let mut out = dir.into_os_string().into_encoded_bytes();
         out.extend_from_slice(rest);
         return CString::new(out).map_or(PathKind::Other, PathKind::Redirect);
@@ -399,14 +417,19 @@ fn open_device(flags: c_int) -> c_int {
         return -1;
     }
     // SAFETY: plain eventfd creation.
-    let fd = unsafe { libc::eventfd(0, libc::EFD_SEMAPHORE | libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+    let fd = unsafe {
+        libc::eventfd(
+            0,
+            libc::EFD_SEMAPHORE | libc::EFD_NONBLOCK | libc::EFD_CLOEXEC,
+        )
+    };
     if fd < 0 {
         return -1;
     }
-    let Some(slot) = FAKE_FDS
-        .iter()
-        .find(|s| s.compare_exchange(-1, fd, Ordering::SeqCst, Ordering::SeqCst).is_ok())
-    else {
+    let Some(slot) = FAKE_FDS.iter().find(|s| {
+        s.compare_exchange(-1, fd, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    }) else {
         // SAFETY: our own descriptor.
         unsafe { real_close()(fd) };
         set_errno(libc::EMFILE);
@@ -425,6 +448,7 @@ fn open_device(flags: c_int) -> c_int {
         streaming: false,
         generation: 0,
         sequence: 0,
+        sequence_queued: 0,
     });
     fd
 }
@@ -603,7 +627,11 @@ unsafe fn device_ioctl(fd: c_int, request: u32, arg: *mut c_void) -> c_int {
         }
         ENUM_FMT => {
             let d = unsafe { &mut *arg.cast::<v::v4l2_fmtdesc>() };
-            let Some(f) = c.formats.get(d.index as usize).filter(|_| d.type_ == CAPTURE) else {
+            let Some(f) = c
+                .formats
+                .get(d.index as usize)
+                .filter(|_| d.type_ == CAPTURE)
+            else {
                 return libc::EINVAL;
             };
             d.flags = if &f.header.fourcc.to_le_bytes() == b"MJPG" {
@@ -734,8 +762,16 @@ unsafe fn device_ioctl(fd: c_int, request: u32, arg: *mut c_void) -> c_int {
                     b.m.offset = b.index * page_align(size);
                     b.bytesused = 0;
                     b.flags = v::V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC
-                        | if buf.addr != 0 { v::V4L2_BUF_FLAG_MAPPED } else { 0 }
-                        | if buf.queued { v::V4L2_BUF_FLAG_QUEUED } else { 0 }
+                        | if buf.addr != 0 {
+                            v::V4L2_BUF_FLAG_MAPPED
+                        } else {
+                            0
+                        }
+                        | if buf.queued {
+                            v::V4L2_BUF_FLAG_QUEUED
+                        } else {
+                            0
+                        }
                         | if buf.done { v::V4L2_BUF_FLAG_DONE } else { 0 };
                     b.field = v::v4l2_field_V4L2_FIELD_NONE;
                     0
@@ -748,6 +784,8 @@ unsafe fn device_ioctl(fd: c_int, request: u32, arg: *mut c_void) -> c_int {
                         return libc::EINVAL;
                     }
                     buf.queued = true;
+                    buf.ticket = o.sequence_queued;
+                    o.sequence_queued += 1;
                     b.flags |= v::V4L2_BUF_FLAG_QUEUED;
                     0
                 }
@@ -841,7 +879,11 @@ fn drive(fd: c_int, generation: u64, format: usize, t0: u64, first: bool) {
     // Frames are a continuous reality: after a reconnect, the stream goes on with the frame
     // due now (those in between were missed).
     // The first stream starts with the first frame.
-    let since = if first { 0 } else { now_us().saturating_sub(t0) };
+    let since = if first {
+        0
+    } else {
+        now_us().saturating_sub(t0)
+    };
     let mut k = {
         let loops = since / period;
         let within = since % period;
@@ -907,14 +949,25 @@ fn drive(fd: c_int, generation: u64, format: usize, t0: u64, first: bool) {
         let sequence = o.sequence - 1;
         // The oldest queued buffer gets the frame; with none queued the frame is lost,
         // as with a driver.
-        let Some(index) = o.bufs.iter().position(|b| b.queued) else {
+        let oldest = o
+            .bufs
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.queued)
+            .min_by_key(|(_, b)| b.ticket)
+            .map(|(i, _)| i);
+        let Some(index) = oldest else {
             if c.verbose {
                 eprintln!("fake-v4l2: frame {k} (sequence {sequence}) lost: no buffer queued");
             }
             continue;
         };
         let buf = &mut o.bufs[index];
-        if buf.addr == 0 || !FAKE_MAPS.iter().any(|m| m.load(Ordering::Relaxed) == buf.addr) {
+        if buf.addr == 0
+            || !FAKE_MAPS
+                .iter()
+                .any(|m| m.load(Ordering::Relaxed) == buf.addr)
+        {
             continue;
         }
         // SAFETY: the application mapped this buffer (`mmap` below) and has it queued.

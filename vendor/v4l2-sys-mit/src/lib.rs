@@ -12,7 +12,10 @@ include!("bindings/x86_64_linux.rs");
 #[cfg(all(target_os = "linux", target_arch = "aarch64"))]
 include!("bindings/aarch64_linux.rs");
 
-#[cfg(not(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64"))))]
+#[cfg(not(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+)))]
 compile_error!(
     "v4l2-sys-mit (vendored) has bindings for x86_64 and aarch64 Linux only: generate \
      src/bindings/<arch>_linux.rs as vendor/v4l2-sys-mit/VENDORED.md says"

@@ -35,7 +35,10 @@ fn convert(clip: &Path, out: &Path, format: &str, max: u32) -> Result<(), String
     if w % 2 != 0 || h % 2 != 0 {
         return Err(format!("{w}x{h}: width and height must be even"));
     }
-    let fps = info.fps.filter(|f| f.is_finite() && *f > 0.0).unwrap_or(30.0);
+    let fps = info
+        .fps
+        .filter(|f| f.is_finite() && *f > 0.0)
+        .unwrap_or(30.0);
     // As a rational with a millisecond-ish precision (30000/1001 stays exact).
     let (fps_num, fps_den) = ((fps * 1001.0).round() as u32, 1001);
     let n = (w * h) as usize;
@@ -80,10 +83,18 @@ fn convert(clip: &Path, out: &Path, format: &str, max: u32) -> Result<(), String
             _ => {
                 let mut jpeg = Vec::with_capacity(n);
                 let enc = jpeg_encoder::Encoder::new(&mut jpeg, 85);
-                enc.encode(&frame.luma, w as u16, h as u16, jpeg_encoder::ColorType::Luma)
-                    .map_err(|e| format!("encoding a JPEG: {e}"))?;
+                enc.encode(
+                    &frame.luma,
+                    w as u16,
+                    h as u16,
+                    jpeg_encoder::ColorType::Luma,
+                )
+                .map_err(|e| format!("encoding a JPEG: {e}"))?;
                 if jpeg.len() > payload {
-                    return Err(format!("a JPEG of {} bytes is larger than a raw frame", jpeg.len()));
+                    return Err(format!(
+                        "a JPEG of {} bytes is larger than a raw frame",
+                        jpeg.len()
+                    ));
                 }
                 buf[..jpeg.len()].copy_from_slice(&jpeg);
                 buf[jpeg.len()..].fill(0);
