@@ -143,10 +143,10 @@ impl Running {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("twitchwatch exited early ({status}): {}", self.stderr());
             }
-            if let Ok(text) = std::fs::read_to_string(log) {
-                if read_log_str(&text).events.iter().any(&pred) {
-                    return;
-                }
+            if let Ok(text) = std::fs::read_to_string(log)
+                && read_log_str(&text).events.iter().any(&pred)
+            {
+                return;
             }
             assert!(t0.elapsed() < limit, "timed out; stderr: {}", self.stderr());
             std::thread::sleep(Duration::from_millis(50));

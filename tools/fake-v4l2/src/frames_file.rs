@@ -26,7 +26,7 @@ pub fn fourcc(code: &[u8; 4]) -> u32 {
 }
 
 impl Header {
-    pub fn to_bytes(&self) -> [u8; HEADER] {
+    pub fn to_bytes(self) -> [u8; HEADER] {
         let mut b = [0u8; HEADER];
         b[..8].copy_from_slice(MAGIC);
         let fields = [

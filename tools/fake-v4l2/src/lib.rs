@@ -513,14 +513,14 @@ pub unsafe extern "C" fn opendir(path: *const c_char) -> *mut libc::DIR {
         // SAFETY: a NUL-terminated path from the caller.
         let p = unsafe { CStr::from_ptr(path) }.to_bytes();
         let p = p.strip_suffix(b"/").unwrap_or(p);
-        if p == b"/dev" || p == b"/sys/class/video4linux" {
-            if let Some(c) = config() {
-                let plugged = state().plugged();
-                let dir = entries(c, plugged).join(if p == b"/dev" { "dev" } else { "sys" });
-                if let Ok(d) = CString::new(dir.into_os_string().into_encoded_bytes()) {
-                    // SAFETY: a NUL-terminated path.
-                    return unsafe { real_opendir()(d.as_ptr()) };
-                }
+        if (p == b"/dev" || p == b"/sys/class/video4linux")
+            && let Some(c) = config()
+        {
+            let plugged = state().plugged();
+            let dir = entries(c, plugged).join(if p == b"/dev" { "dev" } else { "sys" });
+            if let Ok(d) = CString::new(dir.into_os_string().into_encoded_bytes()) {
+                // SAFETY: a NUL-terminated path.
+                return unsafe { real_opendir()(d.as_ptr()) };
             }
         }
     }
@@ -923,17 +923,18 @@ fn drive(fd: c_int, generation: u64, format: usize, t0: u64, first: bool) {
             }
         }
         let mut st = state();
-        if let Some((at, for_ms)) = c.unplug {
-            if k >= at && !st.unplug_done {
-                st.unplug_done = true;
-                st.unplug(for_ms.map(|ms| ms * 1000));
-                return;
-            }
+        if let Some((at, for_ms)) = c.unplug
+            && k >= at
+            && !st.unplug_done
+        {
+            st.unplug_done = true;
+            st.unplug(for_ms.map(|ms| ms * 1000));
+            return;
         }
-        if let Some((at, ms)) = c.stall {
-            if k == at {
-                stall_until = Some(due + ms * 1000);
-            }
+        if let Some((at, ms)) = c.stall
+            && k == at
+        {
+            stall_until = Some(due + ms * 1000);
         }
         let Some(o) = st.opens.iter_mut().find(|o| o.fd == fd) else {
             return;
@@ -1020,10 +1021,10 @@ pub unsafe extern "C" fn syscall(
     a5: c_long,
     a6: c_long,
 ) -> c_long {
-    if num == libc::SYS_ioctl {
-        if let Some(r) = unsafe { ioctl_common(a1 as c_int, a2 as c_ulong, a3 as *mut c_void) } {
-            return c_long::from(r);
-        }
+    if num == libc::SYS_ioctl
+        && let Some(r) = unsafe { ioctl_common(a1 as c_int, a2 as c_ulong, a3 as *mut c_void) }
+    {
+        return c_long::from(r);
     }
     // SAFETY: forwarding.
     unsafe { real_syscall()(num, a1, a2, a3, a4, a5, a6) }
@@ -1074,14 +1075,14 @@ unsafe fn mmap_common(
             0,
         )
     };
-    if p != libc::MAP_FAILED {
-        if let Some(slot) = FAKE_MAPS.iter().find(|m| {
+    if p != libc::MAP_FAILED
+        && let Some(slot) = FAKE_MAPS.iter().find(|m| {
             m.compare_exchange(0, p as usize, Ordering::SeqCst, Ordering::SeqCst)
                 .is_ok()
-        }) {
-            let _ = slot;
-            buf.addr = p as usize;
-        }
+        })
+    {
+        let _ = slot;
+        buf.addr = p as usize;
     }
     p
 }

@@ -1,3 +1,5 @@
+// twitchwatch: upstream code, kept as published apart from the marked changes.
+#![allow(unused_imports, clippy::all)]
 /*
  * Copyright 2022 l1npengtul <l1npengtul@protonmail.com> / The Nokhwa Contributors
  *
@@ -965,8 +967,10 @@ mod internal {
             libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut mono_now);
             libc::clock_gettime(libc::CLOCK_REALTIME, &mut wall_now);
         }
-        let mono_now = std::time::Duration::new(mono_now.tv_sec as u64, mono_now.tv_nsec as u32);
-        let wall_now = std::time::Duration::new(wall_now.tv_sec as u64, wall_now.tv_nsec as u32);
+        let mono_now =
+            std::time::Duration::new(mono_now.tv_sec as u64, mono_now.tv_nsec as u32);
+        let wall_now =
+            std::time::Duration::new(wall_now.tv_sec as u64, wall_now.tv_nsec as u32);
 
         // frame_age = how long ago the frame was captured (monotonic delta)
         let frame_age = mono_now.checked_sub(frame_mono)?;
