@@ -59,16 +59,22 @@ fn fake() -> Option<&'static Fake> {
     .as_ref()
 }
 
+/// A name no other conversion of this test run (threads, processes) uses.
+fn unique() -> String {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{}-{n}", std::process::id())
+}
+
 impl Fake {
     /// The clip converted to `format`, made once and kept beside the build.
     fn frames(&self, clip: &Path, format: &str, max_frames: u32) -> PathBuf {
         let stem = clip.file_stem().unwrap().to_string_lossy();
         let out = self.cache.join(format!("{stem}-{max_frames}.{format}"));
         if !out.exists() {
-            let tmp = self.cache.join(format!(
-                "{stem}-{max_frames}.{format}.{}",
-                std::process::id()
-            ));
+            let tmp = self
+                .cache
+                .join(format!("{stem}-{max_frames}.{format}.{}", unique()));
             let st = Command::new(&self.frames_tool)
                 .arg(clip)
                 .arg(&tmp)
@@ -77,6 +83,7 @@ impl Fake {
                 .status()
                 .expect("run fake-v4l2-frames");
             assert!(st.success(), "converting {} to {format}", clip.display());
+            // Tests converting the same clip at once: the last rename wins, same bytes.
             std::fs::rename(&tmp, &out).expect("rename frames");
         }
         out
