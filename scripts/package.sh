@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # Builds the installable packages: a Debian package and a release tarball (x86-64 Linux).
 #
-# The binary is built with the webcam (cargo feature `camera`) and with OpenH264's x86-64
-# assembly (nasm): both need system packages at build time only (nasm; libclang for the
-# camera's V4L2 bindings), installed here when missing. The README's commands need neither.
+# The binary has the webcam (in every build) and OpenH264's x86-64 assembly, which needs
+# nasm at build time only, installed here when missing. The README's commands do not.
 # Completions and the man page come from the built binary's hidden `completions` and `man`
 # subcommands (generated from the clap definitions, no build script).
 #
@@ -19,7 +18,6 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo -n"; fi
 need=()
 command -v nasm >/dev/null || need+=(nasm)
-ldconfig -p 2>/dev/null | grep -Eq 'libclang(-[0-9.]+)?\.so' || need+=(libclang1-14)
 if [ ${#need[@]} -gt 0 ]; then
     echo "package.sh: installing ${need[*]} (build-time only)"
     export DEBIAN_FRONTEND=noninteractive
@@ -28,7 +26,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 target="${CARGO_TARGET_DIR:-$repo/target}/package"
-CARGO_TARGET_DIR="$target" cargo build --release --locked --features camera
+CARGO_TARGET_DIR="$target" cargo build --release --locked
 bin="$target/release/twitchwatch"
 version=$("$bin" --version | awk '{print $2}')
 

@@ -1,4 +1,5 @@
-//! Real webcams through nokhwa (cargo feature `camera`): lists cameras, opens one at the
+//! Real webcams through nokhwa (V4L2 on Linux, AVFoundation on macOS, Media Foundation on
+//! Windows; always built in): lists cameras, opens one at the
 //! asked resolution and rate preferring YUYV/NV12 (luma is taken directly, no decoding),
 //! falling back to MJPEG (decoded straight to luma with zune-jpeg).
 //!
@@ -42,35 +43,15 @@ pub struct CameraRequest {
     pub fps: u32,
 }
 
-/// Without the `camera` feature: what to do instead.
-#[cfg(not(feature = "camera"))]
-const NO_FEATURE: &str = "this build has no camera support: rebuild with `cargo build --release \
---features camera` (on Linux this needs libclang, e.g. `sudo apt-get install libclang1-14`), \
-or try live mode without a webcam with --simulate CLIP";
-
-/// One line per camera: index, name, description.
-#[cfg(not(feature = "camera"))]
-pub fn list_cameras() -> Result<Vec<String>, CameraError> {
-    Err(CameraError::Failed(NO_FEATURE.into()))
-}
-
-/// Opens the requested camera each time it is called.
-#[cfg(not(feature = "camera"))]
-pub fn opener(_req: CameraRequest) -> Box<dyn CameraOpener> {
-    Box::new(|| Err(CameraError::Failed(NO_FEATURE.into())))
-}
-
-#[cfg(feature = "camera")]
 pub use imp::{list_cameras, opener};
 
-#[cfg(feature = "camera")]
 mod imp {
     use super::{CameraError, CameraOpener, CameraRequest, CameraSelector};
     use crate::source::{Frame, FrameSource, SourceError, SourceInfo};
     use nokhwa::Camera;
     use nokhwa::utils::{
         ApiBackend, CameraFormat, CameraIndex, CameraInfo, FrameFormat, RequestedFormat,
-        RequestedFormatType, Resolution,
+        RequestedFormatType,
     };
     use std::path::PathBuf;
 
@@ -119,7 +100,7 @@ mod imp {
         }
     }
 
-    /// Formats to try, best first: luma straight from YUYV / NV12 / GRAY, then MJPEG.
+    /// Formats read, best first: luma straight from YUYV / NV12 / GRAY, then MJPEG.
     const PREFERRED: [FrameFormat; 4] = [
         FrameFormat::YUYV,
         FrameFormat::NV12,
@@ -127,53 +108,64 @@ mod imp {
         FrameFormat::MJPEG,
     ];
 
+    /// The offered format closest to the request: nearest resolution, then nearest rate,
+    /// then the format that needs the least work (`PREFERRED` order). nokhwa's own
+    /// "closest" request finds no rate unless the exact resolution is offered, so the
+    /// choice is made here.
+    pub(super) fn choose(offered: &[CameraFormat], want: (u32, u32, u32)) -> Option<CameraFormat> {
+        let (w, h, fps) = want;
+        offered
+            .iter()
+            .filter_map(|f| {
+                let rank = PREFERRED.iter().position(|p| *p == f.format())?;
+                let dx = i64::from(f.width()) - i64::from(w);
+                let dy = i64::from(f.height()) - i64::from(h);
+                let dr = (i64::from(f.frame_rate()) - i64::from(fps)).abs();
+                Some(((dx * dx + dy * dy, dr, rank), *f))
+            })
+            .min_by_key(|(key, _)| *key)
+            .map(|(_, f)| f)
+    }
+
     fn open(req: &CameraRequest) -> Result<Box<dyn FrameSource>, CameraError> {
         init();
         let index = resolve(&req.camera)?;
-        let mut last_err = None;
-        for fmt in PREFERRED {
-            let wanted = CameraFormat::new(Resolution::new(req.width, req.height), fmt, req.fps);
-            let formats = [fmt];
-            let request =
-                RequestedFormat::with_formats(RequestedFormatType::Closest(wanted), &formats);
-            let mut cam = match Camera::new(index.clone(), request) {
-                Ok(c) => c,
-                Err(e) => {
-                    let err = CameraError::classify(&e.to_string());
-                    // A missing or busy device will not get better with another format.
-                    if !matches!(err, CameraError::Failed(_)) {
-                        return Err(err);
-                    }
-                    last_err = Some(err);
-                    continue;
-                }
-            };
-            if let Err(e) = cam.open_stream() {
-                let err = CameraError::classify(&e.to_string());
-                if !matches!(err, CameraError::Failed(_)) {
-                    return Err(err);
-                }
-                last_err = Some(err);
-                continue;
-            }
-            let f = cam.camera_format();
-            let info = SourceInfo {
-                description: format!(
-                    "{} ({} {}x{} {} fps)",
-                    cam.info().human_name(),
-                    f.format(),
-                    f.width(),
-                    f.height(),
-                    f.frame_rate()
-                ),
-                width: f.width(),
-                height: f.height(),
-                fps: Some(f64::from(f.frame_rate())),
-                ..SourceInfo::default()
-            };
-            return Ok(Box::new(NokhwaSource { cam, info }));
+        let classify = |e: nokhwa::NokhwaError| CameraError::classify(&e.to_string());
+        let request = RequestedFormat::with_formats(RequestedFormatType::None, &PREFERRED);
+        let mut cam = Camera::new(index, request).map_err(classify)?;
+        let offered = cam.compatible_camera_formats().map_err(classify)?;
+        let chosen = choose(&offered, (req.width, req.height, req.fps)).ok_or_else(|| {
+            let list: Vec<String> = offered.iter().map(ToString::to_string).collect();
+            CameraError::Failed(format!(
+                "the camera offers none of YUYV, NV12, GRAY or MJPEG (it offers: {})",
+                list.join(", ")
+            ))
+        })?;
+        if cam.camera_format() != chosen {
+            let exact = [chosen.format()];
+            cam.set_camera_requset(RequestedFormat::with_formats(
+                RequestedFormatType::Exact(chosen),
+                &exact,
+            ))
+            .map_err(classify)?;
         }
-        Err(last_err.unwrap_or_else(|| CameraError::Failed("no usable format".into())))
+        cam.open_stream().map_err(classify)?;
+        let f = cam.camera_format();
+        let info = SourceInfo {
+            description: format!(
+                "{} ({} {}x{} {} fps)",
+                cam.info().human_name(),
+                f.format(),
+                f.width(),
+                f.height(),
+                f.frame_rate()
+            ),
+            width: f.width(),
+            height: f.height(),
+            fps: Some(f64::from(f.frame_rate())),
+            ..SourceInfo::default()
+        };
+        Ok(Box::new(NokhwaSource { cam, info }))
     }
 
     pub fn opener(req: CameraRequest) -> Box<dyn CameraOpener> {
@@ -259,5 +251,34 @@ mod imp {
                 luma,
             }))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::imp::choose;
+    use nokhwa::utils::{CameraFormat, FrameFormat, Resolution};
+
+    fn f(w: u32, h: u32, fmt: FrameFormat, fps: u32) -> CameraFormat {
+        CameraFormat::new(Resolution::new(w, h), fmt, fps)
+    }
+
+    #[test]
+    fn the_closest_format_wins_and_yuyv_before_mjpeg() {
+        let offered = [
+            f(1280, 720, FrameFormat::MJPEG, 30),
+            f(640, 480, FrameFormat::MJPEG, 30),
+            f(640, 480, FrameFormat::YUYV, 30),
+            f(640, 480, FrameFormat::YUYV, 15),
+            f(1280, 720, FrameFormat::YUYV, 10),
+        ];
+        assert_eq!(choose(&offered, (640, 480, 30)), Some(offered[2]));
+        // A resolution the camera lacks: the nearest it has.
+        assert_eq!(choose(&offered, (1920, 1080, 30)), Some(offered[0]));
+        // Formats that cannot be read are never chosen.
+        assert_eq!(
+            choose(&[f(640, 480, FrameFormat::RAWRGB, 30)], (640, 480, 30)),
+            None
+        );
     }
 }

@@ -102,7 +102,9 @@ pub fn run(a: &LiveArgs) -> Result<()> {
     if a.list_cameras {
         let cams = camera::list_cameras().map_err(anyhow::Error::new)?;
         if cams.is_empty() {
-            bail!("{}", CameraError::NotFound(String::new()));
+            // An answer, not a failure: scripts can tell "none" from "could not look".
+            eprintln!("twitchwatch: {}", CameraError::NotFound(String::new()));
+            return Ok(());
         }
         for c in cams {
             println!("{c}");
@@ -196,6 +198,10 @@ pub fn run(a: &LiveArgs) -> Result<()> {
     let summary = match result {
         Ok(s) => s,
         Err(LiveError::Start(e)) => bail!("{e}"),
+        Err(LiveError::Analysis(e)) => bail!(
+            "{e} (events detected before it are kept in {})",
+            a.events.display()
+        ),
         Err(LiveError::Source(e)) => bail!(
             "{e} (events detected before the error are kept in {})",
             a.events.display()

@@ -95,6 +95,10 @@ pub enum LiveError {
     Thread(io::Error),
     #[error("saving frames: {0}")]
     SaveFrames(io::Error),
+    /// A bug in the analysis stopped the session; the events so far and a summary line
+    /// carrying the error are on disk.
+    #[error("{0}")]
+    Analysis(String),
 }
 
 /// Wall-clock time of the session's start, to stamp events that carry monotonic seconds.
@@ -262,6 +266,7 @@ pub fn run_session(
     }
     let layout = s.state.motion.layout().clone();
     let mut failure = None;
+    let mut bug: Option<String> = None;
     let result = (|| -> Result<(), LiveError> {
         loop {
             if stop.load(Ordering::Relaxed) {
@@ -289,32 +294,54 @@ pub fn run_session(
                 }
             };
             s.notices(&rx_notices).map_err(LiveError::Sink)?;
-            s.header().map_err(LiveError::Sink)?;
-            let sink = &mut s.sink;
-            let signals = s
-                .state
-                .measure(&mut frame, &mut |e| sink.write(e))
-                .map_err(LiveError::Sink)?;
-            let mut act = LastActivity::default();
-            s.state
-                .step(&signals, &mut |e| sink.write(e), &mut act)
-                .map_err(LiveError::Sink)?;
-            s.dropped(capture.dropped()).map_err(LiveError::Sink)?;
-            let status = format!("{:.0} s, {} frames dropped", frame.pts_s, capture.dropped());
-            if !view.show(&View {
-                frame: &frame,
-                signals: &signals,
-                activity: &act.0,
-                layout: &layout,
-                recent: s.sink.recent.make_contiguous(),
-                status: &status,
-            }) {
-                return Ok(());
+            s.header(frame.pts_s).map_err(LiveError::Sink)?;
+            let (index, t_s) = (frame.index, frame.pts_s);
+            // A bug in the analysis (or the preview) ends the session like a failed source:
+            // one line, the log flushed and summarised, never a hang or a lost log.
+            let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(
+                || -> Result<bool, LiveError> {
+                    let sink = &mut s.sink;
+                    let signals = s
+                        .state
+                        .measure(&mut frame, &mut |e| sink.write(e))
+                        .map_err(LiveError::Sink)?;
+                    let mut act = LastActivity::default();
+                    s.state
+                        .step(&signals, &mut |e| sink.write(e), &mut act)
+                        .map_err(LiveError::Sink)?;
+                    s.dropped(capture.dropped()).map_err(LiveError::Sink)?;
+                    let status =
+                        format!("{:.0} s, {} frames dropped", frame.pts_s, capture.dropped());
+                    if !view.show(&View {
+                        frame: &frame,
+                        signals: &signals,
+                        activity: &act.0,
+                        layout: &layout,
+                        recent: s.sink.recent.make_contiguous(),
+                        status: &status,
+                    }) {
+                        return Ok(false);
+                    }
+                    let sink = &mut s.sink;
+                    s.state
+                        .keep(frame, &mut |e| sink.write(e))
+                        .map_err(LiveError::Sink)?;
+                    Ok(true)
+                },
+            ));
+            match step {
+                Ok(Ok(true)) => {}
+                Ok(Ok(false)) => return Ok(()),
+                Ok(Err(e)) => return Err(e),
+                Err(panic) => {
+                    bug = Some(format!(
+                        "internal error at frame {index} ({t_s:.3} s): {} (a bug in twitchwatch; \
+                         please report it)",
+                        crate::capture::panic_message(panic.as_ref())
+                    ));
+                    return Ok(());
+                }
             }
-            let sink = &mut s.sink;
-            s.state
-                .keep(frame, &mut |e| sink.write(e))
-                .map_err(LiveError::Sink)?;
         }
     })();
     // Wake the capture thread from any wait (pacing, retry backoff), then join it.
@@ -337,13 +364,35 @@ pub fn run_session(
         s.gap(start_s, end_s).map_err(LiveError::Sink)?;
     }
     s.sink.frames_dropped = Some(frames_dropped);
+    let error = bug
+        .clone()
+        .or_else(|| failure.as_ref().map(|e| e.to_string()));
     let sink = &mut s.sink;
-    s.state
-        .finish(
-            &mut |e| sink.write(e),
-            failure.as_ref().map(|e| e.to_string()),
-        )
-        .map_err(LiveError::Sink)?;
+    let finished = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        s.state.finish(&mut |e| sink.write(e), error.clone())
+    }));
+    match finished {
+        Ok(r) => r.map_err(LiveError::Sink)?,
+        // The analysis state is broken: the summary line still goes out, from what is known.
+        Err(_) => s
+            .sink
+            .write(&Event::Summary {
+                duration_s: 0.0,
+                observed_s: 0.0,
+                frames: 0,
+                twitches_left: 0,
+                twitches_right: 0,
+                per_minute_left: 0.0,
+                per_minute_right: 0.0,
+                frames_dropped: None,
+                decode_gaps: vec![],
+                error: error.clone(),
+            })
+            .map_err(LiveError::Sink)?,
+    }
+    if let Some(message) = bug {
+        return Err(LiveError::Analysis(message));
+    }
     if let Some(e) = failure {
         return Err(LiveError::Source(e));
     }
@@ -372,11 +421,17 @@ struct Session<'a> {
 }
 
 impl Session<'_> {
-    fn header(&mut self) -> io::Result<()> {
+    /// The session line, at the first frame. `first_frame_s`, the session time of that frame,
+    /// is recorded: event times minus it are the times since the first frame by the camera's
+    /// own clock (its buffer timestamps), whatever the camera took to start.
+    fn header(&mut self, first_frame_s: f64) -> io::Result<()> {
         if self.header {
             return Ok(());
         }
         self.header = true;
+        if let Some(map) = self.settings.as_object_mut() {
+            map.insert("first_frame_s".into(), round3(first_frame_s).into());
+        }
         self.sink.write(
             &Event::session(
                 self.description.clone(),

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 /// Why a camera could not be opened or read. Each renders as one line with what to do.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CameraError {
-    #[error("no camera found{}", detail(.0))]
+    #[error("no camera found{}: plug one in, or try live mode without one with --simulate CLIP", detail(.0))]
     NotFound(String),
     #[error("the camera is busy: another application is using it{}. {}", detail(.0), SHARE_ADVICE)]
     Busy(String),
