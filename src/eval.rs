@@ -449,17 +449,24 @@ pub fn format_table(rows: &[Scores], total: Option<&Scores>) -> String {
     if let Some(t) = total {
         table.push(cells(t));
     }
-    let widths: Vec<usize> = (0..COLUMNS.len())
+    align(&table)
+}
+
+/// Aligns rows of cells: the first column left, the others right.
+pub(crate) fn align(table: &[Vec<String>]) -> String {
+    let cols = table.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
         .map(|c| {
             table
                 .iter()
-                .map(|r| r[c].chars().count())
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
                 .max()
                 .unwrap_or(0)
         })
         .collect();
     let mut out = String::new();
-    for row in &table {
+    for row in table {
         let mut line = String::new();
         for (c, cell) in row.iter().enumerate() {
             if c == 0 {

@@ -377,35 +377,6 @@ fn ci(r: &RecallRow) -> String {
         .map_or_else(|| "-".to_string(), |(a, b)| format!("{a:.2}-{b:.2}"))
 }
 
-/// Aligns rows of cells: the first column left, the others right.
-fn align(table: &[Vec<String>]) -> String {
-    let cols = table.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..cols)
-        .map(|c| {
-            table
-                .iter()
-                .filter_map(|r| r.get(c))
-                .map(|s| s.chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    for row in table {
-        let mut line = String::new();
-        for (c, cell) in row.iter().enumerate() {
-            if c == 0 {
-                line.push_str(&format!("{cell:<w$}", w = widths[c]));
-            } else {
-                line.push_str(&format!("  {cell:>w$}", w = widths[c]));
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
-}
-
 impl Sensitivity {
     /// The text tables: recall per bin (with its edges), per pattern, per pattern and bin,
     /// and false alarms per observed minute.
@@ -433,7 +404,7 @@ impl Sensitivity {
                 ci(r),
             ]);
         }
-        out += &align(&t);
+        out += &crate::eval::align(&t);
         out += &format!(
             "bin edges: {}{}\n",
             self.edges
@@ -470,7 +441,7 @@ impl Sensitivity {
                 ci(r),
             ]);
         }
-        out += &align(&t);
+        out += &crate::eval::align(&t);
         if !self.bins.is_empty() && !self.pattern_bins.is_empty() {
             out += &format!("\nhits/labelled by pattern and {f}\n");
             let mut head = vec!["pattern".to_string()];
@@ -490,7 +461,7 @@ impl Sensitivity {
                 }));
                 t.push(row);
             }
-            out += &align(&t);
+            out += &crate::eval::align(&t);
         }
         out += "\nfalse alarms per observed minute (face in view)\n";
         let mut t = vec![vec![
@@ -512,7 +483,7 @@ impl Sensitivity {
                 f3(fa.per_min),
             ]);
         }
-        out += &align(&t);
+        out += &crate::eval::align(&t);
         out
     }
 
