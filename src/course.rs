@@ -15,9 +15,10 @@
 //! - A window's rate is Σ twitches / Σ observed hours over its usable days (a day is usable
 //!   with at least `min_day_observed_s` in view), so days weigh by their observed time.
 //! - The effect/baseline ratio's interval is on the log scale, with the variance of each
-//!   window's rate estimated from its days (a ratio estimator's robust variance, at least the
-//!   Poisson variance) and a t quantile with Welch–Satterthwaite degrees of freedom: this
-//!   carries the day-to-day variation beyond Poisson, whatever its form.
+//!   window's rate estimated from its days (a ratio estimator's robust variance with each
+//!   day's residual corrected for its leverage, HC3) and a t quantile with
+//!   Welch–Satterthwaite degrees of freedom: this carries the day-to-day variation beyond
+//!   Poisson, whatever its form.
 //! - Wearing off is the first day after the effect window on which the rate averaged over a
 //!   centred window of `smooth_days` (usable days only, by observed time; undefined where
 //!   the window holds fewer than `min_smooth_days` usable days, so gaps are never bridged)
@@ -197,9 +198,15 @@ pub struct RatioCi {
 pub enum WearOff {
     /// No baseline rate, or no usable day after the effect window.
     NotEstimated(String),
-    /// Not back by the end of the search (`until`: the last day searched; `next_injection`:
-    /// the search stopped at the next injection rather than at the end of the data).
-    NotYet { until: i64, next_injection: bool },
+    /// Not back by the end of the search (`until`: the last day searched whose smoothed rate
+    /// is defined; `next_injection`: the search stopped at the next injection rather than at
+    /// the end of the data). `low`: the low end of the 95 % bootstrap interval in days after
+    /// the injection, `None` when even that lies beyond `until` (the high end is open).
+    NotYet {
+        until: i64,
+        next_injection: bool,
+        low: Option<i64>,
+    },
     /// Back on `day` days after the injection. `low`/`high`: 95 % bootstrap interval in days
     /// after the injection; `high` is `None` when the interval reaches past the data.
     Back {
@@ -269,17 +276,18 @@ fn window(days: &[Day], from: i64, to: i64, params: &CourseParams) -> Window {
     let enough = k >= params.min_window_days && t >= params.min_window_hours;
     let (rate, var, df) = if enough && t > 0.0 {
         let r = n / t;
-        // Robust (ratio-estimator) variance over days, with the small-sample factor
-        // k/(k-1); never below the Poisson variance of the count (half a count when none).
-        let robust: f64 = used
+        // Robust (ratio-estimator) variance over days with each day's residual inflated by
+        // its leverage h = t_i / T (HC3, a jackknife's variance): a long day pulls the rate
+        // towards itself and hides part of its own deviation, and the plain k/(k-1) factor
+        // (right only for equal days) left the interval short. No Poisson floor: the larger
+        // of a noisy estimate and the Poisson variance is biased upwards (over-long
+        // intervals without overdispersion); half a count keeps it positive.
+        let var: f64 = used
             .iter()
-            .map(|(ti, ni)| (ni - r * ti).powi(2))
+            .map(|(ti, ni)| ((ni - r * ti) / (1.0 - ti / t).max(0.1)).powi(2))
             .sum::<f64>()
-            / (t * t)
-            * k as f64
-            / (k as f64 - 1.0);
-        let poisson = n.max(0.5) / (t * t);
-        (Some(r), robust.max(poisson), k as f64 - 1.0)
+            / (t * t);
+        (Some(r), var.max(0.5 / (t * t)), k as f64 - 1.0)
     } else {
         (None, 0.0, 0.0)
     };
@@ -426,23 +434,33 @@ fn cycle(
         }
         Some(rb) => {
             let est = first_back(&smoothed_v, p.back_share * rb);
+            let boot = wear_off_bootstrap(
+                days,
+                inj,
+                &hours,
+                &counts,
+                lo,
+                search_from,
+                search_to,
+                p,
+                salt,
+            );
             match est {
-                None => WearOff::NotYet {
-                    until: search_to,
-                    next_injection: next.is_some_and(|nx| nx - 1 <= last_day),
-                },
+                // "Not yet" claims only the days judged: a gap or thin days at the end of the
+                // search (smoothed rate undefined) tell nothing either way.
+                None => {
+                    let until = smoothed
+                        .iter()
+                        .rev()
+                        .find(|(_, v)| v.is_some())
+                        .map_or(search_to, |(d, _)| *d);
+                    WearOff::NotYet {
+                        until,
+                        next_injection: next.is_some_and(|nx| nx - 1 <= last_day),
+                        low: not_yet_low(&boot, p.effect_to_day + 1).filter(|l| *l <= until - inj),
+                    }
+                }
                 Some(i) => {
-                    let boot = wear_off_bootstrap(
-                        days,
-                        inj,
-                        &hours,
-                        &counts,
-                        lo,
-                        search_from,
-                        search_to,
-                        p,
-                        salt,
-                    );
                     let day = p.effect_to_day + 1 + i as i64;
                     let (low, high) = wear_off_interval(day, &boot, p.effect_to_day + 1);
                     WearOff::Back { day, low, high }
@@ -525,13 +543,20 @@ fn wear_off_bootstrap(
     out
 }
 
+/// Tail share cut from each end of the wearing-off day's bootstrap distribution for its
+/// 95 % interval. The replicates' spread of a first crossing is about a fifth narrower than
+/// the estimate's true spread (the coverage study, docs/course.md), so the 1 % and 99 %
+/// quantiles stand in for the 2.5 % and 97.5 % ones: a calibrated bootstrap.
+const WEAR_TAIL: f64 = 0.01;
+
 /// 95 % interval of the wearing-off day from its bootstrap replicates: the span of the
-/// percentile interval `[q2.5, q97.5]` and the basic (reflected) interval `[2θ − q97.5,
-/// 2θ − q2.5]`, rounded outwards and kept at or after `min_day`. A first crossing is not a
+/// percentile interval `[q_lo, q_hi]` (the `WEAR_TAIL` and `1 − WEAR_TAIL` quantiles) and the
+/// basic (reflected) interval `[2θ − q_hi, 2θ − q_lo]`, rounded outwards and kept at or after
+/// `min_day`. A first crossing is not a
 /// smooth statistic and its bias can go either way (noise crosses early, a noisy baseline
 /// moves the threshold); neither interval alone held 95 % in the coverage study, their
 /// span does (docs/course.md). Replicates that never came back count as later than every
-/// day: when the 97.5 % quantile is among them, the high end is open (`None`) and the low
+/// day: when the upper quantile is among them, the high end is open (`None`) and the low
 /// end is `min_day`.
 fn wear_off_interval(est: i64, boot: &[Option<i64>], min_day: i64) -> (i64, Option<i64>) {
     // "Never back" as a day far beyond any course; a quantile that touches it is open.
@@ -542,8 +567,8 @@ fn wear_off_interval(est: i64, boot: &[Option<i64>], min_day: i64) -> (i64, Opti
     }
     v.sort_by(f64::total_cmp);
     let open = |q: f64| if q > NEVER / 2.0 { f64::INFINITY } else { q };
-    let q_lo = open(quantile_sorted(&v, 0.025));
-    let q_hi = open(quantile_sorted(&v, 0.975));
+    let q_lo = open(quantile_sorted(&v, WEAR_TAIL));
+    let q_hi = open(quantile_sorted(&v, 1.0 - WEAR_TAIL));
     let e = est as f64;
     let low = if q_hi.is_finite() {
         q_lo.min(2.0 * e - q_hi).floor() as i64
@@ -554,6 +579,21 @@ fn wear_off_interval(est: i64, boot: &[Option<i64>], min_day: i64) -> (i64, Opti
         .is_finite()
         .then(|| q_hi.max(2.0 * e - q_lo).ceil() as i64);
     (low.max(min_day).min(est), high.map(|h| h.max(est)))
+}
+
+/// Low end of the 95 % interval when the estimate is "not yet": the `WEAR_TAIL` quantile of
+/// the replicates (never-back ones count as later than every day), `None` when it is never.
+fn not_yet_low(boot: &[Option<i64>], min_day: i64) -> Option<i64> {
+    let mut v: Vec<f64> = boot
+        .iter()
+        .map(|b| b.map_or(f64::INFINITY, |d| d as f64))
+        .collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let i = ((v.len() - 1) as f64 * WEAR_TAIL).floor() as usize;
+    v[i].is_finite().then(|| (v[i] as i64).max(min_day))
 }
 
 /// Day-to-day dispersion of the counts beyond Poisson: the mean Pearson residual² of the
@@ -717,5 +757,15 @@ mod tests {
         assert_eq!(wear_off_interval(64, &boot, 43), (59, Some(69)));
         let never: Vec<Option<i64>> = vec![None; 100];
         assert_eq!(wear_off_interval(70, &never, 43), (43, None));
+    }
+
+    #[test]
+    fn not_yet_low_end_from_the_replicates() {
+        // 5 of 100 replicates came back (days 50..54): the 1 % quantile is day 50.
+        let mut boot: Vec<Option<i64>> = (50..55).map(Some).collect();
+        boot.extend(std::iter::repeat_n(None, 95));
+        assert_eq!(not_yet_low(&boot, 43), Some(50));
+        // None came back: no low end within the days searched.
+        assert_eq!(not_yet_low(&[None; 100], 43), None);
     }
 }

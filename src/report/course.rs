@@ -475,18 +475,27 @@ pub fn sentence(c: &course::Cycle, p: &CourseParams) -> String {
         WearOff::NotYet {
             until,
             next_injection: true,
+            low,
         } => format!(
-            "it was not back at {pct} of baseline before the next injection (searched to day {})",
-            until - c.injection
-        ),
-        WearOff::NotYet { until, .. } => format!(
-            "it was not yet back at {pct} of baseline by day {} ({})",
+            "it was not back at {pct} of baseline before the next injection (searched to day {}{})",
             until - c.injection,
-            short_date(*until)
+            not_yet_ci(*low)
+        ),
+        WearOff::NotYet { until, low, .. } => format!(
+            "it was not yet back at {pct} of baseline by day {} ({}{})",
+            until - c.injection,
+            short_date(*until),
+            not_yet_ci(*low)
         ),
         WearOff::NotEstimated(why) => format!("wearing off cannot be told ({why})"),
     };
     format!("{first}; {second}.")
+}
+
+/// The interval of a "not yet": its low end when the bootstrap puts it within the days
+/// searched (the high end is open).
+fn not_yet_ci(low: Option<i64>) -> String {
+    low.map_or(String::new(), |l| format!("; 95 % CI day {l} or later"))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -923,7 +932,10 @@ fn cycles_table(c: &Course) -> String {
                 short_date(cy.injection + day),
                 high.map_or("beyond".to_string(), |h| h.to_string())
             ),
-            WearOff::NotYet { .. } => "not yet".to_string(),
+            WearOff::NotYet { low, .. } => match low {
+                Some(l) => format!("not yet ({l}–)"),
+                None => "not yet".to_string(),
+            },
             WearOff::NotEstimated(_) => "—".to_string(),
         };
         let name = if cy.label.is_empty() {
@@ -998,11 +1010,11 @@ back_share,smooth_days,wear_off,wear_off_day,wear_off_date,wear_off_low,wear_off
                 low.to_string(),
                 high.map_or(String::new(), |h| h.to_string()),
             ),
-            WearOff::NotYet { .. } => (
+            WearOff::NotYet { low, .. } => (
                 "not yet",
                 String::new(),
                 String::new(),
-                String::new(),
+                low.map_or(String::new(), |l| l.to_string()),
                 String::new(),
             ),
             WearOff::NotEstimated(_) => (
