@@ -440,6 +440,66 @@ fn late_starting_edit_list() {
     }
 }
 
+/// Slow motion: a capture rate in the container's metadata (written here by ffmpeg, as text
+/// under `-movflags use_metadata_tags`) above the playback rate is said on the session line,
+/// with a warning, on both paths; a phone's ordinary "30" at 30 fps is not slow motion.
+#[test]
+fn capture_rate_in_the_metadata_means_slow_motion() {
+    let Some(ff) = ffmpeg() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let src = sample("clonic_left.mp4");
+    let copy: &[&str] = &["-c", "copy"];
+    let hevc: &[&str] = &[
+        "-frames:v",
+        "30",
+        "-c:v",
+        "libx265",
+        "-x265-params",
+        "log-level=error",
+    ];
+    let cases: [(&str, &str, &[&str], Option<f64>, u64); 4] = [
+        (
+            "com.android.capture.fps",
+            "240.000000",
+            copy,
+            Some(240.0),
+            600,
+        ),
+        (
+            "com.apple.quicktime.capture-fps",
+            "120",
+            copy,
+            Some(120.0),
+            600,
+        ),
+        ("com.android.capture.fps", "30.000000", copy, None, 600),
+        ("com.android.capture.fps", "240", hevc, Some(240.0), 30),
+    ];
+    for (i, (key, value, codec, want, want_frames)) in cases.into_iter().enumerate() {
+        let out = dir.path().join(format!("{i}.mov"));
+        let tag = format!("{key}={value}");
+        let mut args = vec!["-i", s(&src)];
+        args.extend_from_slice(codec);
+        args.extend_from_slice(&["-metadata", &tag, "-movflags", "use_metadata_tags", s(&out)]);
+        if !ffmpeg_make(&ff, &args, "a clip with a capture rate") {
+            return;
+        }
+        let events = analyse(&out);
+        assert_eq!(media(&events).capture_fps, want, "{tag}");
+        let warned = events.iter().any(
+            |e| matches!(e, Event::Warning { message, .. } if message.contains("slow motion")),
+        );
+        assert_eq!(warned, want.is_some(), "{tag}");
+        // Times stay presentation times (what a viewer sees).
+        let (duration, frames, _) = summary(&events);
+        assert_eq!(frames, want_frames, "{tag}");
+        assert!(
+            (duration - want_frames as f64 / 30.0).abs() < 0.05,
+            "{tag}: {duration}"
+        );
+    }
+}
+
 /// 10-bit HEVC: luma reduced to 8 bits (not clipped, not the low byte).
 #[test]
 fn ten_bit_hevc_luma_in_8_bits() {

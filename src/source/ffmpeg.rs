@@ -270,7 +270,7 @@ impl FfmpegSource {
         if video_tracks > 1 {
             self.info.media.video_streams = Some(video_tracks);
         }
-        self.info.media.capture_fps = capture_fps;
+        self.info.media.capture_fps = super::slow_motion(capture_fps, self.info.fps);
     }
 
     fn finish(&mut self) -> Result<Option<Frame>, SourceError> {

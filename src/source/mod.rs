@@ -239,6 +239,18 @@ pub(crate) fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// The capture rate a container records, when it means slow motion: clearly above the rate
+/// the clip plays at. Phones also write the capture rate of ordinary clips (30 at 30 fps),
+/// and a high-rate clip stored in real time plays at its capture rate: neither is stretched.
+/// With the playback rate unknown, a recorded capture rate is passed on.
+pub(crate) fn slow_motion(capture_fps: Option<f64>, playback_fps: Option<f64>) -> Option<f64> {
+    let capture = capture_fps?;
+    match playback_fps {
+        Some(f) if capture <= f * 1.2 => None,
+        _ => Some(capture),
+    }
+}
+
 /// Human-readable frame rate for descriptions: "30.00 fps".
 pub(crate) fn describe(container: &str, width: u32, height: u32, fps: Option<f64>) -> String {
     match fps {

@@ -220,8 +220,17 @@ fn first_edit(elst: &[u8], movie_scale: u32, media_scale: u32) -> Option<(i64, O
     Some((start, len))
 }
 
-/// The capture frame rate an Android phone records for slow-motion clips
-/// (`com.android.capture.fps` in the moov's `meta` keys, a float).
+/// Keys under which phones record the capture frame rate in the moov's `meta` (`keys` +
+/// `ilst`): Android's, and the names tools give Apple's.
+const CAPTURE_FPS_KEYS: [&[u8]; 3] = [
+    b"com.android.capture.fps",
+    b"com.apple.quicktime.capture-fps",
+    b"com.apple.quicktime.capture.fps",
+];
+
+/// The capture frame rate a phone records for slow-motion clips (one of
+/// `CAPTURE_FPS_KEYS` in the moov's `meta`): a float as phones write it, or a number as text
+/// or integer (ffmpeg's `-movflags use_metadata_tags` writes text).
 fn capture_fps(moov_payload: &[u8]) -> Option<f64> {
     let meta = find_box(moov_payload, b"meta")
         .or_else(|| find_box(find_box(moov_payload, b"udta")?, b"meta"))?;
@@ -240,7 +249,9 @@ fn capture_fps(moov_payload: &[u8]) -> Option<f64> {
         if size < 8 {
             return None;
         }
-        if keys.get(at + 8..at + size) == Some(b"com.android.capture.fps") {
+        if let Some(name) = keys.get(at + 8..at + size)
+            && CAPTURE_FPS_KEYS.contains(&name)
+        {
             index = Some(k as u32 + 1);
         }
         at += size;
@@ -250,7 +261,32 @@ fn capture_fps(moov_payload: &[u8]) -> Option<f64> {
     let (_, item) = boxes(ilst).find(|(t, _)| u32::from_be_bytes(*t) == index)?;
     let data = find_box(item, b"data")?;
     let kind = be_u32(data, 0)? & 0xff_ffff;
+    let bytes = data.get(8..)?;
+    let int = |signed: bool| -> Option<f64> {
+        if bytes.is_empty() || bytes.len() > 8 {
+            return None;
+        }
+        let mut v: u64 = 0;
+        for b in bytes {
+            v = (v << 8) | *b as u64;
+        }
+        let bits = bytes.len() as u32 * 8;
+        Some(if signed && bits < 64 && v >> (bits - 1) == 1 {
+            (v as i64 - (1i64 << bits)) as f64
+        } else if signed {
+            v as i64 as f64
+        } else {
+            v as f64
+        })
+    };
     let value = match kind {
+        1 => std::str::from_utf8(bytes)
+            .ok()?
+            .trim()
+            .parse::<f64>()
+            .ok()?,
+        21 => int(true)?,
+        22 => int(false)?,
         23 => f32::from_bits(be_u32(data, 8)?) as f64,
         24 => f64::from_bits(be_u64(data, 8)?),
         _ => return None,
@@ -789,7 +825,7 @@ impl H264Source {
             frame_count: Some(shown as u64),
             duration_s,
             media: Media {
-                capture_fps: meta.capture_fps,
+                capture_fps: super::slow_motion(meta.capture_fps, fps),
                 video_streams: (meta.video_tracks > 1).then_some(meta.video_tracks),
                 ..Media::default()
             },
