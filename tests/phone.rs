@@ -838,11 +838,8 @@ fn nothing_decodable_fails_in_one_line() {
 }
 
 /// Random damage (byte flips, cut and repeated chunks, fixed seeds): no panic, no hang, and
-/// every copy ffmpeg decodes at least half of is read on to its end. The bar the project
-/// wants is within 10 % of ffmpeg's frame count; 6 of the 8 copies compared here meet it
-/// (591-598 of 600 frames), two do not (539 and 475: damage in a key frame is concealed by
-/// ffmpeg from the start, openh264 needs the next key frame), so asserted is at least half
-/// and at most 10 % more; the counts are printed (docs/recordings.md).
+/// every copy ffmpeg decodes at least half of is analysed to within 10 % of ffmpeg's frame
+/// count (the counts are printed; docs/recordings.md).
 #[test]
 fn fuzzed_copies_keep_going() {
     use rand::{RngExt, SeedableRng};
@@ -898,8 +895,9 @@ fn fuzzed_copies_keep_going() {
         let theirs = ffmpeg_frames(ff, &clip);
         if theirs * 2 >= 600 {
             compared += 1;
+            // Within 10 % of ffmpeg's count.
             assert!(
-                ours * 2 >= theirs && ours <= theirs + theirs / 10,
+                ours * 10 >= theirs * 9 && ours <= theirs + theirs / 10,
                 "seed {seed}: {ours} frames, ffmpeg {theirs}"
             );
         }

@@ -1078,9 +1078,12 @@ impl H264Source {
 
 /// openh264's "frame pending" decoding state: not an error.
 const DS_FRAME_PENDING: i32 = 1;
-/// openh264's error concealment that copies lost slices from earlier pictures and keeps
-/// going across key frames.
-const ERROR_CONCEALMENT: i32 = 7;
+/// openh264's error concealment that copies lost slices (and their motion) from earlier
+/// pictures and keeps going across key frames (`ERROR_CON_SLICE_MV_COPY_CROSS_IDR`). Not
+/// the `_FREEZE_RES_CHANGE` variant: that one also withholds every picture after a damaged
+/// key frame until the next one (a whole group of pictures lost, where ffmpeg conceals);
+/// a change of picture size is handled by the analysis (the face is searched afresh).
+const ERROR_CONCEALMENT: i32 = 6;
 
 /// Turns on openh264's error concealment (the `openh264` crate sets it off and has no
 /// setting for it), so that damaged pictures come out concealed instead of lost.
