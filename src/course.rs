@@ -25,8 +25,9 @@
 //!   is at least `back_share` of the baseline. Its interval is a bootstrap: baseline days are
 //!   resampled with replacement, and the days after the injection get a wild bootstrap
 //!   (each day's deviation from the smoothed rate, with a random sign) that keeps the time
-//!   order; the interval spans the percentile and the basic bootstrap intervals
-//!   (`wear_off_interval` says why).
+//!   order; the interval spans the percentile and the basic bootstrap intervals, cut at
+//!   calibrated quantiles (`wear_off_interval` and `WEAR_TAIL` say why). A "not yet" carries
+//!   the interval's low end when the bootstrap puts it within the days searched.
 
 use crate::stats::{SessionStats, quantile_sorted, t_quantile};
 use rand::{RngExt, SeedableRng};
