@@ -532,7 +532,9 @@ fn capture_rate_in_the_metadata_means_slow_motion() {
         "-x265-params",
         "log-level=error",
     ];
-    let cases: [(&str, &str, &[&str], Option<f64>, u64); 4] = [
+    // Key, value, how the copy is made, the capture rate to be said, frames.
+    type Case<'a> = (&'a str, &'a str, &'a [&'a str], Option<f64>, u64);
+    let cases: [Case; 4] = [
         (
             "com.android.capture.fps",
             "240.000000",
