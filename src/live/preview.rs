@@ -263,6 +263,8 @@ pub struct PreviewWindow {
     argb: Vec<u32>,
     min_interval: Duration,
     last_draw: Option<Instant>,
+    /// Frames handed to the window so far.
+    drawn: u64,
 }
 
 impl PreviewWindow {
@@ -284,6 +286,7 @@ impl PreviewWindow {
             argb: Vec::new(),
             min_interval: Duration::from_secs_f64(1.0 / max_fps.max(1.0)),
             last_draw: None,
+            drawn: 0,
         })
     }
 
@@ -302,11 +305,17 @@ impl PreviewWindow {
             let img = self.overlay.render(v);
             let (w, h) = (img.width() as usize, img.height() as usize);
             to_0rgb(img, &mut self.argb);
-            if let Err(e) = self.window.update_with_buffer(&self.argb, w, h) {
-                tracing::warn!("preview: {e}");
+            match self.window.update_with_buffer(&self.argb, w, h) {
+                Ok(()) => self.drawn += 1,
+                Err(e) => tracing::warn!("preview: {e}"),
             }
         }
         self.is_open()
+    }
+
+    /// Frames drawn in the window so far (at most `max_fps` a second).
+    pub fn drawn(&self) -> u64 {
+        self.drawn
     }
 
     /// Keeps the window responsive while no frames come (camera away). False when closed.
