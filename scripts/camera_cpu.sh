@@ -8,7 +8,8 @@
 # For each run: utime + stime of the whole process (/proc/PID/stat) from t = 5 s to 25 s
 # after start, as % of one core, and beside it the emulated camera's own share (its
 # "fake-v4l2" thread: pacing and one copy per frame, what a driver would do in the kernel).
-# Prints one row per run and the medians.
+# Prints one row per run (with the machine's load average: CPU time, not wall time, is
+# measured, so other work on the machine changes little) and the medians.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CLIP=${1:-../shared/clips/cry_laugh.mp4}
@@ -57,7 +58,8 @@ for run in range(runs):
     total, fake = 100 * (c1 - c0) / span, 100 * (f1 - f0) / span
     rows.append((total, fake))
     print(f"run {run + 1}: process {total:.1f} % of one core, of which the emulated camera "
-          f"{fake:.1f} % (twitchwatch alone {total - fake:.1f} %)")
+          f"{fake:.1f} % (twitchwatch alone {total - fake:.1f} %); load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 med = lambda i: statistics.median(r[i] for r in rows)
 print(f"median of {runs}: process {med(0):.1f} %, emulated camera {med(1):.1f} %, "
       f"twitchwatch alone {med(0) - med(1):.1f} %")

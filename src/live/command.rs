@@ -53,6 +53,14 @@ pub struct LiveArgs {
     /// is ever written unless asked. Costs memory (12 s of frames, at most 256 MB).
     #[arg(long, value_name = "DIR")]
     pub save_frames: Option<PathBuf>,
+    /// Write every frame's signals as CSV, to see why the detector fired (or did not); the
+    /// same columns as `analyze --debug-trace`.
+    #[arg(long, value_name = "FILE")]
+    pub debug_trace: Option<PathBuf>,
+    /// Testing: make the analysis this many milliseconds slower per frame (to see frames
+    /// dropped when it falls behind the camera).
+    #[arg(long, value_name = "MS", hide = true)]
+    pub test_slow_analysis_ms: Option<u64>,
 }
 
 fn parse_size(s: &str) -> Result<(u32, u32), String> {
@@ -95,6 +103,10 @@ impl LiveView for LazyPreview {
 
     fn idle(&mut self) -> bool {
         self.window.as_mut().is_none_or(PreviewWindow::idle)
+    }
+
+    fn drawn(&self) -> Option<u64> {
+        self.window.as_ref().map(PreviewWindow::drawn)
     }
 }
 
@@ -162,6 +174,8 @@ pub fn run(a: &LiveArgs) -> Result<()> {
     let opts = LiveOptions {
         analyze,
         settings,
+        debug_trace: a.debug_trace.clone(),
+        slow_analysis: std::time::Duration::from_millis(a.test_slow_analysis_ms.unwrap_or(0)),
         ..LiveOptions::default()
     };
 
@@ -216,9 +230,12 @@ pub fn run(a: &LiveArgs) -> Result<()> {
         return Ok(());
     }
     let r = &summary.run;
+    let preview = view
+        .drawn()
+        .map_or(String::new(), |n| format!(", {n} preview frames drawn"));
     eprintln!(
         "twitchwatch live: {:.1} s ({:.1} s with a face), twitches: left {} ({:.1}/min), right {} \
-         ({:.1}/min), {} frames dropped, {} camera gaps. Events: {}",
+         ({:.1}/min), {} frames dropped, {} camera gaps{preview}. Events: {}",
         r.duration_s,
         r.observed_s,
         r.twitches[0],

@@ -16,13 +16,14 @@ use crate::capture::{Backpressure, Capture, CaptureMsg};
 use crate::detect::Activity;
 use crate::events::{Event, Pattern};
 use crate::motion::{FrameSignals, MotionAnalyzer};
-use crate::pipeline::{AnalyzeOptions, FrameObserver, RunState, RunSummary};
+use crate::pipeline::{AnalyzeOptions, FrameObserver, RunState, RunSummary, TraceWriter};
 use crate::source::SourceError;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use preview::{RecentEvent, View};
-use reconnect::{Backoff, CameraOpener, Notice, Reconnecting};
+use reconnect::{Backoff, CameraOpener, Notice, Reconnecting, SessionClock};
 use std::collections::VecDeque;
 use std::io;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -38,6 +39,11 @@ pub struct LiveOptions {
     pub backoff: Backoff,
     /// Recorded in the session line (camera, resolution, rate, ...).
     pub settings: serde_json::Value,
+    /// Every analysed frame's signals as CSV (`--debug-trace`), as `analyze` writes them.
+    pub debug_trace: Option<PathBuf>,
+    /// Extra time the analysis takes per frame: for testing drop-oldest through the real
+    /// camera path (a hidden flag). Zero: none.
+    pub slow_analysis: Duration,
 }
 
 impl Default for LiveOptions {
@@ -47,6 +53,8 @@ impl Default for LiveOptions {
             capacity: 4,
             backoff: Backoff::default(),
             settings: serde_json::Value::Null,
+            debug_trace: None,
+            slow_analysis: Duration::ZERO,
         }
     }
 }
@@ -56,6 +64,10 @@ pub trait LiveView {
     fn show(&mut self, view: &View) -> bool;
     /// Called about ten times a second while no frame comes.
     fn idle(&mut self) -> bool;
+    /// Frames drawn in a window; `None`: no window was shown.
+    fn drawn(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// No window: nothing is shown.
@@ -95,13 +107,16 @@ pub enum LiveError {
     Thread(io::Error),
     #[error("saving frames: {0}")]
     SaveFrames(io::Error),
+    #[error("writing the debug trace: {0}")]
+    Trace(io::Error),
     /// A bug in the analysis stopped the session; the events so far and a summary line
     /// carrying the error are on disk.
     #[error("{0}")]
     Analysis(String),
 }
 
-/// Wall-clock time of the session's start, to stamp events that carry monotonic seconds.
+/// Wall-clock time of an instant (the session's start, then its first frame), to stamp
+/// events that carry monotonic seconds since it.
 #[derive(Debug, Clone)]
 pub struct WallClock {
     start: jiff::ZonedDateTime,
@@ -114,13 +129,21 @@ impl WallClock {
         }
     }
 
-    /// RFC 3339 with milliseconds and the local UTC offset, `t_s` seconds after the start.
-    pub fn at(&self, t_s: f64) -> String {
-        let t = jiff::SignedDuration::try_from_secs_f64(t_s)
+    /// The same clock `t_s` seconds later.
+    fn later(&self, t_s: f64) -> Self {
+        let start = jiff::SignedDuration::try_from_secs_f64(t_s)
             .ok()
             .and_then(|d| self.start.checked_add(d).ok())
             .unwrap_or_else(|| self.start.clone());
-        t.strftime("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string()
+        Self { start }
+    }
+
+    /// RFC 3339 with milliseconds and the local UTC offset, `t_s` seconds after the start.
+    pub fn at(&self, t_s: f64) -> String {
+        self.later(t_s)
+            .start
+            .strftime("%Y-%m-%dT%H:%M:%S%.3f%:z")
+            .to_string()
     }
 
     /// The start as `YYYYMMDD-HHMMSS` local time, for file names.
@@ -200,13 +223,19 @@ impl LiveSink<'_> {
     }
 }
 
-/// Keeps the detector's activity for the preview.
+/// Keeps the detector's activity for the preview, and writes the debug trace if asked.
 #[derive(Default)]
-struct LastActivity(Activity);
+struct LastActivity {
+    activity: Activity,
+    trace: Option<TraceWriter<io::BufWriter<std::fs::File>>>,
+}
 
 impl FrameObserver for LastActivity {
-    fn frame(&mut self, _: &FrameSignals, a: &Activity) {
-        self.0 = *a;
+    fn frame(&mut self, s: &FrameSignals, a: &Activity) {
+        self.activity = *a;
+        if let Some(t) = self.trace.as_mut() {
+            t.frame(s, a);
+        }
     }
 }
 
@@ -224,9 +253,9 @@ pub fn run_session(
     emit: &mut dyn FnMut(&Event) -> io::Result<()>,
     view: &mut dyn LiveView,
 ) -> Result<LiveSummary, LiveError> {
-    let clock = Instant::now();
+    let clock = SessionClock::start();
     let wall = WallClock::now();
-    let (source, rx_notices) = Reconnecting::new(opener, clock, stop.clone(), opts.backoff);
+    let (source, rx_notices) = Reconnecting::new(opener, clock.clone(), stop.clone(), opts.backoff);
     let capture = Capture::spawn(
         Box::new(source),
         opts.capacity.max(1),
@@ -264,6 +293,15 @@ pub fn run_session(
         let saver = crate::save_frames::FrameSaver::start(p).map_err(LiveError::SaveFrames)?;
         s.state.save_frames(saver);
     }
+    let mut observer = LastActivity {
+        activity: Activity::default(),
+        trace: match &opts.debug_trace {
+            Some(p) => Some(TraceWriter::new(io::BufWriter::new(
+                crate::events::create_private(p).map_err(LiveError::Trace)?,
+            ))),
+            None => None,
+        },
+    };
     let layout = s.state.motion.layout().clone();
     let mut failure = None;
     let mut bug: Option<String> = None;
@@ -294,7 +332,7 @@ pub fn run_session(
                 }
             };
             s.notices(&rx_notices).map_err(LiveError::Sink)?;
-            s.header(frame.pts_s).map_err(LiveError::Sink)?;
+            s.header().map_err(LiveError::Sink)?;
             let (index, t_s) = (frame.index, frame.pts_s);
             // A bug in the analysis (or the preview) ends the session like a failed source:
             // one line, the log flushed and summarised, never a hang or a lost log.
@@ -305,17 +343,19 @@ pub fn run_session(
                         .state
                         .measure(&mut frame, &mut |e| sink.write(e))
                         .map_err(LiveError::Sink)?;
-                    let mut act = LastActivity::default();
                     s.state
-                        .step(&signals, &mut |e| sink.write(e), &mut act)
+                        .step(&signals, &mut |e| sink.write(e), &mut observer)
                         .map_err(LiveError::Sink)?;
+                    if !opts.slow_analysis.is_zero() {
+                        std::thread::sleep(opts.slow_analysis);
+                    }
                     s.dropped(capture.dropped()).map_err(LiveError::Sink)?;
                     let status =
                         format!("{:.0} s, {} frames dropped", frame.pts_s, capture.dropped());
                     if !view.show(&View {
                         frame: &frame,
                         signals: &signals,
-                        activity: &act.0,
+                        activity: &observer.activity,
                         layout: &layout,
                         recent: s.sink.recent.make_contiguous(),
                         status: &status,
@@ -360,7 +400,7 @@ pub fn run_session(
         };
     }
     if let Some(start_s) = s.gap_since.take() {
-        let end_s = s.clock.elapsed().as_secs_f64();
+        let end_s = s.clock.now();
         s.gap(start_s, end_s).map_err(LiveError::Sink)?;
     }
     s.sink.frames_dropped = Some(frames_dropped);
@@ -390,6 +430,9 @@ pub fn run_session(
             })
             .map_err(LiveError::Sink)?,
     }
+    if let Some(t) = observer.trace.take() {
+        t.finish().map_err(LiveError::Trace)?;
+    }
     if let Some(message) = bug {
         return Err(LiveError::Analysis(message));
     }
@@ -417,18 +460,21 @@ struct Session<'a> {
     camera_gaps: u64,
     warned_drops: bool,
     last_drop_note: Option<(Instant, u64)>,
-    clock: Instant,
+    clock: SessionClock,
 }
 
 impl Session<'_> {
-    /// The session line, at the first frame. `first_frame_s`, the session time of that frame,
-    /// is recorded: event times minus it are the times since the first frame by the camera's
-    /// own clock (its buffer timestamps), whatever the camera took to start.
-    fn header(&mut self, first_frame_s: f64) -> io::Result<()> {
+    /// The session line, at the first frame. Event times count from that frame (the
+    /// camera's own clock from there, see `SessionClock`); `recorded` is its wall-clock time,
+    /// so wall time = `recorded` + `start_s`. `first_frame_s` records how long after
+    /// `started` (the command's start) it came.
+    fn header(&mut self) -> io::Result<()> {
         if self.header {
             return Ok(());
         }
         self.header = true;
+        let first_frame_s = self.clock.first_frame_s().unwrap_or(0.0);
+        self.sink.wall = self.sink.wall.later(first_frame_s);
         if let Some(map) = self.settings.as_object_mut() {
             map.insert("first_frame_s".into(), round3(first_frame_s).into());
         }
@@ -489,7 +535,7 @@ impl Session<'_> {
         if total == 0 {
             return Ok(());
         }
-        let t = self.clock.elapsed().as_secs_f64();
+        let t = self.clock.now();
         if !self.warned_drops {
             self.warned_drops = true;
             self.sink.write(&Event::Warning {

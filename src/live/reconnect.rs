@@ -1,6 +1,7 @@
 //! A camera that survives faults: opens the camera on the capture thread, stamps every frame
-//! with the session's monotonic clock, and when the camera fails (unplugged, taken by another
-//! app) retries with backoff and reports the gap.
+//! with the session's clock (seconds since the first frame, by the camera's own timestamps),
+//! and when the camera fails (unplugged, taken by another app) retries with backoff and
+//! reports the gap.
 //!
 //! Input: a `CameraOpener` (real camera, simulated clip, test double). Output: a
 //! `FrameSource` for the capture thread, plus `Notice`s on `rx_notices`. Thread: the capture
@@ -9,8 +10,8 @@
 use crate::source::{Frame, FrameSource, SourceError, SourceInfo};
 use crossbeam_channel::{Receiver, Sender, bounded};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Why a camera could not be opened or read. Each renders as one line with what to do.
@@ -110,13 +111,56 @@ impl Default for Backoff {
     }
 }
 
+/// A live session's time base, shared by the capture thread and the analysis: time 0 is
+/// the arrival of the camera's first frame, so that a session's times are the camera's own
+/// (its first frame at 0, like a clip's in `analyze`) whatever the camera took to start,
+/// and the analysis' fixed grids of media time fall on the same frames as in `analyze`.
+#[derive(Debug, Clone)]
+pub struct SessionClock {
+    start: Instant,
+    origin: Arc<OnceLock<Instant>>,
+}
+
+impl SessionClock {
+    /// A session starting now.
+    pub fn start() -> Self {
+        Self {
+            start: Instant::now(),
+            origin: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// Marks now as time 0 (the first frame's arrival); later calls keep the first mark.
+    fn mark_origin(&self) {
+        self.origin.get_or_init(Instant::now);
+    }
+
+    /// Seconds since the first frame (before it: since the session started).
+    pub fn now(&self) -> f64 {
+        let origin = self.origin.get().copied().unwrap_or(self.start);
+        let now = Instant::now();
+        if now >= origin {
+            now.duration_since(origin).as_secs_f64()
+        } else {
+            -origin.duration_since(now).as_secs_f64()
+        }
+    }
+
+    /// Seconds from the session's start to its first frame; `None` before it.
+    pub fn first_frame_s(&self) -> Option<f64> {
+        self.origin
+            .get()
+            .map(|o| o.duration_since(self.start).as_secs_f64())
+    }
+}
+
 /// The live source: see the module comment. Frame indices count every frame delivered this
-/// session; `pts_s` is seconds since `clock` (monotonic capture time).
+/// session; `pts_s` is seconds on the `SessionClock`.
 pub struct Reconnecting {
     info: SourceInfo,
     opener: Box<dyn CameraOpener>,
     inner: Option<Box<dyn FrameSource>>,
-    clock: Instant,
+    clock: SessionClock,
     stop: Arc<AtomicBool>,
     backoff: Backoff,
     tx_notices: Sender<Notice>,
@@ -136,7 +180,7 @@ impl Reconnecting {
     /// capture thread asks for the first frame.
     pub fn new(
         opener: Box<dyn CameraOpener>,
-        clock: Instant,
+        clock: SessionClock,
         stop: Arc<AtomicBool>,
         backoff: Backoff,
     ) -> (Self, Receiver<Notice>) {
@@ -164,7 +208,7 @@ impl Reconnecting {
     }
 
     fn now(&self) -> f64 {
-        self.clock.elapsed().as_secs_f64()
+        self.clock.now()
     }
 
     fn notify(&self, n: Notice) {
@@ -227,10 +271,17 @@ impl Reconnecting {
     /// timestamps, a clip's media time) anchored to the arrival of an earlier frame, so that
     /// scheduling jitter on a busy machine does not distort measured speeds. Falls back to
     /// the arrival time when the source has no usable clock (not advancing, or drifting more
-    /// than `MAX_SKEW_S` from arrival).
+    /// than `MAX_SKEW_S` from arrival). The session's first frame is at 0 exactly, and the
+    /// frames after it at 0 plus their source time since it: a source whose times count
+    /// from its first frame (cameras here, clips) gives the same times as in `analyze`.
     fn stamp(&mut self, src_t: f64) -> f64 {
         const MAX_SKEW_S: f64 = 0.25;
-        let arrival = self.now();
+        self.clock.mark_origin();
+        let arrival = if self.last_t.is_none() {
+            0.0
+        } else {
+            self.now()
+        };
         let last = self.last_t.unwrap_or(f64::NEG_INFINITY);
         let t = match self.anchor {
             Some((a0, s0)) if src_t.is_finite() => a0 + (src_t - s0),
@@ -309,7 +360,7 @@ mod tests {
     fn reconnecting() -> Reconnecting {
         let opener: Box<dyn CameraOpener> = Box::new(|| Err(CameraError::NotFound(String::new())));
         let stop = Arc::new(AtomicBool::new(false));
-        Reconnecting::new(opener, Instant::now(), stop, Backoff::default()).0
+        Reconnecting::new(opener, SessionClock::start(), stop, Backoff::default()).0
     }
 
     #[test]

@@ -49,6 +49,19 @@ mod internal {
         Device, Format, FourCC,
     };
 
+    // twitchwatch: `frame_raw` gives the driver's buffer without copying it, but the trait
+    // has no room for its timestamp: it is kept here, per thread (see VENDORED.md).
+    thread_local! {
+        static LAST_RAW_TIMESTAMP: std::cell::Cell<Option<std::time::Duration>> =
+            const { std::cell::Cell::new(None) };
+    }
+
+    /// twitchwatch: the driver's timestamp (CLOCK_MONOTONIC) of the frame that `frame_raw`
+    /// last returned on this thread; `None` when the driver gave none.
+    pub fn last_raw_frame_timestamp() -> Option<std::time::Duration> {
+        LAST_RAW_TIMESTAMP.with(|c| c.get())
+    }
+
     /// Attempts to convert a [`KnownCameraControl`] into a V4L2 Control ID.
     /// If the associated control is not found, this will return `None` (`ColorEnable`, `Roll`)
     #[allow(clippy::cast_possible_truncation)]
@@ -906,7 +919,13 @@ mod internal {
         fn frame_raw(&mut self) -> Result<Cow<'_, [u8]>, NokhwaError> {
             match &mut self.stream_handle {
                 Some(sh) => match sh.next() {
-                    Ok((data, _)) => Ok(Cow::Borrowed(data)),
+                    Ok((data, meta)) => {
+                        // twitchwatch: the driver's timestamp, for `last_raw_frame_timestamp`
+                        // (see VENDORED.md).
+                        let ts = std::time::Duration::from(meta.timestamp);
+                        LAST_RAW_TIMESTAMP.with(|c| c.set((!ts.is_zero()).then_some(ts)));
+                        Ok(Cow::Borrowed(data))
+                    }
                     Err(why) => Err(NokhwaError::ReadFrameError(why.to_string())),
                 },
                 None => Err(NokhwaError::ReadFrameError(
