@@ -7,10 +7,10 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::time::Duration;
-use twitchwatch::bench::{analyse_frames, decode_only, synth_frames, texture};
-use twitchwatch::cli::analyze_options;
-use twitchwatch::face::detector::FaceDetector;
-use twitchwatch::flow::{FlowParams, FlowVec, LucasKanade, Plane, Pyramid};
+use twitchwatch::analysis::face::detector::FaceDetector;
+use twitchwatch::analysis::flow::{FlowParams, FlowVec, LucasKanade, Plane, Pyramid};
+use twitchwatch::commands::bench::{analyse_frames, decode_only, synth_frames, texture};
+use twitchwatch::commands::cli::analyze_options;
 
 fn flow(c: &mut Criterion) {
     let mut g = c.benchmark_group("flow");
@@ -66,11 +66,11 @@ fn decoding(c: &mut Criterion) {
     let h264 =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_videos/clonic_left.mp4");
     let y4m = dir.path().join("clip.y4m");
-    let scenario = twitchwatch::synth::plan(&twitchwatch::synth::SynthParams {
+    let scenario = twitchwatch::devtools::synth::plan(&twitchwatch::devtools::synth::SynthParams {
         duration_s: 5.0,
         ..Default::default()
     });
-    twitchwatch::synth::write_clip(&scenario, &y4m).expect("rendering a Y4M clip");
+    twitchwatch::devtools::synth::write_clip(&scenario, &y4m).expect("rendering a Y4M clip");
     for (name, clip) in [("H.264 MP4 640x480", h264), ("Y4M 640x480", y4m)] {
         let frames = decode_only(&clip).expect("decoding").1;
         g.throughput(Throughput::Elements(frames));

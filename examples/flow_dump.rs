@@ -48,8 +48,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use twitchwatch::flow::{FlowParams, FlowVec, LucasKanade, Plane, Pyramid};
-use twitchwatch::motion::{MotionAnalyzer, MotionParams};
+use twitchwatch::analysis::flow::{FlowParams, FlowVec, LucasKanade, Plane, Pyramid};
+use twitchwatch::analysis::measure::motion::{MotionAnalyzer, MotionParams};
 use twitchwatch::source::open_clip;
 
 const MAGIC: &[u8; 8] = b"TWFLOW01";

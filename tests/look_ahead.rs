@@ -6,12 +6,12 @@
 mod common;
 use common::sample;
 
-use twitchwatch::bench::synth_frames;
-use twitchwatch::cli::analyze_options;
-use twitchwatch::events::Event;
-use twitchwatch::face::ahead::AheadCounts;
-use twitchwatch::motion::{MotionAnalyzer, MotionParams};
-use twitchwatch::pipeline::{self, RunError};
+use twitchwatch::analysis::face::ahead::AheadCounts;
+use twitchwatch::analysis::measure::motion::{MotionAnalyzer, MotionParams};
+use twitchwatch::analysis::pipeline::{self, RunError};
+use twitchwatch::commands::bench::synth_frames;
+use twitchwatch::commands::cli::analyze_options;
+use twitchwatch::outputs::events::Event;
 use twitchwatch::source::{Frame, FrameSource, SourceError, SourceInfo, open_clip};
 
 /// Debug text of each frame's signals (NaN-safe and exact for floats: shortest round-trip

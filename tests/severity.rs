@@ -4,13 +4,13 @@
 //! cycle; signed by side. Rendered in memory and analysed frame by frame, as `analyze` does.
 //! The figures of docs/severity.md: `cargo test --test severity -- --nocapture`.
 
-use twitchwatch::anatomy::Side;
-use twitchwatch::events::Event;
-use twitchwatch::pipeline::{AnalyzeOptions, RunState};
-use twitchwatch::stats::SeverityStats;
-use twitchwatch::synth::{
+use twitchwatch::analysis::anatomy::Side;
+use twitchwatch::analysis::pipeline::{AnalyzeOptions, RunState};
+use twitchwatch::devtools::synth::{
     DistractorKind, PatternKind, Scenario, SynthParams, TwitchShape, plan, render_frames,
 };
+use twitchwatch::outputs::events::Event;
+use twitchwatch::outputs::stats::SeverityStats;
 
 fn base(seed: u64) -> SynthParams {
     SynthParams {
@@ -191,8 +191,12 @@ fn grows_with_duty_cycle() {
 #[derive(Default)]
 struct Apertures(Vec<(f64, [f32; 2], bool)>);
 
-impl twitchwatch::pipeline::FrameObserver for Apertures {
-    fn frame(&mut self, s: &twitchwatch::motion::FrameSignals, _: &twitchwatch::detect::Activity) {
+impl twitchwatch::analysis::pipeline::FrameObserver for Apertures {
+    fn frame(
+        &mut self,
+        s: &twitchwatch::analysis::measure::motion::FrameSignals,
+        _: &twitchwatch::analysis::bursts::Activity,
+    ) {
         self.0
             .push((s.t_s, s.aperture, s.aperture_valid && s.face.is_some()));
     }
@@ -202,8 +206,8 @@ impl twitchwatch::pipeline::FrameObserver for Apertures {
 /// aperture in the renderer: the measured closure (against the eye's own open aperture,
 /// the median outside the squeeze) during the hold, per eye.
 fn held_closure(c: f32, glasses: bool) -> [f64; 2] {
-    use twitchwatch::anatomy::RegionKind;
-    use twitchwatch::synth::Twitch;
+    use twitchwatch::analysis::anatomy::RegionKind;
+    use twitchwatch::devtools::synth::Twitch;
     let p = SynthParams {
         twitches: 0,
         distractors: vec![],

@@ -7,16 +7,15 @@
 //! (analysis, preview) and owns the capture thread (camera, drop-oldest channel).
 
 pub mod camera;
-pub mod command;
 pub mod preview;
 pub mod reconnect;
 pub mod simulate;
 
-use crate::capture::{Backpressure, Capture, CaptureMsg};
-use crate::detect::Activity;
-use crate::events::{Event, Pattern};
-use crate::motion::{FrameSignals, MotionAnalyzer};
-use crate::pipeline::{AnalyzeOptions, FrameObserver, RunState, RunSummary};
+use crate::analysis::bursts::Activity;
+use crate::analysis::capture::{Backpressure, Capture, CaptureMsg};
+use crate::analysis::measure::motion::{FrameSignals, MotionAnalyzer};
+use crate::analysis::pipeline::{AnalyzeOptions, FrameObserver, RunState, RunSummary};
+use crate::outputs::events::{Event, Pattern};
 use crate::source::SourceError;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use preview::{RecentEvent, View};
@@ -237,7 +236,7 @@ pub fn run_session(
     let mut settings = opts.settings.clone();
     if let Some(map) = settings.as_object_mut() {
         map.insert("started".into(), wall.at(0.0).into());
-        map.extend(crate::pipeline::analysis_settings(&opts.analyze));
+        map.extend(crate::analysis::pipeline::analysis_settings(&opts.analyze));
     }
     let mut s = Session {
         opts,
@@ -261,7 +260,8 @@ pub fn run_session(
         // Named after the session's start, so sessions can share a folder.
         let mut p = p.clone();
         p.prefix = format!("{}live-{}-", p.prefix, s.sink.wall.file_stamp());
-        let saver = crate::save_frames::FrameSaver::start(p).map_err(LiveError::SaveFrames)?;
+        let saver =
+            crate::outputs::saved_clips::FrameSaver::start(p).map_err(LiveError::SaveFrames)?;
         s.state.save_frames(saver);
     }
     let layout = s.state.motion.layout().clone();
@@ -337,7 +337,7 @@ pub fn run_session(
                     bug = Some(format!(
                         "internal error at frame {index} ({t_s:.3} s): {} (a bug in twitchwatch; \
                          please report it)",
-                        crate::capture::panic_message(panic.as_ref())
+                        crate::analysis::capture::panic_message(panic.as_ref())
                     ));
                     return Ok(());
                 }
