@@ -9,8 +9,9 @@ use std::hint::black_box;
 use std::time::Duration;
 use twitchwatch::analysis::face::detector::FaceDetector;
 use twitchwatch::analysis::flow::{FlowParams, FlowVec, LucasKanade, Plane, Pyramid};
-use twitchwatch::commands::bench::{analyse_frames, decode_only, synth_frames, texture};
+use twitchwatch::commands::bench::{analyse_frames, decode_only, synth_frames};
 use twitchwatch::commands::cli::analyze_options;
+use twitchwatch::test_support::texture;
 
 fn flow(c: &mut Criterion) {
     let mut g = c.benchmark_group("flow");

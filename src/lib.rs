@@ -13,3 +13,6 @@ pub mod devtools;
 pub mod live;
 pub mod outputs;
 pub mod source;
+
+#[doc(hidden)]
+pub mod test_support;

@@ -11,17 +11,6 @@ use crate::source::{Frame, FrameSource, SourceError, SourceInfo, open_clip_orien
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// A smooth skin-like texture with a known analytic form (wavelengths from ~15 to ~60 px,
-/// like skin texture plus facial features), so shifted copies are exact: for flow tests and
-/// flow benches with known answers.
-pub fn texture(x: f32, y: f32) -> f32 {
-    128.0
-        + 40.0 * (0.11 * x + 0.07 * y).sin()
-        + 30.0 * (0.09 * x - 0.13 * y).cos()
-        + 20.0 * (0.31 * x + 0.17 * y).sin()
-        + 15.0 * (0.23 * x - 0.29 * y).cos()
-}
-
 /// `frames` frames of a synthetic talking, blinking, twitching face, rendered in memory.
 pub fn synth_frames(width: u32, height: u32, face_px: f32, frames: u64, seed: u64) -> Vec<Frame> {
     render_synth(&synth_params(width, height, face_px, frames, seed))
