@@ -9,7 +9,7 @@ use std::hint::black_box;
 use std::time::Duration;
 use twitchwatch::analysis::face::detector::FaceDetector;
 use twitchwatch::analysis::flow::{FlowParams, FlowVec, LucasKanade, Plane, Pyramid};
-use twitchwatch::commands::bench::{analyse_frames, decode_only, synth_frames};
+use twitchwatch::commands::bench::{decode_only, synth_frames, time_frames};
 use twitchwatch::commands::cli::analyze_options;
 use twitchwatch::test_support::texture;
 
@@ -54,7 +54,7 @@ fn per_frame(c: &mut Criterion) {
         let mut frames = synth_frames(w, h, face, 150, 1);
         g.throughput(Throughput::Elements(frames.len() as u64));
         g.bench_function(format!("{w}x{h} face {face}px"), |bench| {
-            bench.iter(|| black_box(analyse_frames(&mut frames, &opts).1))
+            bench.iter(|| black_box(time_frames(&mut frames, &opts).1))
         });
     }
     g.finish();

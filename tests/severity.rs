@@ -207,7 +207,7 @@ impl twitchwatch::analysis::pipeline::FrameObserver for Apertures {
 /// the median outside the squeeze) during the hold, per eye.
 fn held_closure(c: f32, glasses: bool) -> [f64; 2] {
     use twitchwatch::analysis::anatomy::RegionKind;
-    use twitchwatch::devtools::synth::Twitch;
+    use twitchwatch::devtools::synth::ScriptedTwitch;
     let p = SynthParams {
         twitches: 0,
         distractors: vec![],
@@ -216,7 +216,7 @@ fn held_closure(c: f32, glasses: bool) -> [f64; 2] {
         ..base(5)
     };
     let mut sc = plan(&p);
-    sc.twitches = vec![Twitch {
+    sc.twitches = vec![ScriptedTwitch {
         start_s: 5.0,
         end_s: 10.6,
         side: Side::Left,

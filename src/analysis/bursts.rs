@@ -16,7 +16,7 @@ pub const VERSION: u32 = 3;
 /// Detector parameters, in physical units: "% fw" is percent of the face's width, so the
 /// same values hold for small and large faces and any frame rate.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct DetectParams {
+pub struct BurstParams {
     /// A burst starts when one eye squeezes faster than the other by at least this
     /// (% fw per second): spasms are quick involuntary contractions, while voluntary
     /// expressions (frowns, squints) build slowly.
@@ -105,7 +105,7 @@ pub struct DetectParams {
     pub candidate_rate: f32,
 }
 
-impl Default for DetectParams {
+impl Default for BurstParams {
     fn default() -> Self {
         Self {
             onset_rate: 15.0,
@@ -230,11 +230,11 @@ struct Burst {
 
 /// The detector's state across frames.
 pub struct BurstDetector {
-    params: DetectParams,
+    params: BurstParams,
     speed_stats: [WindowStats; 3],
-    /// Resting look change a frame, both eyes pooled (`DetectParams::look_onset`).
+    /// Resting look change a frame, both eyes pooled (`BurstParams::look_onset`).
     look_stats: WindowStats,
-    /// Per side: when the last burst there ended (`DetectParams::look_refractory_s`).
+    /// Per side: when the last burst there ended (`BurstParams::look_refractory_s`).
     last_closed: [f64; 2],
     open: [Option<Burst>; 2],
     prev_t: Option<f64>,
@@ -260,7 +260,7 @@ pub struct BurstDetector {
 const HISTORY_S: f64 = 3.0 * WINDOW_S;
 
 impl BurstDetector {
-    pub fn new(params: DetectParams) -> Self {
+    pub fn new(params: BurstParams) -> Self {
         Self {
             params,
             speed_stats: Default::default(),
@@ -284,7 +284,7 @@ impl BurstDetector {
         self.open.iter().any(Option::is_some)
     }
 
-    pub fn params(&self) -> &DetectParams {
+    pub fn params(&self) -> &BurstParams {
         &self.params
     }
 
@@ -511,7 +511,7 @@ impl BurstDetector {
     }
 
     /// Whether `side`'s look alone changed over the last `look_onset_window_s`, with the
-    /// head slow (`DetectParams::look_onset`).
+    /// head slow (`BurstParams::look_onset`).
     fn look_onset(&self, side: Side, t: f64) -> bool {
         let p = &self.params;
         if !p.look_onset.is_finite() {
@@ -537,7 +537,7 @@ impl BurstDetector {
     }
 
     /// Whether the other eye's look changed like `side`'s since `since`, with the head
-    /// still: a blink (`DetectParams::blink_look_share`).
+    /// still: a blink (`BurstParams::blink_look_share`).
     fn look_blink(&self, side: Side, since: f64) -> bool {
         let p = &self.params;
         let (i, o) = (side.index(), side.other().index());
@@ -711,7 +711,7 @@ mod tests {
     }
 
     fn run(seconds: f64, sim: Sim) -> Vec<Twitch> {
-        let mut det = BurstDetector::new(DetectParams::default());
+        let mut det = BurstDetector::new(BurstParams::default());
         let mut out = vec![];
         let mut prev = [0.0f32; 2];
         for i in 0..(seconds * FPS) as u64 {

@@ -5,7 +5,7 @@
 //! [0, 1], never NaN. Thread: analysis (probability); any (fitting, for `eval`).
 //!
 //! The model is fitted on *candidates*: bursts found with the detector's onset rules relaxed
-//! and its blink vetoes only recorded (`DetectParams::candidates`), so that the fit sees the
+//! and its blink vetoes only recorded (`BurstParams::candidates`), so that the fit sees the
 //! false starts that today's rules throw away as well as the real twitches. Its weights live
 //! in `confidence_model.json` beside this file; `eval --fit-confidence` writes a new one.
 

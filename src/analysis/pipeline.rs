@@ -5,7 +5,7 @@
 //! Thread: runs on the caller's thread (analysis) and owns the capture thread.
 
 use crate::analysis::anatomy::Side;
-use crate::analysis::bursts::{Activity, BurstDetector, DetectParams};
+use crate::analysis::bursts::{Activity, BurstDetector, BurstParams};
 use crate::analysis::capture::{Backpressure, Capture, CaptureMsg, panic_message};
 use crate::analysis::measure::motion::{FrameSignals, MotionAnalyzer, MotionParams};
 use crate::analysis::severity::{Severity, SeverityParams};
@@ -18,7 +18,7 @@ use std::io::Write;
 #[derive(Debug, Clone, Default)]
 pub struct AnalyzeOptions {
     pub motion: MotionParams,
-    pub detect: DetectParams,
+    pub bursts: BurstParams,
     /// The per-minute closure severity lines (`severity`).
     pub severity: SeverityParams,
     /// Frames in flight between the capture thread and the analysis.
@@ -116,7 +116,7 @@ impl FrameObserver for () {
 /// The settings a `session` line records, the same for clips and live sessions.
 pub fn analysis_settings(opts: &AnalyzeOptions) -> serde_json::Map<String, serde_json::Value> {
     let mut m = serde_json::Map::new();
-    m.insert("detect".into(), serde_json::json!(opts.detect));
+    m.insert("detect".into(), serde_json::json!(opts.bursts));
     m.insert("crop_px".into(), opts.motion.crop_px.into());
     m.insert("grid_step".into(), opts.motion.grid_step.into());
     if opts.save_frames.is_some() {
@@ -181,7 +181,7 @@ pub fn run(
                     > ahead
                     && let Some(item) = queue.pop_front()
                 {
-                    failure = state.analyse_item(item, emit, observer)?;
+                    failure = state.analyze_item(item, emit, observer)?;
                     if failure.is_some() {
                         break;
                     }
@@ -201,7 +201,7 @@ pub fn run(
     // came before its failure); not after a bug stopped the analysis.
     if !matches!(failure, Some(RunError::Panicked { .. })) {
         while let Some(item) = queue.pop_front() {
-            if let Some(bug) = state.analyse_item(item, emit, observer)? {
+            if let Some(bug) = state.analyze_item(item, emit, observer)? {
                 failure = Some(bug);
                 break;
             }
@@ -332,7 +332,7 @@ impl RunState {
         }
         Self {
             motion,
-            detector: BurstDetector::new(opts.detect.clone()),
+            detector: BurstDetector::new(opts.bursts.clone()),
             summary: RunSummary::default(),
             first_t: None,
             last_t: 0.0,
@@ -348,14 +348,14 @@ impl RunState {
         }
     }
 
-    fn analyse_item(
+    fn analyze_item(
         &mut self,
         item: Ahead,
         emit: &mut dyn FnMut(&Event) -> std::io::Result<()>,
         observer: &mut dyn FrameObserver,
     ) -> Result<Option<RunError>, RunError> {
         match item {
-            Ahead::Frame(frame) => self.analyse(frame, emit, observer),
+            Ahead::Frame(frame) => self.analyze(frame, emit, observer),
             Ahead::Gap(gap) => self
                 .decode_gap(gap, emit)
                 .map(|()| None)
@@ -419,7 +419,7 @@ impl RunState {
     /// One frame through measurement, detector and frame saver. A bug in the analysis must
     /// not end the run without its summary line: it comes back as `Ok(Some(Panicked))`,
     /// with the frame it happened at, and the run stops there. `Err`: the sink failed.
-    fn analyse(
+    fn analyze(
         &mut self,
         mut frame: Frame,
         emit: &mut dyn FnMut(&Event) -> std::io::Result<()>,

@@ -37,7 +37,7 @@ fn render_synth(params: &SynthParams) -> Vec<Frame> {
 /// Per-frame analysis (input checks, face detection and tracking, flow, head-motion
 /// removal, detector) over frames already in memory: no decoding, no channel, one thread.
 /// Mutable because the input checks may repair a frame's timestamp.
-pub fn analyse_frames(frames: &mut [Frame], opts: &AnalyzeOptions) -> (Duration, RunSummary) {
+pub fn time_frames(frames: &mut [Frame], opts: &AnalyzeOptions) -> (Duration, RunSummary) {
     let mut state = RunState::new(opts);
     let mut sink = |_: &Event| Ok(());
     let start = Instant::now();
@@ -67,7 +67,7 @@ pub fn decode_only(clip: &Path) -> Result<(Duration, u64), SourceError> {
 
 /// The whole `analyze` of `clip` (decoder on the capture thread, analysis on this one),
 /// events kept in memory. Returns the wall time and what the run saw.
-pub fn analyze_clip(
+pub fn time_clip(
     clip: &Path,
     opts: &AnalyzeOptions,
 ) -> Result<(Duration, RunSummary), pipeline::RunError> {
@@ -355,7 +355,7 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
     use anyhow::Context;
     let opts = crate::commands::cli::analyze_options(false);
     if let Some(clip) = &a.peak_memory_of {
-        analyze_clip(clip, &opts).with_context(|| clip.display().to_string())?;
+        time_clip(clip, &opts).with_context(|| clip.display().to_string())?;
         let (_, peak) = resident_memory().context("no /proc/self/status on this system")?;
         println!("peak_rss_bytes {peak}");
         return Ok(());
@@ -371,7 +371,7 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
     for (w, h, face, target) in [(640, 480, 200.0, 1000.0), (1280, 720, 400.0, 500.0)] {
         let mut frames = synth_frames(w, h, face, a.frames.max(30), 1);
         let best = (0..repeat)
-            .map(|_| analyse_frames(&mut frames, &opts).0)
+            .map(|_| time_frames(&mut frames, &opts).0)
             .min()
             .unwrap_or_default();
         let fps = frames.len() as f64 / best.as_secs_f64().max(1e-9);
@@ -442,7 +442,7 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
             let (d, n) = decode_only(clip)?;
             dec = dec.min(d);
             frames = n;
-            let (t, _) = analyze_clip(clip, &opts)?;
+            let (t, _) = time_clip(clip, &opts)?;
             ana = ana.min(t);
             if let Some(exe) = &ffmpeg {
                 let t = ffmpeg_decode(exe, clip)?;

@@ -574,7 +574,7 @@ fn eval_confidence(
     for (clip, labels_path) in pairs {
         let labels = eval::load_labels(labels_path)?;
         let mut opts = analyze_options(labels.mirrored);
-        opts.detect.candidates = true;
+        opts.bursts.candidates = true;
         for t in twitches(analyze_with(clip, &opts, None)?) {
             let real = is_real(&t, &labels, params.tolerance_s);
             if let Some(c) = &t.candidate {

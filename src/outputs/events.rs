@@ -58,7 +58,7 @@ pub struct Twitch {
     pub candidate: Option<Candidate>,
 }
 
-/// A twitch found in candidate mode (`DetectParams::candidates`).
+/// A twitch found in candidate mode (`BurstParams::candidates`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Candidate {
     /// The detector's rules (onset rate, blink tests) would have kept it.

@@ -1,6 +1,6 @@
 //! The eyes' look, for faces whose glasses hide the lids from the flow: whether glasses are
 //! worn, and per eye how fast and how far its look moves away from its recent look. The
-//! look's change also serves the blink test for every face (`DetectParams::blink_look_share`).
+//! look's change also serves the blink test for every face (`BurstParams::blink_look_share`).
 //!
 //! Input: consecutive face-aligned crops and the eye rectangles. Output: `LookSignals` per
 //! frame. Thread: analysis.
@@ -70,7 +70,7 @@ pub struct LookSignals {
     /// Glasses are worn (from the bridge and rims so far in this track).
     pub glasses: bool,
     /// Unexplained change of each eye's look since the previous frame, grey levels. Always
-    /// measured: the blink test compares the eyes by it (`DetectParams::blink_look_share`).
+    /// measured: the blink test compares the eyes by it (`BurstParams::blink_look_share`).
     pub change: [f32; 2],
     /// Only with glasses (0 otherwise): unexplained difference from the eye's reference
     /// look, with the fast and the slow reference (grey levels).

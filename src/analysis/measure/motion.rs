@@ -27,7 +27,7 @@ pub struct MotionParams {
     pub grid_step: usize,
     /// How often to re-run the face detector while tracking (s): at every multiple of it in
     /// media time.
-    pub detect_interval_s: f64,
+    pub face_check_interval_s: f64,
     /// How often to try the detector while no face is tracked.
     pub search_interval_s: f64,
     /// With no detection confirming the tracked face for this long, the face counts as lost.
@@ -72,7 +72,7 @@ impl Default for MotionParams {
         Self {
             crop_px: 96,
             grid_step: 3,
-            detect_interval_s: 0.5,
+            face_check_interval_s: 0.5,
             search_interval_s: 0.2,
             lost_after_s: 1.0,
             reset_interval_s: 10.0,
@@ -291,14 +291,14 @@ impl MotionAnalyzer {
     }
 
     /// A frame that `process` will get a few frames from now, in order. If it is the first
-    /// of a confirmation interval (`detect_interval_s`), the face is searched for in it
+    /// of a confirmation interval (`face_check_interval_s`), the face is searched for in it
     /// now, around where the face is tracked now, so that the answer is ready when it
     /// comes to be confirmed (used only if its search square is still the same then).
     pub fn look_ahead(&mut self, frame: &Frame) {
         let Some(ahead) = self.ahead.as_mut() else {
             return;
         };
-        let interval = self.params.detect_interval_s.max(1e-3);
+        let interval = self.params.face_check_interval_s.max(1e-3);
         let t = frame.pts_s;
         let first_of_interval = crosses_grid(self.ahead_t, t, interval);
         self.ahead_t = t;
@@ -473,7 +473,7 @@ impl MotionAnalyzer {
         let mut discontinuity = false;
         // Confirmations fall on a fixed grid of media time, not an interval after the last
         // one, so that a run started anywhere confirms on the same frames as a longer one.
-        let interval = self.params.detect_interval_s.max(1e-3);
+        let interval = self.params.face_check_interval_s.max(1e-3);
         if crosses_grid(self.last_detect_t, t, interval) {
             let reset = self.params.reset_interval_s.max(interval);
             if crosses_grid(self.last_detect_t, t, reset) {

@@ -392,7 +392,7 @@ impl TwitchShape {
 
 /// One hemifacial twitch event (ground truth).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Twitch {
+pub struct ScriptedTwitch {
     /// First movement, seconds.
     pub start_s: f64,
     /// Back at rest, seconds.
@@ -408,7 +408,7 @@ pub struct Twitch {
     pub lid_travel_pct: Option<f32>,
 }
 
-impl Twitch {
+impl ScriptedTwitch {
     pub fn pattern(&self) -> PatternKind {
         match self.shape {
             TwitchShape::Clonic { .. } => PatternKind::Clonic,
@@ -536,7 +536,7 @@ impl Distractor {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scenario {
     pub params: SynthParams,
-    pub twitches: Vec<Twitch>,
+    pub twitches: Vec<ScriptedTwitch>,
     pub distractors: Vec<Distractor>,
     /// Phases of the slow head sway (radians).
     pub sway_phase: [f32; 4],
@@ -734,7 +734,7 @@ pub fn plan(params: &SynthParams) -> Scenario {
             t += (cut - prev_cut) * slack;
             prev_cut = cut;
             shape.shift(t);
-            twitches.push(Twitch {
+            twitches.push(ScriptedTwitch {
                 start_s: t,
                 end_s: t + len,
                 side,
@@ -952,7 +952,7 @@ pub fn plan(params: &SynthParams) -> Scenario {
 /// Adds the `DistractorKind::WEAK` kinds asked for, drawn from their own random stream, at
 /// least 0.5 s off the twitch windows: half blinks every ~8 s, looking down every ~20 s,
 /// squints from a head turn every ~15 s.
-fn plan_weak(params: &SynthParams, twitches: &[Twitch], distractors: &mut Vec<Distractor>) {
+fn plan_weak(params: &SynthParams, twitches: &[ScriptedTwitch], distractors: &mut Vec<Distractor>) {
     let mut rng = ChaCha8Rng::seed_from_u64(params.seed ^ 0x7477_6974_6368_0004);
     let dur = params.duration_s.max(0.0);
     let near_twitch = |a: f64, b: f64| {
@@ -1302,7 +1302,7 @@ fn sign_of(side: Side) -> f32 {
 }
 
 /// The affected side (every twitch of a clip is on the same side).
-fn side_twitch(twitches: &[Twitch]) -> Side {
+fn side_twitch(twitches: &[ScriptedTwitch]) -> Side {
     twitches.first().map_or(Side::Left, |t| t.side)
 }
 
