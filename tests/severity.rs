@@ -5,7 +5,7 @@
 //! The figures of docs/severity.md: `cargo test --test severity -- --nocapture`.
 
 use twitchwatch::analysis::anatomy::Side;
-use twitchwatch::analysis::pipeline::{AnalyzeOptions, RunState};
+use twitchwatch::analysis::pipeline::{AnalyzeOptions, FrameOutcome, RunState};
 use twitchwatch::devtools::synth::{
     DistractorKind, PatternKind, Scenario, SynthParams, TwitchShape, plan, render_frames,
 };
@@ -33,8 +33,8 @@ fn analyse(sc: &Scenario) -> Vec<Event> {
         Ok(())
     };
     for mut frame in render_frames(sc) {
-        let s = state.measure(&mut frame, &mut emit).expect("memory sink");
-        state.step(&s, &mut emit, &mut ()).expect("memory sink");
+        let outcome = state.analyze_frame(&mut frame, &mut emit, &mut (), |_, _, _, _| Ok(true));
+        assert!(matches!(outcome, Ok(FrameOutcome::Next)), "{outcome:?}");
     }
     state.finish(&mut emit, None).expect("memory sink");
     events
@@ -237,8 +237,8 @@ fn held_closure(c: f32, glasses: bool) -> [f64; 2] {
     let mut obs = Apertures::default();
     let mut emit = |_: &Event| Ok(());
     for mut frame in render_frames(&sc) {
-        let s = state.measure(&mut frame, &mut emit).expect("no sink");
-        state.step(&s, &mut emit, &mut obs).expect("no sink");
+        let outcome = state.analyze_frame(&mut frame, &mut emit, &mut obs, |_, _, _, _| Ok(true));
+        assert!(matches!(outcome, Ok(FrameOutcome::Next)), "{outcome:?}");
     }
     let median = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);

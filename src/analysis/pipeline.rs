@@ -1,7 +1,9 @@
-//! The analysis pipeline shared by clips and the live camera: capture thread → measurement
-//! → burst detector → events. Only the source and the sinks differ between uses.
+//! The analysis pipeline shared by clips, the live camera and bench: capture thread →
+//! measurement → burst detector → events. `RunState::analyze_frame` is the one per-frame
+//! step (with panic containment) every driver calls; `run` drives it for clips. Only the
+//! source, the sink and the observer differ between uses.
 //!
-//! Input: a `FrameSource`. Output: `Event`s handed to `emit` as soon as each one closes.
+//! Input: a `FrameSource`. Output: `Event`s written to an `EventSink` as soon as each closes.
 //! Thread: runs on the caller's thread (analysis) and owns the capture thread.
 
 use crate::analysis::anatomy::Side;
@@ -9,7 +11,7 @@ use crate::analysis::bursts::{Activity, BurstDetector, BurstParams};
 use crate::analysis::capture::{Backpressure, Capture, CaptureMsg, panic_message};
 use crate::analysis::measure::motion::{FrameSignals, MotionAnalyzer, MotionParams};
 use crate::analysis::severity::{Severity, SeverityParams};
-use crate::outputs::events::{Event, Twitch};
+use crate::outputs::events::{Event, EventSink, Twitch};
 use crate::outputs::saved_clips::{FrameSaver, SaveFramesParams};
 use crate::source::{DecodeGap, Frame, FrameSource, SourceError};
 use std::io::Write;
@@ -128,20 +130,20 @@ pub fn analysis_settings(opts: &AnalyzeOptions) -> serde_json::Map<String, serde
 /// The most frames `AnalyzeOptions::look_ahead` reads ahead.
 pub const MAX_LOOK_AHEAD: usize = 32;
 
-/// Runs the whole analysis over `source`. Every event is passed to `emit` as it closes;
+/// Runs the whole analysis over `source`. Every event is written to `sink` as it closes;
 /// a `session` line first and a `summary` line last (also when the source fails).
 pub fn run(
     source: Box<dyn FrameSource>,
     source_name: &str,
     opts: &AnalyzeOptions,
-    emit: &mut dyn FnMut(&Event) -> std::io::Result<()>,
+    sink: &mut dyn EventSink,
     observer: &mut dyn FrameObserver,
 ) -> Result<RunSummary, RunError> {
     let settings = serde_json::Value::Object(analysis_settings(opts));
     // Sources opened for display (`open_clip_oriented`) say how; test doubles do not.
     let media = source.info().media.clone();
     let media = (!media.rotation_from.is_empty()).then_some(media);
-    emit(
+    sink.write(
         &Event::session(
             source_name.to_string(),
             opts.motion.mirrored,
@@ -152,7 +154,7 @@ pub fn run(
     )
     .map_err(RunError::Sink)?;
     if let Some(m) = &media {
-        media_warnings(m, source.info().fps, emit).map_err(RunError::Sink)?;
+        media_warnings(m, source.info().fps, sink).map_err(RunError::Sink)?;
     }
 
     let mut state = RunState::new(opts);
@@ -181,8 +183,8 @@ pub fn run(
                     > ahead
                     && let Some(item) = queue.pop_front()
                 {
-                    failure = state.analyze_item(item, emit, observer)?;
-                    if failure.is_some() {
+                    if let FrameOutcome::Bug(bug) = state.analyze_item(item, sink, observer)? {
+                        failure = Some(bug);
                         break;
                     }
                 }
@@ -201,7 +203,7 @@ pub fn run(
     // came before its failure); not after a bug stopped the analysis.
     if !matches!(failure, Some(RunError::Panicked { .. })) {
         while let Some(item) = queue.pop_front() {
-            if let Some(bug) = state.analyze_item(item, emit, observer)? {
+            if let FrameOutcome::Bug(bug) = state.analyze_item(item, sink, observer)? {
                 failure = Some(bug);
                 break;
             }
@@ -218,12 +220,23 @@ pub fn run(
         );
     }
     state
-        .finish(emit, failure.as_ref().map(|e| e.to_string()))
+        .finish(sink, failure.as_ref().map(|e| e.to_string()))
         .map_err(RunError::Sink)?;
     match failure {
         Some(e) => Err(e),
         None => Ok(state.summary),
     }
+}
+
+/// How a frame's step ended.
+#[derive(Debug)]
+pub enum FrameOutcome {
+    /// On to the next frame.
+    Next,
+    /// The caller's `after` asked to end the run (e.g. the preview window was closed).
+    Stop,
+    /// A bug in the analysis (`RunError::Panicked`): the run ends at this frame.
+    Bug(RunError),
 }
 
 /// What the analysis has read ahead: frames, and the decode gaps between them.
@@ -237,11 +250,11 @@ enum Ahead {
 fn media_warnings(
     m: &crate::outputs::events::Media,
     fps: Option<f64>,
-    emit: &mut dyn FnMut(&Event) -> std::io::Result<()>,
+    sink: &mut dyn EventSink,
 ) -> std::io::Result<()> {
     if let Some(capture) = m.capture_fps {
         let played = fps.map_or(String::new(), |f| format!(" and plays at {f:.0} fps"));
-        emit(&Event::Warning {
+        sink.write(&Event::Warning {
             t_s: 0.0,
             message: format!(
                 "slow motion: recorded at {capture:.0} fps{played}; times, durations and \
@@ -250,7 +263,7 @@ fn media_warnings(
         })?;
     }
     if let Some(n) = m.video_streams {
-        emit(&Event::Warning {
+        sink.write(&Event::Warning {
             t_s: 0.0,
             message: format!("{n} video streams in the file: the first is analysed"),
         })?;
@@ -348,17 +361,19 @@ impl RunState {
         }
     }
 
-    fn analyze_item(
+    fn analyze_item<S: EventSink + ?Sized>(
         &mut self,
         item: Ahead,
-        emit: &mut dyn FnMut(&Event) -> std::io::Result<()>,
+        sink: &mut S,
         observer: &mut dyn FrameObserver,
-    ) -> Result<Option<RunError>, RunError> {
+    ) -> Result<FrameOutcome, RunError> {
         match item {
-            Ahead::Frame(frame) => self.analyze(frame, emit, observer),
+            Ahead::Frame(mut frame) => {
+                self.analyze_frame(&mut frame, sink, observer, |_, _, _, _| Ok(true))
+            }
             Ahead::Gap(gap) => self
-                .decode_gap(gap, emit)
-                .map(|()| None)
+                .decode_gap(gap, sink)
+                .map(|()| FrameOutcome::Next)
                 .map_err(RunError::Sink),
         }
     }
@@ -366,10 +381,10 @@ impl RunState {
     /// The recording could not be decoded from the end of the last frame on: open twitches
     /// close there (none straddles the gap), as does a face-lost interval; the face is
     /// searched afresh after it. The gap is logged when the next frame (or the end) comes.
-    pub fn decode_gap(
+    fn decode_gap<S: EventSink + ?Sized>(
         &mut self,
         gap: DecodeGap,
-        emit: &mut dyn FnMut(&Event) -> std::io::Result<()>,
+        sink: &mut S,
     ) -> std::io::Result<()> {
         let start = if self.first_t.is_some() {
             self.last_t + self.frame_dt
@@ -377,15 +392,15 @@ impl RunState {
             0.0
         };
         self.detector.close_all(&mut self.closed);
-        self.emit_closed(emit)?;
+        self.emit_closed(sink)?;
         if let Some(since) = self.lost_since.take() {
-            emit(&Event::FaceLost {
+            sink.write(&Event::FaceLost {
                 start_s: round3(since),
                 end_s: round3(start),
             })?;
         }
         if self.summary.decode_gaps.is_empty() && self.gap_open.is_none() {
-            emit(&Event::Warning {
+            sink.write(&Event::Warning {
                 t_s: round3(start),
                 message: format!(
                     "damaged recording: frames from {start:.3} s could not be decoded ({}); \
@@ -403,37 +418,42 @@ impl RunState {
     }
 
     /// Logs the open decode gap as ending at `end`.
-    fn close_gap(
-        &mut self,
-        end: f64,
-        emit: &mut dyn FnMut(&Event) -> std::io::Result<()>,
-    ) -> std::io::Result<()> {
+    fn close_gap<S: EventSink + ?Sized>(&mut self, end: f64, sink: &mut S) -> std::io::Result<()> {
         if let Some((start, _)) = self.gap_open.take() {
             let (start_s, end_s) = (round3(start), round3(end.max(start)));
             self.summary.decode_gaps.push([start_s, end_s]);
-            emit(&Event::DecodeGap { start_s, end_s })?;
+            sink.write(&Event::DecodeGap { start_s, end_s })?;
         }
         Ok(())
     }
 
-    /// One frame through measurement, detector and frame saver. A bug in the analysis must
-    /// not end the run without its summary line: it comes back as `Ok(Some(Panicked))`,
-    /// with the frame it happened at, and the run stops there. `Err`: the sink failed.
-    fn analyze(
+    /// One frame through measurement, detector, `after` and frame saver: the per-frame step
+    /// of every run (clips, live sessions, bench). `after` sees the measured frame and may
+    /// write events (previews, notes on dropped frames); `Ok(false)` from it ends the run
+    /// before the frame is kept. A bug in the analysis (or in `after`) must not end the run
+    /// without its summary line: it comes back as `Ok(FrameOutcome::Bug(Panicked))`, with
+    /// the frame it happened at, and the run stops there. `Err`: the sink failed. The frame
+    /// is taken out of `frame` only when a frame saver keeps it.
+    pub fn analyze_frame<S: EventSink + ?Sized>(
         &mut self,
-        mut frame: Frame,
-        emit: &mut dyn FnMut(&Event) -> std::io::Result<()>,
+        frame: &mut Frame,
+        sink: &mut S,
         observer: &mut dyn FrameObserver,
-    ) -> Result<Option<RunError>, RunError> {
+        after: impl FnOnce(&Frame, &FrameSignals, &Activity, &mut S) -> std::io::Result<bool>,
+    ) -> Result<FrameOutcome, RunError> {
         let (index, t) = (frame.index, frame.pts_s);
         let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let signals = self.measure(&mut frame, emit)?;
-            self.step(&signals, emit, observer)?;
-            self.keep(frame, emit)
+            let signals = self.measure(frame, sink)?;
+            let activity = self.step(&signals, sink, observer)?;
+            if !after(frame, &signals, &activity, sink)? {
+                return Ok(FrameOutcome::Stop);
+            }
+            self.keep(frame, sink)?;
+            Ok(FrameOutcome::Next)
         }));
         match done {
-            Ok(r) => r.map(|()| None).map_err(RunError::Sink),
-            Err(panic) => Ok(Some(RunError::Panicked {
+            Ok(r) => r.map_err(RunError::Sink),
+            Err(panic) => Ok(FrameOutcome::Bug(RunError::Panicked {
                 index,
                 t_s: t,
                 message: panic_message(panic.as_ref()),
@@ -447,17 +467,27 @@ impl RunState {
     }
 
     /// Hands a frame the analysis is done with to the frame saver, if any (else drops it).
-    pub fn keep(
+    fn keep<S: EventSink + ?Sized>(
         &mut self,
-        frame: Frame,
-        emit: &mut dyn FnMut(&Event) -> std::io::Result<()>,
+        frame: &mut Frame,
+        sink: &mut S,
     ) -> std::io::Result<()> {
         let Some(saver) = self.saver.as_mut() else {
             return Ok(());
         };
         let t = frame.pts_s;
+        let frame = std::mem::replace(
+            frame,
+            Frame {
+                index: frame.index,
+                pts_s: t,
+                width: 0,
+                height: 0,
+                luma: Vec::new(),
+            },
+        );
         for message in saver.push(frame) {
-            emit(&Event::Warning {
+            sink.write(&Event::Warning {
                 t_s: round3(t),
                 message,
             })?;
@@ -465,13 +495,13 @@ impl RunState {
         Ok(())
     }
 
-    /// Checks one frame for odd input (warnings go to `emit`), repairs what can be
+    /// Checks one frame for odd input (warnings go to `sink`), repairs what can be
     /// repaired (a timestamp that steps backwards is moved just past the previous one, so
     /// events stay in order), and measures it.
-    pub fn measure(
+    fn measure<S: EventSink + ?Sized>(
         &mut self,
         frame: &mut Frame,
-        emit: &mut dyn FnMut(&Event) -> std::io::Result<()>,
+        sink: &mut S,
     ) -> std::io::Result<FrameSignals> {
         let c = &mut self.checks;
         // The previous frame's time and interval are the ones `step` keeps.
@@ -482,7 +512,7 @@ impl RunState {
                 let fixed = last + self.frame_dt;
                 if !c.backwards_said {
                     c.backwards_said = true;
-                    emit(&Event::Warning {
+                    sink.write(&Event::Warning {
                         t_s: round3(fixed),
                         message: format!(
                             "timestamps do not increase at frame {} ({:.3} s after {:.3} s): \
@@ -497,7 +527,7 @@ impl RunState {
         let t = frame.pts_s;
         let size = (frame.width, frame.height);
         if let Some(old) = c.size.filter(|&old| old != size) {
-            emit(&Event::Warning {
+            sink.write(&Event::Warning {
                 t_s: round3(t),
                 message: format!(
                     "the frame size changed from {}x{} to {}x{}: the face is searched afresh",
@@ -511,7 +541,7 @@ impl RunState {
         if c.last_print == Some(print) {
             c.same_since.get_or_insert(t);
         } else {
-            self.frozen_end(t, emit)?;
+            self.frozen_end(t, sink)?;
         }
         self.checks.last_print = Some(print);
         self.motion.set_burst_open(self.detector.burst_open());
@@ -519,16 +549,12 @@ impl RunState {
     }
 
     /// Says so if the picture had been frozen until `t`.
-    fn frozen_end(
-        &mut self,
-        t: f64,
-        emit: &mut dyn FnMut(&Event) -> std::io::Result<()>,
-    ) -> std::io::Result<()> {
+    fn frozen_end<S: EventSink + ?Sized>(&mut self, t: f64, sink: &mut S) -> std::io::Result<()> {
         // `same_since` is the first repeat; the picture froze one frame before it.
         if let Some(since) = self.checks.same_since.take() {
             let from = since - self.frame_dt;
             if t - from >= FROZEN_AFTER_S {
-                emit(&Event::Warning {
+                sink.write(&Event::Warning {
                     t_s: round3(from),
                     message: format!(
                         "the picture did not change from {from:.1} s to {t:.1} s (a frozen \
@@ -541,18 +567,18 @@ impl RunState {
     }
 
     /// Handles one measured frame.
-    pub fn step(
+    fn step<S: EventSink + ?Sized>(
         &mut self,
         s: &FrameSignals,
-        emit: &mut dyn FnMut(&Event) -> std::io::Result<()>,
+        sink: &mut S,
         observer: &mut dyn FrameObserver,
-    ) -> std::io::Result<()> {
+    ) -> std::io::Result<Activity> {
         let t = s.t_s;
         let after_gap = self.gap_open.is_some();
         if after_gap {
             // The interval up to this frame was not seen: logged, not counted, and not
             // taken as the frame interval.
-            self.close_gap(t, emit)?;
+            self.close_gap(t, sink)?;
             if self.first_t.is_none() {
                 self.first_t = Some(0.0);
             }
@@ -566,7 +592,7 @@ impl RunState {
         self.summary.frames += 1;
         if s.faces_in_view > self.most_faces {
             self.most_faces = s.faces_in_view;
-            emit(&Event::Warning {
+            sink.write(&Event::Warning {
                 t_s: round3(t),
                 message: format!(
                     "{} faces in view: following the largest, most central one",
@@ -576,7 +602,7 @@ impl RunState {
         }
         match (s.face.is_some(), self.lost_since) {
             (true, Some(since)) => {
-                emit(&Event::FaceLost {
+                sink.write(&Event::FaceLost {
                     start_s: round3(since),
                     end_s: round3(t),
                 })?;
@@ -595,35 +621,36 @@ impl RunState {
         self.last_t = t;
         let activity = self.detector.push(s, &mut self.closed);
         observer.frame(s, &activity);
-        self.emit_closed(emit)?;
-        self.emit_minutes(emit)
+        self.emit_closed(sink)?;
+        self.emit_minutes(sink)?;
+        Ok(activity)
     }
 
     /// Closes open bursts and intervals and writes the summary line.
-    pub fn finish(
+    pub fn finish<S: EventSink + ?Sized>(
         &mut self,
-        emit: &mut dyn FnMut(&Event) -> std::io::Result<()>,
+        sink: &mut S,
         error: Option<String>,
     ) -> std::io::Result<()> {
         self.detector.close_all(&mut self.closed);
-        self.emit_closed(emit)?;
+        self.emit_closed(sink)?;
         let mut end = self.last_t + self.frame_dt;
         if let Some((start, gap)) = &self.gap_open {
             // Damage to the end: the gap runs to the clip's declared end, if later.
             end = gap.until_s.map_or(end, |u| u.max(*start).max(end));
-            self.close_gap(end, emit)?;
+            self.close_gap(end, sink)?;
         }
         if let Some(saver) = self.saver.take() {
             for message in saver.finish().notes {
-                emit(&Event::Warning {
+                sink.write(&Event::Warning {
                     t_s: round3(end),
                     message,
                 })?;
             }
         }
-        self.frozen_end(end, emit)?;
+        self.frozen_end(end, sink)?;
         if self.summary.frames > 0 && self.summary.observed_s == 0.0 {
-            emit(&Event::Warning {
+            sink.write(&Event::Warning {
                 t_s: round3(self.first_t.unwrap_or(0.0)),
                 message: "no face was found in any frame (too dark, too small, turned away, \
                           or no one in view?)"
@@ -631,23 +658,20 @@ impl RunState {
             })?;
         }
         if let Some(since) = self.lost_since.take() {
-            emit(&Event::FaceLost {
+            sink.write(&Event::FaceLost {
                 start_s: round3(since),
                 end_s: round3(end),
             })?;
         }
         self.severity.finish(&mut self.minutes);
-        self.emit_minutes(emit)?;
+        self.emit_minutes(sink)?;
         self.summary.duration_s = self.first_t.map_or(0.0, |f| end - f);
-        emit(&self.summary.to_event(error))
+        sink.write(&self.summary.to_event(error))
     }
 
-    fn emit_minutes(
-        &mut self,
-        emit: &mut dyn FnMut(&Event) -> std::io::Result<()>,
-    ) -> std::io::Result<()> {
+    fn emit_minutes<S: EventSink + ?Sized>(&mut self, sink: &mut S) -> std::io::Result<()> {
         for m in self.minutes.drain(..) {
-            emit(&Event::Minute(m))?;
+            sink.write(&Event::Minute(m))?;
         }
         Ok(())
     }
@@ -656,16 +680,13 @@ impl RunState {
         &self.summary
     }
 
-    fn emit_closed(
-        &mut self,
-        emit: &mut dyn FnMut(&Event) -> std::io::Result<()>,
-    ) -> std::io::Result<()> {
+    fn emit_closed<S: EventSink + ?Sized>(&mut self, sink: &mut S) -> std::io::Result<()> {
         for tw in self.closed.drain(..) {
             self.summary.twitches[tw.side.index()] += 1;
             if let Some(saver) = self.saver.as_mut() {
                 saver.twitch(&tw);
             }
-            emit(&Event::Twitch(tw))?;
+            sink.write(&Event::Twitch(tw))?;
         }
         Ok(())
     }

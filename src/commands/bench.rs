@@ -4,7 +4,7 @@
 //! Input: synthetic frames rendered in memory, or clips. Output: timings and memory figures.
 //! Thread: the caller's (decode-only passes and `analyze` runs own their usual threads).
 
-use crate::analysis::pipeline::{self, AnalyzeOptions, RunState, RunSummary};
+use crate::analysis::pipeline::{self, AnalyzeOptions, FrameOutcome, RunState, RunSummary};
 use crate::devtools::synth::{self, SynthParams};
 use crate::outputs::events::Event;
 use crate::source::{Frame, FrameSource, SourceError, SourceInfo, open_clip_oriented};
@@ -42,11 +42,11 @@ pub fn time_frames(frames: &mut [Frame], opts: &AnalyzeOptions) -> (Duration, Ru
     let mut sink = |_: &Event| Ok(());
     let start = Instant::now();
     for f in frames {
-        // The sink cannot fail.
-        let Ok(s) = state.measure(f, &mut sink) else {
-            continue;
-        };
-        let _ = state.step(&s, &mut sink, &mut ());
+        // The sink cannot fail; a bug ends the pass as it ends a run.
+        match state.analyze_frame(f, &mut sink, &mut (), |_, _, _, _| Ok(true)) {
+            Ok(FrameOutcome::Next) => {}
+            _ => break,
+        }
     }
     let _ = state.finish(&mut sink, None);
     (start.elapsed(), state.summary().clone())
@@ -401,7 +401,7 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<()> {
                 };
                 let source = Box::new(LoopSource::new(frames.clone(), frames.len() as u64, 30.0));
                 let start = Instant::now();
-                pipeline::run(source, "bench", &opts, &mut |_| Ok(()), &mut ())?;
+                pipeline::run(source, "bench", &opts, &mut |_: &Event| Ok(()), &mut ())?;
                 *b = (*b).min(start.elapsed());
             }
         }

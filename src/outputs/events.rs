@@ -300,6 +300,16 @@ pub trait EventSink {
     fn finish(&mut self) -> io::Result<()>;
 }
 
+/// A closure is a sink that needs no finishing (tests, counters, adapters).
+impl<F: FnMut(&Event) -> io::Result<()>> EventSink for F {
+    fn write(&mut self, event: &Event) -> io::Result<()> {
+        self(event)
+    }
+    fn finish(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// How a log file is opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum OpenMode {
