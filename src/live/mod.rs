@@ -3,7 +3,8 @@
 //! cleanly on Ctrl-C, SIGTERM or the preview window closing.
 //!
 //! Input: a `CameraOpener`. Output: events (session line, twitches, gaps, summary with the
-//! frames dropped) to an `EventSink`, frames to a `LiveView`. Thread: runs on the caller's thread
+//! frames dropped) to an `EventSink`, frames to a `LiveView`. Each frame goes through
+//! `RunState::analyze_frame`, the step clips use. Thread: runs on the caller's thread
 //! (analysis, preview) and owns the capture thread (camera, drop-oldest channel).
 
 pub mod camera;
