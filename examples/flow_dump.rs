@@ -176,7 +176,7 @@ fn run(args: &Args, created: &mut bool) -> Result<u32> {
         let Some(frame) = source.next_frame()? else {
             break;
         };
-        let signals = analyzer.process(&frame);
+        let signals = analyzer.process(&frame, false);
         if signals.face.is_none() {
             prev = None;
             continue;

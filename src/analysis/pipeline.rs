@@ -28,7 +28,7 @@ pub struct AnalyzeOptions {
     /// Keep video of each twitch (`--save-frames`); `None`: no frame is ever written.
     pub save_frames: Option<SaveFramesParams>,
     /// Frames read ahead of the one being measured, so that the face confirmations due in
-    /// them are searched elsewhere meanwhile (`MotionAnalyzer::look_ahead`; the same
+    /// them are searched elsewhere meanwhile (`FaceTracker::search_ahead`; the same
     /// results). 0: none. For clips (`batch::LOOK_AHEAD`); live sessions keep their
     /// delay and CPU share small.
     pub look_ahead: usize,
@@ -159,7 +159,7 @@ pub fn run(
 
     let mut state = RunState::new(opts);
     let rx_chores = (opts.look_ahead > 0 && opts.search_on_capture)
-        .then(|| state.motion.confirm_ahead_on_capture());
+        .then(|| state.motion.tracker().confirm_ahead_on_capture());
     let capacity = opts.channel_capacity.max(2);
     let capture = Capture::spawn(source, capacity, Backpressure::Block, rx_chores)
         .map_err(RunError::Thread)?;
@@ -174,7 +174,7 @@ pub fn run(
     for msg in capture.rx_frames().iter() {
         match msg {
             CaptureMsg::Frame(frame) => {
-                state.motion.look_ahead(&frame);
+                state.motion.tracker().search_ahead(&frame);
                 queue.push_back(Ahead::Frame(frame));
                 while queue
                     .iter()
@@ -211,7 +211,7 @@ pub fn run(
     }
     capture.shutdown();
     if ahead > 0 {
-        let c = state.motion.ahead_counts();
+        let c = state.motion.tracker().ahead_counts();
         tracing::debug!(
             "face confirmations searched ahead: {} used, {} not, {} not started",
             c.used,
@@ -338,7 +338,7 @@ impl RunState {
         let mut motion = MotionAnalyzer::new(opts.motion.clone());
         if opts.look_ahead > 0
             && !opts.search_on_capture
-            && let Err(e) = motion.confirm_ahead()
+            && let Err(e) = motion.tracker().confirm_ahead()
         {
             // Only slower without it.
             tracing::warn!("no thread for confirming faces ahead ({e}); searching in line");
@@ -544,8 +544,7 @@ impl RunState {
             self.frozen_end(t, sink)?;
         }
         self.checks.last_print = Some(print);
-        self.motion.set_burst_open(self.detector.burst_open());
-        Ok(self.motion.process(frame))
+        Ok(self.motion.process(frame, self.detector.burst_open()))
     }
 
     /// Says so if the picture had been frozen until `t`.

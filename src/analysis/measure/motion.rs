@@ -1,21 +1,21 @@
-//! Per-frame measurement: finds and tracks the face, measures optical flow in a face-aligned
-//! crop, removes the head's own motion, and reports per-region motion on each of the
-//! person's sides.
+//! Per-frame measurement, read straight through in `MotionAnalyzer::measure`: the face-aligned
+//! crop where the tracker (`face::tracker`) puts the face → optical flow → the head's own
+//! motion (affine fit) → per-region motion on each of the person's sides → eye closure →
+//! the eyes' look (`eyes`).
 //!
-//! Input: `Frame`s in order. Output: one `FrameSignals` per frame. Thread: analysis.
+//! Input: `Frame`s in order, and whether a burst is open (for the tracker). Output: one
+//! `FrameSignals` per frame. Thread: analysis.
 
 use crate::analysis::anatomy::{RegionKind, Side};
-use crate::analysis::capture::Chore;
-use crate::analysis::face::ahead::{AheadCounts, ConfirmAhead};
-use crate::analysis::face::detector::{DetectorParams, FaceBox, FaceDetector, NearSquare};
+use crate::analysis::face::detector::DetectorParams;
 use crate::analysis::face::regions::{CROP_EXPAND, Rect, RegionLayout};
 use crate::analysis::face::track::{CropSampler, FacePose};
+use crate::analysis::face::tracker::{Confirmed, FaceTracker, TrackerParams};
 use crate::analysis::flow::{
     AffineScratch, FlowParams, FlowVec, LucasKanade, Plane, Pyramid, fit_affine,
 };
 use crate::analysis::measure::eyes::{EyeLook, LookParams, LookSignals};
 use crate::source::Frame;
-use crossbeam_channel::Receiver;
 
 /// Measurement parameters. Times in seconds of media time, sizes in crop pixels.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,6 +65,19 @@ pub struct MotionParams {
     pub flow: FlowParams,
     pub detector: DetectorParams,
     pub look: LookParams,
+}
+
+impl From<&MotionParams> for TrackerParams {
+    fn from(p: &MotionParams) -> Self {
+        Self {
+            detector: p.detector.clone(),
+            face_check_interval_s: p.face_check_interval_s,
+            search_interval_s: p.search_interval_s,
+            lost_after_s: p.lost_after_s,
+            reset_interval_s: p.reset_interval_s,
+            track_offset: p.track_offset,
+        }
+    }
 }
 
 impl Default for MotionParams {
@@ -138,12 +151,8 @@ pub struct FrameSignals {
 /// The measurement stage's state, kept across frames.
 pub struct MotionAnalyzer {
     params: MotionParams,
-    detector: FaceDetector,
-    /// Confirmations searched ahead elsewhere (`confirm_ahead`, `confirm_ahead_on_capture`,
-    /// `look_ahead`).
-    ahead: Option<ConfirmAhead>,
-    /// Media time of the last frame `look_ahead` saw.
-    ahead_t: f64,
+    /// Where the face is: acquired, confirmed, nudged or jumped, lost.
+    tracker: FaceTracker,
     layout: RegionLayout,
     lk: LucasKanade,
     points: Vec<(f32, f32)>,
@@ -153,8 +162,6 @@ pub struct MotionAnalyzer {
     /// Indices (into `points`) of the points inside either eye region, and their flow
     /// measured backwards in time (current frame to previous).
     eye_points: Vec<usize>,
-    /// Faces seen by the last whole-frame detection (reported once per frame).
-    faces_in_view: u32,
     /// Scratch: (vertical residual, weight) samples per [side * 2 + half] of the eyes.
     half_samples: [Vec<(f32, f32)>; 4],
     /// Grid points per eye half (for normalising `eye_trackable`).
@@ -176,14 +183,6 @@ pub struct MotionAnalyzer {
     /// slow leak.
     closure: [f32; 2],
     closure_held: [f32; 2],
-    pose: Option<FacePose>,
-    last_confirmed_t: f64,
-    last_detect_t: f64,
-    /// A grid line of `reset_interval_s` has passed: jump at the next confirmation outside
-    /// a twitch.
-    jump_due: bool,
-    /// The detector has a twitch open (`set_burst_open`).
-    burst_open: bool,
     prev_t: Option<f64>,
 }
 
@@ -209,16 +208,13 @@ impl MotionAnalyzer {
         let back_flows = vec![FlowVec::default(); eye_points.len()];
         let flows = vec![FlowVec::default(); points.len()];
         Self {
-            detector: FaceDetector::new(params.detector.clone()),
-            ahead: None,
-            ahead_t: f64::NEG_INFINITY,
+            tracker: FaceTracker::new(TrackerParams::from(&params)),
             lk: LucasKanade::new(params.flow.clone()),
             layout,
             points,
             point_region,
             flows,
             eye_half_points: eye_points.len() as f32 / 4.0,
-            faces_in_view: 0,
             half_samples: Default::default(),
             eye_points,
             eye_point_coords,
@@ -233,11 +229,6 @@ impl MotionAnalyzer {
             cur_pyr: Pyramid::default(),
             closure: [0.0; 2],
             closure_held: [0.0; 2],
-            pose: None,
-            last_confirmed_t: f64::NEG_INFINITY,
-            last_detect_t: f64::NEG_INFINITY,
-            jump_due: false,
-            burst_open: false,
             prev_t: None,
             params,
         }
@@ -259,77 +250,26 @@ impl MotionAnalyzer {
     /// Forgets the tracked face: the next frames search for it afresh (after a change of
     /// frame size, say, when the old pose means nothing).
     pub fn reset(&mut self) {
-        self.pose = None;
-        self.last_detect_t = f64::NEG_INFINITY;
+        self.tracker.reset();
         self.prev_t = None;
     }
 
-    /// Searches for the face ahead of time from now on, on a thread of its own, for the
-    /// frames shown to `look_ahead` (the same results; sooner with a core to spare).
-    pub fn confirm_ahead(&mut self) -> std::io::Result<()> {
-        if self.ahead.is_none() {
-            self.ahead = Some(ConfirmAhead::spawn(self.params.detector.clone())?);
-        }
-        Ok(())
+    /// The face tracker (to search ahead, or to ask how that went).
+    pub fn tracker(&mut self) -> &mut FaceTracker {
+        &mut self.tracker
     }
 
-    /// Searches for the face ahead of time from now on, for the frames shown to
-    /// `look_ahead`, as chores on the returned queue: for the capture thread to do while
-    /// it waits (`Capture::spawn`). The same results; sooner where it has time to spare.
-    pub fn confirm_ahead_on_capture(&mut self) -> Receiver<Chore> {
-        let (ahead, rx_chores) = ConfirmAhead::with_chores(self.params.detector.clone());
-        self.ahead = Some(ahead);
-        rx_chores
-    }
-
-    /// How often confirmations came from searches ahead (none without `confirm_ahead*`).
-    pub fn ahead_counts(&self) -> AheadCounts {
-        self.ahead
-            .as_ref()
-            .map(ConfirmAhead::counts)
-            .unwrap_or_default()
-    }
-
-    /// A frame that `process` will get a few frames from now, in order. If it is the first
-    /// of a confirmation interval (`face_check_interval_s`), the face is searched for in it
-    /// now, around where the face is tracked now, so that the answer is ready when it
-    /// comes to be confirmed (used only if its search square is still the same then).
-    pub fn look_ahead(&mut self, frame: &Frame) {
-        let Some(ahead) = self.ahead.as_mut() else {
-            return;
-        };
-        let interval = self.params.face_check_interval_s.max(1e-3);
-        let t = frame.pts_s;
-        let first_of_interval = crosses_grid(self.ahead_t, t, interval);
-        self.ahead_t = t;
-        let Some(pose) = self.pose.filter(|_| first_of_interval) else {
-            return;
-        };
-        let (w, h) = (frame.width, frame.height);
-        let face_px = pose.size / CROP_EXPAND;
-        if let Some(square) =
-            NearSquare::new(w, h, pose.cx, pose.cy, face_px, &self.params.detector)
-            && let Some(roi) = square.cut(&frame.luma, w, h)
-        {
-            ahead.start(frame.index, square, roi);
-        }
-    }
-
-    /// Tells whether the detector has a twitch open, before each frame: the track does not
-    /// jump onto a detection then (`MotionParams::reset_interval_s`).
-    pub fn set_burst_open(&mut self, open: bool) {
-        self.burst_open = open;
-    }
-
-    /// Measures one frame.
-    pub fn process(&mut self, frame: &Frame) -> FrameSignals {
-        self.faces_in_view = 0;
-        let mut out = self.measure(frame);
-        out.faces_in_view = self.faces_in_view;
+    /// Measures one frame. `burst_open`: the burst detector has a twitch open before this
+    /// frame, so the track does not jump onto a detection (`MotionParams::reset_interval_s`).
+    pub fn process(&mut self, frame: &Frame, burst_open: bool) -> FrameSignals {
+        let mut out = self.measure(frame, burst_open);
+        out.faces_in_view = self.tracker.take_faces_in_view();
         out
     }
 
-    fn measure(&mut self, frame: &Frame) -> FrameSignals {
+    /// Crop → flow → head motion → region signals → eye closure → eye look, with the
+    /// tracker placing the crop.
+    fn measure(&mut self, frame: &Frame, burst_open: bool) -> FrameSignals {
         let t = frame.pts_s;
         let dt = match self.prev_t {
             Some(p) if t > p => (t - p).min(0.5),
@@ -344,15 +284,11 @@ impl MotionAnalyzer {
         let (w, h) = (frame.width as usize, frame.height as usize);
         let n = self.params.crop_px;
 
-        let Some(mut pose) = self.pose else {
-            if t - self.last_detect_t >= self.params.search_interval_s {
-                self.last_detect_t = t;
-                if let Some(b) = self.best_face(frame, None) {
-                    let pose = self.track_pose(&b);
-                    self.start_track(frame, pose, t);
-                    out.face = Some(pose);
-                    out.discontinuity = true;
-                }
+        let Some(mut pose) = self.tracker.pose() else {
+            if let Some(pose) = self.tracker.acquire(frame) {
+                self.start_track(frame, pose, t);
+                out.face = Some(pose);
+                out.discontinuity = true;
             }
             return out;
         };
@@ -381,7 +317,7 @@ impl MotionAnalyzer {
             &mut self.affine,
         ) else {
             // Nothing trackable (a black frame, a hand over the whole face): drop the track.
-            self.pose = None;
+            self.tracker.lose();
             return out;
         };
         let residuals = std::mem::take(&mut self.residuals);
@@ -470,58 +406,30 @@ impl MotionAnalyzer {
         self.residuals = residuals;
         pose.follow(&motion, n);
         let followed = pose;
-        let mut discontinuity = false;
-        // Confirmations fall on a fixed grid of media time, not an interval after the last
-        // one, so that a run started anywhere confirms on the same frames as a longer one.
-        let interval = self.params.face_check_interval_s.max(1e-3);
-        if crosses_grid(self.last_detect_t, t, interval) {
-            let reset = self.params.reset_interval_s.max(interval);
-            if crosses_grid(self.last_detect_t, t, reset) {
-                self.jump_due = true;
+        let pose = match self.tracker.confirm(frame, pose, burst_open) {
+            Confirmed::Kept(pose) => pose,
+            Confirmed::Jumped(pose) => {
+                // No twitch is held open by them: the remains of earlier squeezes, slowly
+                // leaking away, are history too.
+                self.closure = [0.0; 2];
+                self.closure_held = [0.0; 2];
+                pose
             }
-            self.last_detect_t = t;
-            if let Some(b) = self.best_face(frame, Some(&pose)) {
-                let found = self.track_pose(&b);
-                self.last_confirmed_t = t;
-                let same_face = found.iou(&pose) > 0.3;
-                if !same_face {
-                    pose = found;
-                    discontinuity = true;
-                } else if self.jump_due && !self.burst_open {
-                    // Not during a twitch: a jump moves the regions under it. (Told by the
-                    // detector, whose open bursts two runs agree on; a threshold on a
-                    // signal here would split two runs whose signals differ by a hair.)
-                    pose = found;
-                    self.jump_due = false;
-                    // No twitch is held open by them: the remains of earlier squeezes,
-                    // slowly leaking away, are history too.
-                    self.closure = [0.0; 2];
-                    self.closure_held = [0.0; 2];
-                } else {
-                    // Nudge towards the detection: small steps keep crops comparable.
-                    pose.cx += 0.2 * (found.cx - pose.cx);
-                    pose.cy += 0.2 * (found.cy - pose.cy);
-                    pose.size += 0.2 * (found.size - pose.size);
-                    pose.angle *= 0.9;
-                }
+            Confirmed::NewFace(pose) => {
+                self.start_track(frame, pose, t);
+                out.discontinuity = true;
+                out.face = Some(pose);
+                out.speed = [[0.0; 3]; 2];
+                return out;
             }
-        }
-        let off_frame = pose.cx < 0.0 || pose.cy < 0.0 || pose.cx > w as f32 || pose.cy > h as f32;
-        if t - self.last_confirmed_t > self.params.lost_after_s || off_frame || pose.size < 16.0 {
-            self.pose = None;
-            return FrameSignals {
-                index: frame.index,
-                t_s: t,
-                ..FrameSignals::default()
-            };
-        }
-        if discontinuity {
-            self.start_track(frame, pose, t);
-            out.discontinuity = true;
-            out.face = Some(pose);
-            out.speed = [[0.0; 3]; 2];
-            return out;
-        }
+            Confirmed::Lost => {
+                return FrameSignals {
+                    index: frame.index,
+                    t_s: t,
+                    ..FrameSignals::default()
+                };
+            }
+        };
 
         // The aligned crop for this frame: next frame's flow template and this frame's look.
         self.sampler.sample(&pose, &mut self.crop);
@@ -552,7 +460,6 @@ impl MotionAnalyzer {
                 eye_aperture(&self.crop, &self.layout.rect(side, RegionKind::Eye));
         }
         out.aperture_valid = out.reliable;
-        self.pose = Some(pose);
         out.face = Some(pose);
         out
     }
@@ -573,68 +480,8 @@ impl MotionAnalyzer {
         self.closure = [0.0; 2];
         self.closure_held = [0.0; 2];
         self.look.reset();
-        self.pose = Some(pose);
-        self.last_confirmed_t = t;
-        // A fresh track is at the detection already.
-        self.jump_due = false;
+        self.tracker.start(pose, t);
     }
-
-    /// Where the track goes for a detected face (`MotionParams::track_offset` applied).
-    fn track_pose(&self, b: &FaceBox) -> FacePose {
-        let mut pose = pose_from_box(b);
-        pose.cx += self.params.track_offset[0] * b.width;
-        pose.cy += self.params.track_offset[1] * b.height;
-        pose
-    }
-
-    /// The face to follow: the one overlapping the tracked pose, else the largest and most
-    /// central one (the detector's ordering).
-    fn best_face(&mut self, frame: &Frame, near: Option<&FacePose>) -> Option<FaceBox> {
-        if let Some(p) = near {
-            let faces = self.faces_near(frame, p);
-            if let Some(b) = faces.iter().find(|b| pose_from_box(b).iou(p) > 0.3) {
-                return Some(*b);
-            }
-        }
-        let faces = self.detector.detect(&frame.luma, frame.width, frame.height);
-        self.faces_in_view = faces.len() as u32;
-        if let Some(p) = near {
-            let best = faces
-                .iter()
-                .map(|b| (pose_from_box(b).iou(p), b))
-                .max_by(|a, b| a.0.total_cmp(&b.0));
-            if let Some((iou, b)) = best
-                && iou > 0.3
-            {
-                return Some(*b);
-            }
-        }
-        faces.into_iter().next()
-    }
-
-    /// `FaceDetector::detect_near` around `p`, answered by the search ahead if there was
-    /// one in the same square of this frame.
-    fn faces_near(&mut self, frame: &Frame, p: &FacePose) -> Vec<FaceBox> {
-        let (w, h) = (frame.width, frame.height);
-        let face_px = p.size / CROP_EXPAND;
-        let Some(square) = NearSquare::new(w, h, p.cx, p.cy, face_px, &self.params.detector) else {
-            return Vec::new();
-        };
-        if let Some(faces) = self
-            .ahead
-            .as_mut()
-            .and_then(|ahead| ahead.take(frame.index, &square))
-        {
-            return faces;
-        }
-        self.detector.detect_in_frame(&square, &frame.luma, w, h)
-    }
-}
-
-/// Whether a grid line of `step` seconds of media time lies in (`since`, `t`] (the grids of
-/// confirmations and of the track's jumps).
-fn crosses_grid(since: f64, t: f64, step: f64) -> bool {
-    (t / step).floor() > (since / step).floor()
 }
 
 /// Weighted median of (value, weight) samples (reorders them); 0 when empty.
@@ -693,12 +540,4 @@ pub fn normalize_contrast(crop: &mut Plane) {
     crop.mapv_inplace(|v| 128.0 + (v - mean) * gain);
 }
 
-/// The crop square around a detector box (square, centred, enlarged by `CROP_EXPAND`).
-pub fn pose_from_box(b: &FaceBox) -> FacePose {
-    FacePose {
-        cx: b.x + b.width * 0.5,
-        cy: b.y + b.height * 0.5,
-        size: b.width.max(b.height) * CROP_EXPAND,
-        angle: 0.0,
-    }
-}
+pub use crate::analysis::face::tracker::pose_from_box;
