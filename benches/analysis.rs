@@ -7,11 +7,11 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::time::Duration;
-use twitchwatch::analysis::face::detector::FaceDetector;
-use twitchwatch::analysis::flow::{FlowParams, FlowVec, LucasKanade, Plane, Pyramid};
-use twitchwatch::commands::bench::{decode_only, synth_frames, time_frames};
-use twitchwatch::commands::cli::analyze_options;
+use twitchwatch::test_support::FaceDetector;
+use twitchwatch::test_support::analyze_options;
 use twitchwatch::test_support::texture;
+use twitchwatch::test_support::{FlowParams, FlowVec, LucasKanade, Plane, Pyramid};
+use twitchwatch::test_support::{decode_only, synth_frames, time_frames};
 
 fn flow(c: &mut Criterion) {
     let mut g = c.benchmark_group("flow");

@@ -48,9 +48,9 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use twitchwatch::analysis::flow::{FlowParams, FlowVec, LucasKanade, Plane, Pyramid};
-use twitchwatch::analysis::measure::motion::{MotionAnalyzer, MotionParams};
 use twitchwatch::source::open_clip;
+use twitchwatch::test_support::{FlowParams, FlowVec, LucasKanade, Plane, Pyramid};
+use twitchwatch::test_support::{MotionAnalyzer, MotionParams};
 
 const MAGIC: &[u8; 8] = b"TWFLOW01";
 

@@ -13,3 +13,15 @@ pub fn texture(x: f32, y: f32) -> f32 {
         + 20.0 * (0.31 * x + 0.17 * y).sin()
         + 15.0 * (0.23 * x - 0.29 * y).cos()
 }
+
+// Internals that integration tests, benches and examples reach into. Not part of the API.
+pub use crate::analysis::bursts::Activity;
+pub use crate::analysis::capture::Backpressure;
+pub use crate::analysis::face::ahead::AheadCounts;
+pub use crate::analysis::face::detector::{DetectorParams, FaceDetector};
+pub use crate::analysis::flow::{FlowParams, FlowVec, LucasKanade, Plane, Pyramid};
+pub use crate::analysis::measure::motion::{FrameSignals, MotionAnalyzer, MotionParams};
+pub use crate::commands::batch::recording_date;
+pub use crate::commands::bench::{decode_only, soak_in_pieces, synth_frames, time_frames};
+pub use crate::commands::cli::{analyze_options, analyze_to_memory};
+pub use crate::outputs::encode::write_frames;

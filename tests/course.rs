@@ -397,7 +397,7 @@ fn real_phone_clip_states_its_date() {
     let created = twitchwatch::source::container_created(&clip).expect("readable");
     // 2024-07-11T07:56:57Z
     assert_eq!(created, Some(1_720_684_617));
-    assert!(twitchwatch::commands::batch::recording_date(&clip).is_ok());
+    assert!(twitchwatch::test_support::recording_date(&clip).is_ok());
 }
 
 #[test]

@@ -6,13 +6,13 @@
 mod common;
 use common::sample;
 
-use twitchwatch::analysis::face::ahead::AheadCounts;
-use twitchwatch::analysis::measure::motion::{MotionAnalyzer, MotionParams};
 use twitchwatch::analysis::pipeline::{self, RunError};
-use twitchwatch::commands::bench::synth_frames;
-use twitchwatch::commands::cli::analyze_options;
 use twitchwatch::outputs::events::Event;
 use twitchwatch::source::{Frame, FrameSource, SourceError, SourceInfo, open_clip};
+use twitchwatch::test_support::AheadCounts;
+use twitchwatch::test_support::analyze_options;
+use twitchwatch::test_support::synth_frames;
+use twitchwatch::test_support::{MotionAnalyzer, MotionParams};
 
 /// Debug text of each frame's signals (NaN-safe and exact for floats: shortest round-trip
 /// form), each frame first handed to `show` `k` frames before it is measured.

@@ -149,7 +149,7 @@ fn stored_sideways(dir: &Path, name: &str, rotation: u16) -> PathBuf {
         .collect();
     let (w, h) = (turned[0].width, turned[0].height);
     let out = dir.join(format!("{rotation}-{name}"));
-    twitchwatch::outputs::encode::write_frames(&out, w, h, 30.0, 6_000_000, turned).unwrap();
+    twitchwatch::test_support::write_frames(&out, w, h, 30.0, 6_000_000, turned).unwrap();
     let mut bytes = std::fs::read(&out).unwrap();
     set_matrix(&mut bytes, matrix_for(rotation));
     std::fs::write(&out, bytes).unwrap();
@@ -157,7 +157,7 @@ fn stored_sideways(dir: &Path, name: &str, rotation: u16) -> PathBuf {
 }
 
 fn analyse(path: &Path) -> Vec<Event> {
-    twitchwatch::commands::cli::analyze_to_memory(path, false, None).unwrap()
+    twitchwatch::test_support::analyze_to_memory(path, false, None).unwrap()
 }
 
 /// Mean absolute luma difference of two frames of one size.

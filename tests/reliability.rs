@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 use twitchwatch::analysis::pipeline::{self, RunError};
-use twitchwatch::commands::bench::synth_frames;
-use twitchwatch::commands::cli::analyze_options;
 use twitchwatch::outputs::events::{Event, read_log, read_log_str};
 use twitchwatch::source::{Frame, FrameSource, SourceError, SourceInfo};
+use twitchwatch::test_support::analyze_options;
+use twitchwatch::test_support::synth_frames;
 
 /// Plays prepared frames, optionally panicking once they run out (a decoder bug).
 struct Frames {
@@ -193,8 +193,8 @@ fn a_panic_in_the_analysis_stops_the_run_with_its_frame_and_a_summary() {
     impl pipeline::FrameObserver for Bomb {
         fn frame(
             &mut self,
-            s: &twitchwatch::analysis::measure::motion::FrameSignals,
-            _: &twitchwatch::analysis::bursts::Activity,
+            s: &twitchwatch::test_support::FrameSignals,
+            _: &twitchwatch::test_support::Activity,
         ) {
             assert!(s.index != 20, "a bug at frame 20");
         }
@@ -453,7 +453,7 @@ fn a_long_run_matches_the_same_input_in_pieces() {
     let frames = synth_frames(320, 240, 110.0, 600, 3);
     let opts = analyze_options(false);
     let started = Instant::now();
-    let c = twitchwatch::commands::bench::soak_in_pieces(
+    let c = twitchwatch::test_support::soak_in_pieces(
         frames,
         3 * 60 * 30,
         30.0,

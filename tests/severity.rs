@@ -194,8 +194,8 @@ struct Apertures(Vec<(f64, [f32; 2], bool)>);
 impl twitchwatch::analysis::pipeline::FrameObserver for Apertures {
     fn frame(
         &mut self,
-        s: &twitchwatch::analysis::measure::motion::FrameSignals,
-        _: &twitchwatch::analysis::bursts::Activity,
+        s: &twitchwatch::test_support::FrameSignals,
+        _: &twitchwatch::test_support::Activity,
     ) {
         self.0
             .push((s.t_s, s.aperture, s.aperture_valid && s.face.is_some()));

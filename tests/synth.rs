@@ -3,12 +3,12 @@
 
 use std::io::Cursor;
 use twitchwatch::analysis::anatomy::{RegionKind, Side};
-use twitchwatch::analysis::face::detector::FaceDetector;
 use twitchwatch::devtools::labels::Labels;
 use twitchwatch::devtools::synth::{
     DistractorKind, PatternKind, Renderer, SynthParams, TwitchShape, labels_path, plan,
     render_frames, write_clip,
 };
+use twitchwatch::test_support::FaceDetector;
 
 fn small(seed: u64) -> SynthParams {
     SynthParams {

@@ -284,10 +284,6 @@ impl BurstDetector {
         self.open.iter().any(Option::is_some)
     }
 
-    pub fn params(&self) -> &BurstParams {
-        &self.params
-    }
-
     /// Feeds one frame; returns the activity and pushes any twitch that closed into `out`.
     pub fn push(&mut self, s: &FrameSignals, out: &mut Vec<Twitch>) -> Activity {
         let p = self.params.clone();

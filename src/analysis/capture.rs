@@ -4,7 +4,7 @@
 //! (`Chore`) to do while the analysis is behind. Output: `CaptureMsg`s on `rx_frames`.
 //! Thread: its own, named `twitchwatch-capture`.
 
-use crate::source::{DecodeGap, Frame, FrameSource, SourceError, SourceInfo};
+use crate::source::{DecodeGap, Frame, FrameSource, SourceError};
 use crossbeam_channel::{Receiver, Select, Sender, TrySendError, bounded};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -35,7 +35,6 @@ pub enum CaptureMsg {
 
 /// A running capture thread. Dropping it without `shutdown` also stops and joins it.
 pub struct Capture {
-    pub info: SourceInfo,
     rx_frames: Receiver<CaptureMsg>,
     stop: Arc<AtomicBool>,
     dropped: Arc<AtomicU64>,
@@ -53,7 +52,6 @@ impl Capture {
         policy: Backpressure,
         rx_chores: Option<Receiver<Chore>>,
     ) -> std::io::Result<Self> {
-        let info = source.info().clone();
         let (tx_frames, rx_frames) = bounded(capacity.max(1));
         let stop = Arc::new(AtomicBool::new(false));
         let dropped = Arc::new(AtomicU64::new(0));
@@ -71,7 +69,6 @@ impl Capture {
                 })?
         };
         Ok(Self {
-            info,
             rx_frames,
             stop,
             dropped,
@@ -244,6 +241,7 @@ pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::source::SourceInfo;
 
     /// A test double producing `n` tiny frames, then an optional error.
     struct Counting {

@@ -7,11 +7,20 @@
 //! minute beside the detector. `anatomy` is the shared vocabulary (sides, regions).
 
 pub mod anatomy;
-pub mod bursts;
-pub mod capture;
-pub mod confidence;
-pub mod face;
-pub mod flow;
-pub mod measure;
+pub(crate) mod bursts;
+pub(crate) mod capture;
+pub(crate) mod confidence;
+pub(crate) mod face;
+pub(crate) mod flow;
+pub(crate) mod measure;
 pub mod pipeline;
-pub mod severity;
+pub(crate) mod severity;
+
+// The types an embedder meets in `pipeline`'s options and observer, nameable from here.
+pub use bursts::{Activity, BurstParams};
+pub use face::detector::DetectorParams;
+pub use face::track::FacePose;
+pub use flow::FlowParams;
+pub use measure::eyes::{LookParams, LookSignals};
+pub use measure::motion::{FrameSignals, MotionParams};
+pub use severity::SeverityParams;

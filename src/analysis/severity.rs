@@ -108,7 +108,8 @@ impl Severity {
     }
 
     /// The open aperture of each eye, once known.
-    pub fn open(&self) -> Option<[f32; 2]> {
+    #[cfg(test)]
+    fn open(&self) -> Option<[f32; 2]> {
         self.open
     }
 

@@ -1,7 +1,7 @@
 //! The command line's verbs: `cli` (arguments, one config per command), `batch` (analyze of
 //! several clips), `live` (the live command), `bench` (speed and memory). Thread: main.
 
-pub mod batch;
-pub mod bench;
+pub(crate) mod batch;
+pub(crate) mod bench;
 pub mod cli;
-pub mod live;
+pub(crate) mod live;

@@ -4,9 +4,11 @@
 //! `report` (therapist pages).
 
 pub mod course;
-pub mod encode;
+pub(crate) mod encode;
 pub mod events;
 pub mod observed;
 pub mod report;
-pub mod saved_clips;
+pub(crate) mod saved_clips;
 pub mod stats;
+
+pub use saved_clips::SaveFramesParams;

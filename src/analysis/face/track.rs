@@ -65,7 +65,9 @@ impl FacePose {
 
 /// Samples the face-aligned crop of `luma` (`width` x `height`) into `out` (square).
 /// When the face is larger than the crop, each output pixel averages a small grid of taps
-/// so that downscaling does not alias skin texture into flow noise.
+/// so that downscaling does not alias skin texture into flow noise. The reference
+/// `CropSampler` is tested against.
+#[cfg(test)]
 pub fn sample_crop(luma: &[u8], width: usize, height: usize, pose: &FacePose, out: &mut Plane) {
     let (n, _) = out.dim();
     if width == 0 || height == 0 || luma.len() < width * height {

@@ -134,11 +134,6 @@ impl EyeLook {
         }
     }
 
-    /// Whether the track wears glasses, as of the last frame.
-    pub fn glasses(&self) -> bool {
-        self.glasses
-    }
-
     /// Starts afresh (a new track: maybe someone else, maybe without glasses).
     pub fn reset(&mut self) {
         self.glasses = false;

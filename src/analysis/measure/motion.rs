@@ -539,5 +539,3 @@ pub fn normalize_contrast(crop: &mut Plane) {
     let gain = 40.0 / var.sqrt().max(2.0);
     crop.mapv_inplace(|v| 128.0 + (v - mean) * gain);
 }
-
-pub use crate::analysis::face::tracker::pose_from_box;
