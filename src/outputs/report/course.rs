@@ -7,7 +7,7 @@
 //! (inline SVG, no scripts) and optional CSV, created owner-only. Thread: main.
 
 use super::html::{esc, page};
-use super::plots::{FONT, GRID, LABEL_PT, LEFT_COLOR, LOST_COLOR, RIGHT_COLOR, e2s, svg};
+use super::plots::{FONT, LEFT_COLOR, LOST_COLOR, RIGHT_COLOR, chart_frame, chart_mesh, e2s, svg};
 use super::{write_out, write_private};
 use crate::outputs::course::{
     self, Course, CourseParams, DatedSession, Day, WearOff, count_interval, date_of, dispersion,
@@ -553,23 +553,14 @@ fn rate_figure(c: &Course, changes: &[(i64, String)]) -> String {
     // The points set the scale; long whiskers of short days are cut at the top.
     let ymax = sides.iter().flatten().map(|p| p.rate).fold(1.0, f64::max) * 1.3;
     svg((760, 340), |root| {
-        let mut chart = ChartBuilder::on(root)
-            .margin(8)
-            .margin_right(22)
+        let mut chart = chart_frame(root, 60)
             .margin_top(28)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
             .build_cartesian_2d(x0..x1, 0.0..ymax)
             .map_err(e2s)?;
-        chart
-            .configure_mesh()
-            .light_line_style(TRANSPARENT)
-            .bold_line_style(GRID)
+        chart_mesh(&mut chart)
             .x_labels(10)
             .x_label_formatter(&|x: &f64| short_date(x.round() as i64))
             .y_desc("spasms per observed hour")
-            .label_style((FONT, LABEL_PT))
-            .axis_desc_style((FONT, LABEL_PT))
             .draw()
             .map_err(e2s)?;
         // Windows fixed in advance.
@@ -740,22 +731,13 @@ fn severity_figure(c: &Course) -> Option<String> {
         .max(1e-6)
         * 1.15;
     Some(svg((760, 220), |root| {
-        let mut chart = ChartBuilder::on(root)
-            .margin(8)
-            .margin_right(22)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
+        let mut chart = chart_frame(root, 60)
             .build_cartesian_2d(first - 0.5..last + 0.5, 0.0..ymax)
             .map_err(e2s)?;
-        chart
-            .configure_mesh()
-            .light_line_style(TRANSPARENT)
-            .bold_line_style(GRID)
+        chart_mesh(&mut chart)
             .x_labels(10)
             .x_label_formatter(&|x: &f64| short_date(x.round() as i64))
             .y_desc("severity index")
-            .label_style((FONT, LABEL_PT))
-            .axis_desc_style((FONT, LABEL_PT))
             .draw()
             .map_err(e2s)?;
         for cy in &c.cycles {

@@ -5,6 +5,9 @@
 use super::Session;
 use crate::analysis::anatomy::Side;
 use crate::outputs::events::Event;
+use plotters::chart::MeshStyle;
+use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
 use std::sync::Once;
@@ -61,6 +64,33 @@ pub(super) fn e2s<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
 }
 
+/// A chart with the pages' frame (margins, room for the x labels, `y_label_px` for the y
+/// labels), to set more on and build.
+pub(super) fn chart_frame<'a, 'b, DB: DrawingBackend>(
+    root: &'a DrawingArea<DB, Shift>,
+    y_label_px: u32,
+) -> ChartBuilder<'a, 'b, DB> {
+    let mut b = ChartBuilder::on(root);
+    b.margin(8)
+        .margin_right(22)
+        .x_label_area_size(40)
+        .y_label_area_size(y_label_px);
+    b
+}
+
+/// The pages' mesh on `chart`: no light lines, grey bold lines, the labels' font; labels,
+/// formatters and axis names are the caller's to add before `draw`.
+pub(super) fn chart_mesh<'a, 'b, DB: DrawingBackend>(
+    chart: &'b mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+) -> MeshStyle<'a, 'b, RangedCoordf64, RangedCoordf64, DB> {
+    let mut m = chart.configure_mesh();
+    m.light_line_style(TRANSPARENT)
+        .bold_line_style(GRID)
+        .label_style((FONT, LABEL_PT))
+        .axis_desc_style((FONT, LABEL_PT));
+    m
+}
+
 /// Time axis unit: seconds for short sessions, minutes for long ones.
 fn time_unit(duration_s: f64) -> (f64, &'static str) {
     if duration_s > 180.0 {
@@ -79,18 +109,11 @@ pub fn timeline(s: &Session) -> String {
     let (unit, unit_name) = time_unit(d);
     let xmax = d / unit;
     svg((760, 170), |root| {
-        let mut chart = ChartBuilder::on(root)
-            .margin(8)
-            .margin_right(22)
-            .x_label_area_size(40)
-            .y_label_area_size(56)
+        let mut chart = chart_frame(root, 56)
             .build_cartesian_2d(0.0..xmax, 0.0..2.0)
             .map_err(e2s)?;
-        chart
-            .configure_mesh()
+        chart_mesh(&mut chart)
             .disable_y_mesh()
-            .light_line_style(TRANSPARENT)
-            .bold_line_style(GRID)
             .y_labels(5)
             .y_label_formatter(&|y: &f64| {
                 if (y - 1.5).abs() < 0.01 {
@@ -102,8 +125,6 @@ pub fn timeline(s: &Session) -> String {
                 }
             })
             .x_desc(format!("time ({unit_name})"))
-            .label_style((FONT, LABEL_PT))
-            .axis_desc_style((FONT, LABEL_PT))
             .draw()
             .map_err(e2s)?;
         for e in &s.events {
@@ -163,21 +184,12 @@ pub fn rate_over_time(s: &Session) -> String {
     let ymax = left.iter().chain(&right).map(|p| p.1).fold(1.0, f64::max) * 1.1;
     let xmax = s.stats.duration_s / 60.0;
     svg((760, 250), |root| {
-        let mut chart = ChartBuilder::on(root)
-            .margin(8)
-            .margin_right(22)
-            .x_label_area_size(40)
-            .y_label_area_size(56)
+        let mut chart = chart_frame(root, 56)
             .build_cartesian_2d(0.0..xmax.max(1.0), 0.0..ymax)
             .map_err(e2s)?;
-        chart
-            .configure_mesh()
-            .light_line_style(TRANSPARENT)
-            .bold_line_style(GRID)
+        chart_mesh(&mut chart)
             .x_desc("time (min)")
             .y_desc("per minute")
-            .label_style((FONT, LABEL_PT))
-            .axis_desc_style((FONT, LABEL_PT))
             .draw()
             .map_err(e2s)?;
         for (side, pts) in [(Side::Left, left), (Side::Right, right)] {
@@ -215,21 +227,12 @@ pub fn severity_over_time(s: &Session) -> String {
         .max(minutes.last().map_or(1.0, |m| m.end_s / 60.0))
         .max(1.0);
     svg((760, 250), |root| {
-        let mut chart = ChartBuilder::on(root)
-            .margin(8)
-            .margin_right(22)
-            .x_label_area_size(40)
-            .y_label_area_size(56)
+        let mut chart = chart_frame(root, 56)
             .build_cartesian_2d(0.0..xmax, -extent..extent)
             .map_err(e2s)?;
-        chart
-            .configure_mesh()
-            .light_line_style(TRANSPARENT)
-            .bold_line_style(GRID)
+        chart_mesh(&mut chart)
             .x_desc("time (min)")
             .y_desc("% of aperture")
-            .label_style((FONT, LABEL_PT))
-            .axis_desc_style((FONT, LABEL_PT))
             .draw()
             .map_err(e2s)?;
         // Left-more-closed shares above the axis, right-more-closed below.
@@ -296,17 +299,10 @@ pub fn histogram(samples: &[(&str, &[f64], RGBColor)], x_desc: &str) -> String {
     let ymax = counts.iter().flatten().copied().max().unwrap_or(1).max(1) as f64 * 1.15;
     let k = samples.len().max(1) as f64;
     svg((350, 250), |root| {
-        let mut chart = ChartBuilder::on(root)
-            .margin(8)
-            .margin_right(22)
-            .x_label_area_size(40)
-            .y_label_area_size(44)
+        let mut chart = chart_frame(root, 44)
             .build_cartesian_2d(lo..lo + width * bins as f64, 0.0..ymax)
             .map_err(e2s)?;
-        chart
-            .configure_mesh()
-            .light_line_style(TRANSPARENT)
-            .bold_line_style(GRID)
+        chart_mesh(&mut chart)
             .x_labels(5)
             .y_labels((ymax as usize + 1).min(6))
             .y_label_formatter(&|y: &f64| {
