@@ -7,10 +7,11 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::time::Duration;
-use twitchwatch::bench::{analyse_frames, decode_only, synth_frames, texture};
-use twitchwatch::cli::analyze_options;
-use twitchwatch::face::detector::FaceDetector;
-use twitchwatch::flow::{FlowParams, FlowVec, LucasKanade, Plane, Pyramid};
+use twitchwatch::test_support::FaceDetector;
+use twitchwatch::test_support::analyze_options;
+use twitchwatch::test_support::texture;
+use twitchwatch::test_support::{FlowParams, FlowVec, LucasKanade, Plane, Pyramid};
+use twitchwatch::test_support::{decode_only, synth_frames, time_frames};
 
 fn flow(c: &mut Criterion) {
     let mut g = c.benchmark_group("flow");
@@ -53,7 +54,7 @@ fn per_frame(c: &mut Criterion) {
         let mut frames = synth_frames(w, h, face, 150, 1);
         g.throughput(Throughput::Elements(frames.len() as u64));
         g.bench_function(format!("{w}x{h} face {face}px"), |bench| {
-            bench.iter(|| black_box(analyse_frames(&mut frames, &opts).1))
+            bench.iter(|| black_box(time_frames(&mut frames, &opts).1))
         });
     }
     g.finish();
@@ -66,11 +67,11 @@ fn decoding(c: &mut Criterion) {
     let h264 =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_videos/clonic_left.mp4");
     let y4m = dir.path().join("clip.y4m");
-    let scenario = twitchwatch::synth::plan(&twitchwatch::synth::SynthParams {
+    let scenario = twitchwatch::devtools::synth::plan(&twitchwatch::devtools::synth::SynthParams {
         duration_s: 5.0,
         ..Default::default()
     });
-    twitchwatch::synth::write_clip(&scenario, &y4m).expect("rendering a Y4M clip");
+    twitchwatch::devtools::synth::write_clip(&scenario, &y4m).expect("rendering a Y4M clip");
     for (name, clip) in [("H.264 MP4 640x480", h264), ("Y4M 640x480", y4m)] {
         let frames = decode_only(&clip).expect("decoding").1;
         g.throughput(Throughput::Elements(frames));

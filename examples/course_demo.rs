@@ -7,9 +7,9 @@
 //! `twitchwatch course DIR --treatment 2026-02-02=first --treatment 2026-05-05=second`.
 
 use std::path::PathBuf;
-use twitchwatch::course::simulate::{SimParams, generate};
-use twitchwatch::course::{day_number, rfc3339_local};
-use twitchwatch::events::{EventSink, JsonlSink, create_dir_private};
+use twitchwatch::outputs::course::simulate::{SimParams, generate};
+use twitchwatch::outputs::course::{day_number, rfc3339_local};
+use twitchwatch::outputs::events::{EventSink, JsonlSink, create_dir_private};
 
 fn main() -> anyhow::Result<()> {
     let dir = PathBuf::from(
@@ -38,7 +38,7 @@ fn main() -> anyhow::Result<()> {
         let mut sink = JsonlSink::create(&dir.join(name))?;
         for e in &s.events {
             let mut e = e.clone();
-            if let twitchwatch::events::Event::Session {
+            if let twitchwatch::outputs::events::Event::Session {
                 recorded: r,
                 settings,
                 source,

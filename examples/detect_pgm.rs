@@ -4,7 +4,7 @@
 //! (e.g. frames extracted with `ffmpeg -i clip.mp4 -vf format=gray f_%03d.pgm`).
 
 use std::time::Instant;
-use twitchwatch::face::detector::{DetectorParams, FaceDetector};
+use twitchwatch::test_support::{DetectorParams, FaceDetector};
 
 fn read_pgm(path: &str) -> std::io::Result<(Vec<u8>, u32, u32)> {
     let data = std::fs::read(path)?;

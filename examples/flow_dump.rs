@@ -48,9 +48,9 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use twitchwatch::flow::{FlowParams, FlowVec, LucasKanade, Plane, Pyramid};
-use twitchwatch::motion::{MotionAnalyzer, MotionParams};
 use twitchwatch::source::open_clip;
+use twitchwatch::test_support::{FlowParams, FlowVec, LucasKanade, Plane, Pyramid};
+use twitchwatch::test_support::{MotionAnalyzer, MotionParams};
 
 const MAGIC: &[u8; 8] = b"TWFLOW01";
 
@@ -176,7 +176,7 @@ fn run(args: &Args, created: &mut bool) -> Result<u32> {
         let Some(frame) = source.next_frame()? else {
             break;
         };
-        let signals = analyzer.process(&frame);
+        let signals = analyzer.process(&frame, false);
         if signals.face.is_none() {
             prev = None;
             continue;

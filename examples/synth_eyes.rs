@@ -5,8 +5,8 @@
 //!
 //! `cargo run --release --example synth_eyes -- OUT_DIR [SEED] [FACE_WIDTH]`
 
-use twitchwatch::anatomy::{RegionKind, Side};
-use twitchwatch::synth::{PatternKind, Renderer, SynthParams, TwitchShape, plan};
+use twitchwatch::analysis::anatomy::{RegionKind, Side};
+use twitchwatch::devtools::synth::{PatternKind, Renderer, SynthParams, TwitchShape, plan};
 
 /// Vertical shift (pixels, + = down) of the patch of `a` centred at (x0, y0) found in `b`.
 fn vshift(

@@ -4,7 +4,7 @@
 //! `cargo run --release --example synth_options -- OUT_DIR [WIDTHxHEIGHT] [FACE_WIDTH] [SEED]
 //! [hand,glasses,second,light=0.3] [FRAME...]`
 
-use twitchwatch::synth::{DistractorKind, Renderer, SynthParams, plan};
+use twitchwatch::devtools::synth::{DistractorKind, Renderer, SynthParams, plan};
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();

@@ -4,8 +4,8 @@
 //! `cargo run --release --example synth_preview -- OUT_DIR [WIDTHxHEIGHT] [FACE_WIDTH] [SEED]`
 
 use std::time::Instant;
-use twitchwatch::face::detector::{DetectorParams, FaceDetector};
-use twitchwatch::synth::{SynthParams, plan, render_frames};
+use twitchwatch::devtools::synth::{SynthParams, plan, render_frames};
+use twitchwatch::test_support::{DetectorParams, FaceDetector};
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();

@@ -2,8 +2,8 @@
 //!
 //! `cargo run --release --example synth_samples -- [OUT_DIR]` (default `sample_videos`).
 
-use twitchwatch::anatomy::Side;
-use twitchwatch::synth::{PatternKind, SynthParams, plan, write_clip};
+use twitchwatch::analysis::anatomy::Side;
+use twitchwatch::devtools::synth::{PatternKind, SynthParams, plan, write_clip};
 
 fn main() -> anyhow::Result<()> {
     let dir = std::path::PathBuf::from(

@@ -3,7 +3,7 @@
 //! `cargo run --release --example synth_speed -- [WIDTHxHEIGHT] [FACE_WIDTH] [SEED] [FRAMES]`
 
 use std::time::Instant;
-use twitchwatch::synth::{Renderer, SynthParams, plan};
+use twitchwatch::devtools::synth::{Renderer, SynthParams, plan};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

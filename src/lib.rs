@@ -1,37 +1,18 @@
 //! twitchwatch: logs one-sided facial twitches (hemifacial spasm) from a clip or a webcam.
 //!
-//! Stages, each in its own module: `source` (decode) → `capture` (thread, bounded channel)
-//! → `face` (detect, track, regions) → `flow` (optical flow) → `motion` (head-motion
-//! removal, per-region signals; `look` measures the lids when glasses hide them from the
-//! flow) → `detect` (one-sided bursts) → `events` (JSON Lines / CSV), joined by
-//! `pipeline`, which also sums `severity` (per-minute eye closure, independent of the
-//! detector). `live` runs the same analysis on a webcam. `synth` renders labelled test
-//! clips and `eval` scores event logs against labels. `stats` and `course` compute what
-//! `report` draws (sessions, before/after, and a treatment course over months).
+//! The tree follows the frames. `source` decodes clips and `live` opens webcams (frames come
+//! in); `analysis` measures them (`capture` thread → `pipeline`, the one per-frame loop →
+//! `face` and `flow` → `measure` → `bursts`, where one-sided bursts are decided) and sums
+//! `severity`; `outputs` writes what comes out (`events` logs, saved twitch clips, reports
+//! and the statistics they draw); `commands` are the command line's verbs; `devtools` holds
+//! what tests and accuracy work use (synthetic clips, labels, eval).
 
-pub mod anatomy;
-pub mod batch;
-pub mod bench;
-pub mod capture;
-pub mod cli;
-pub mod confidence;
-pub mod course;
-pub mod detect;
-pub mod encode;
-pub mod eval;
-pub mod events;
-pub mod face;
-pub mod flow;
-pub mod labels;
+pub mod analysis;
+pub mod commands;
+pub mod devtools;
 pub mod live;
-pub mod look;
-pub mod motion;
-pub mod observed;
-pub mod pipeline;
-pub mod report;
-pub mod save_frames;
-pub mod sensitivity;
-pub mod severity;
+pub mod outputs;
 pub mod source;
-pub mod stats;
-pub mod synth;
+
+#[doc(hidden)]
+pub mod test_support;

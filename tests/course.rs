@@ -7,10 +7,12 @@
 mod common;
 
 use std::path::Path;
-use twitchwatch::course::simulate::{CycleTruth, SimCourse, SimParams, generate};
-use twitchwatch::course::{Course, CourseParams, DatedSession, WearOff, analyze, day_table};
-use twitchwatch::events::{Event, EventSink, JsonlSink};
-use twitchwatch::stats::SessionStats;
+use twitchwatch::outputs::course::simulate::{CycleTruth, SimCourse, SimParams, generate};
+use twitchwatch::outputs::course::{
+    Course, CourseParams, DatedSession, WearOff, analyze, day_table,
+};
+use twitchwatch::outputs::events::{Event, EventSink, JsonlSink};
+use twitchwatch::outputs::stats::SessionStats;
 
 /// Day number of the generated courses' first day (2026-01-05).
 const FIRST_DAY: i64 = 20_458;
@@ -398,12 +400,12 @@ fn analyze_writes_the_recording_date() {
         serde_json::from_str(text.lines().next().unwrap_or("")).expect("json");
     let recorded = first["recorded"].as_str().unwrap_or("");
     assert!(recorded.starts_with("2026-03-03T14:05:00"), "{recorded}");
-    assert!(twitchwatch::course::local_start_s(recorded).is_some());
+    assert!(twitchwatch::outputs::course::local_start_s(recorded).is_some());
 }
 
 #[test]
 fn container_dates_are_judged() {
-    use twitchwatch::course::judge_container_date;
+    use twitchwatch::outputs::course::judge_container_date;
     let now = 1_800_000_000;
     assert!(judge_container_date(None, now).is_err());
     assert!(judge_container_date(Some(0), now).is_err());
@@ -432,7 +434,7 @@ fn real_phone_clip_states_its_date() {
     let created = twitchwatch::source::container_created(&clip).expect("readable");
     // 2024-07-11T07:56:57Z
     assert_eq!(created, Some(1_720_684_617));
-    assert!(twitchwatch::batch::recording_date(&clip).is_ok());
+    assert!(twitchwatch::test_support::recording_date(&clip).is_ok());
 }
 
 #[test]

@@ -1,10 +1,10 @@
 //! Evaluation metrics on hand-computed cases, folder pairing, and the real label files.
 
 use std::path::{Path, PathBuf};
-use twitchwatch::anatomy::{RegionKind, Side};
-use twitchwatch::eval::*;
-use twitchwatch::events::{Event, Pattern, Twitch};
-use twitchwatch::labels::{LabelEvent, Labels};
+use twitchwatch::analysis::anatomy::{RegionKind, Side};
+use twitchwatch::devtools::eval::*;
+use twitchwatch::devtools::labels::{LabelEvent, Labels};
+use twitchwatch::outputs::events::{Event, Pattern, Twitch};
 
 fn label(start_s: f64, end_s: f64, side: Side) -> LabelEvent {
     LabelEvent {
@@ -587,7 +587,7 @@ fn sensitivity_case() -> Vec<(Labels, Vec<Event>)> {
 
 #[test]
 fn sensitivity_bins_patterns_and_false_alarms_per_observed_minute() {
-    use twitchwatch::sensitivity::{StrengthField, sensitivity};
+    use twitchwatch::devtools::sensitivity::{StrengthField, sensitivity};
     let s = sensitivity(
         &sensitivity_case(),
         StrengthField::Closure,
@@ -646,7 +646,7 @@ fn sensitivity_bins_patterns_and_false_alarms_per_observed_minute() {
 
 #[test]
 fn sensitivity_by_amplitude_with_given_edges_and_unbinned() {
-    use twitchwatch::sensitivity::{StrengthField, parse_edges, sensitivity};
+    use twitchwatch::devtools::sensitivity::{StrengthField, parse_edges, sensitivity};
     let mut clips = sensitivity_case();
     // amplitude on two events only: the others are unbinned.
     clips[0].0.events[0].amplitude = Some(0.12);

@@ -2,8 +2,8 @@
 
 use proptest::prelude::*;
 use std::io::Write;
-use twitchwatch::anatomy::{RegionKind, Side};
-use twitchwatch::events::*;
+use twitchwatch::analysis::anatomy::{RegionKind, Side};
+use twitchwatch::outputs::events::*;
 
 fn twitch(start_s: f64, side: Side, evidence: bool) -> Twitch {
     Twitch {
@@ -41,13 +41,13 @@ fn twitch(start_s: f64, side: Side, evidence: bool) -> Twitch {
 fn sample_events() -> Vec<Event> {
     vec![
         Event::Session {
-            format: twitchwatch::events::FORMAT,
+            format: twitchwatch::outputs::events::FORMAT,
             version: "0.1.0".into(),
             detector_version: Some(1),
             source: "clip.mp4".into(),
             mirrored: false,
             settings: serde_json::json!({"threshold": 3.5}),
-            media: Some(twitchwatch::events::Media {
+            media: Some(twitchwatch::outputs::events::Media {
                 rotation: 90,
                 rotation_from: "container".into(),
                 flipped: true,

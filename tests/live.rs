@@ -11,10 +11,10 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use twitchwatch::events::{Event, read_log_str};
 use twitchwatch::live::preview::View;
 use twitchwatch::live::reconnect::{Backoff, CameraError, CameraOpener};
 use twitchwatch::live::{Headless, LiveError, LiveOptions, LiveView, run_session};
+use twitchwatch::outputs::events::{Event, read_log_str};
 use twitchwatch::source::{Frame, FrameSource, SourceError, SourceInfo};
 
 /// A fake webcam: `frames` small frames every `interval`, then an unplug error (or the end).

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
-use twitchwatch::events::{Event, read_log_str};
+use twitchwatch::outputs::events::{Event, read_log_str};
 
 struct Fake {
     preload: PathBuf,

@@ -6,13 +6,13 @@
 mod common;
 use common::sample;
 
-use twitchwatch::bench::synth_frames;
-use twitchwatch::cli::analyze_options;
-use twitchwatch::events::Event;
-use twitchwatch::face::ahead::AheadCounts;
-use twitchwatch::motion::{MotionAnalyzer, MotionParams};
-use twitchwatch::pipeline::{self, RunError};
+use twitchwatch::analysis::pipeline::{self, RunError};
+use twitchwatch::outputs::events::Event;
 use twitchwatch::source::{Frame, FrameSource, SourceError, SourceInfo, open_clip};
+use twitchwatch::test_support::AheadCounts;
+use twitchwatch::test_support::analyze_options;
+use twitchwatch::test_support::synth_frames;
+use twitchwatch::test_support::{MotionAnalyzer, MotionParams};
 
 /// Debug text of each frame's signals (NaN-safe and exact for floats: shortest round-trip
 /// form), each frame first handed to `show` `k` frames before it is measured.
@@ -30,23 +30,23 @@ fn measure(
         if let Some(ahead) = frames.get(i + k) {
             show(m, ahead);
         }
-        out.push(format!("{:?}", m.process(f)));
+        out.push(format!("{:?}", m.process(f, false)));
     }
     out
 }
 
-/// Per-frame signals of `frames`, each frame shown to `look_ahead` `k` frames before it is
+/// Per-frame signals of `frames`, each frame shown to `search_ahead` `k` frames before it is
 /// measured (`None`: no search ahead at all). Also the searches used and wasted.
 fn signals(frames: &[Frame], k: Option<usize>) -> (Vec<String>, u64, u64) {
     let mut m = MotionAnalyzer::new(MotionParams::default());
     let out = match k {
         Some(k) => {
-            m.confirm_ahead().expect("thread starts");
-            measure(&mut m, frames, k, |m, f| m.look_ahead(f))
+            m.tracker().confirm_ahead().expect("thread starts");
+            measure(&mut m, frames, k, |m, f| m.tracker().search_ahead(f))
         }
         None => measure(&mut m, frames, 0, |_, _| {}),
     };
-    let c = m.ahead_counts();
+    let c = m.tracker().ahead_counts();
     (out, c.used, c.wasted)
 }
 
@@ -55,7 +55,7 @@ fn signals(frames: &[Frame], k: Option<usize>) -> (Vec<String>, u64, u64) {
 /// with `every` > 1 some are still queued when their frame comes up. Also the counts.
 fn signals_with_chores(frames: &[Frame], k: usize, every: usize) -> (Vec<String>, AheadCounts) {
     let mut m = MotionAnalyzer::new(MotionParams::default());
-    let rx_chores = m.confirm_ahead_on_capture();
+    let rx_chores = m.tracker().confirm_ahead_on_capture();
     // One signal may wait: the measuring side then waits for the helper to take it.
     let (tx_go, rx_go) = crossbeam_channel::bounded::<()>(1);
     let helper = std::thread::Builder::new()
@@ -70,7 +70,7 @@ fn signals_with_chores(frames: &[Frame], k: usize, every: usize) -> (Vec<String>
         .expect("thread starts");
     let mut shown = 0;
     let out = measure(&mut m, frames, k, |m, f| {
-        m.look_ahead(f);
+        m.tracker().search_ahead(f);
         // At every `every`-th frame shown, the helper takes the search queued, if any.
         shown += 1;
         if shown % every == 0 {
@@ -79,7 +79,7 @@ fn signals_with_chores(frames: &[Frame], k: usize, every: usize) -> (Vec<String>
     });
     drop(tx_go);
     helper.join().expect("helper ends");
-    (out, m.ahead_counts())
+    (out, m.tracker().ahead_counts())
 }
 
 #[test]

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use twitchwatch::events::Event;
+use twitchwatch::outputs::events::Event;
 use twitchwatch::source::{
     Frame, FrameSource, Orientation, find_ffmpeg, open_clip_oriented_with, open_clip_with,
     orient_into,
@@ -78,7 +78,7 @@ fn summary(events: &[Event]) -> (f64, u64, Vec<[f64; 2]>) {
         .expect("summary")
 }
 
-fn media(events: &[Event]) -> twitchwatch::events::Media {
+fn media(events: &[Event]) -> twitchwatch::outputs::events::Media {
     match events.first() {
         Some(Event::Session { media: Some(m), .. }) => m.clone(),
         other => panic!("no media in {other:?}"),
@@ -149,7 +149,7 @@ fn stored_sideways(dir: &Path, name: &str, rotation: u16) -> PathBuf {
         .collect();
     let (w, h) = (turned[0].width, turned[0].height);
     let out = dir.join(format!("{rotation}-{name}"));
-    twitchwatch::encode::write_frames(&out, w, h, 30.0, 6_000_000, turned).unwrap();
+    twitchwatch::test_support::write_frames(&out, w, h, 30.0, 6_000_000, turned).unwrap();
     let mut bytes = std::fs::read(&out).unwrap();
     set_matrix(&mut bytes, matrix_for(rotation));
     std::fs::write(&out, bytes).unwrap();
@@ -157,7 +157,7 @@ fn stored_sideways(dir: &Path, name: &str, rotation: u16) -> PathBuf {
 }
 
 fn analyse(path: &Path) -> Vec<Event> {
-    twitchwatch::cli::analyze_to_memory(path, false, None).unwrap()
+    twitchwatch::test_support::analyze_to_memory(path, false, None).unwrap()
 }
 
 /// Mean absolute luma difference of two frames of one size.

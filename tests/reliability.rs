@@ -9,11 +9,11 @@ use common::{bin, sample};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-use twitchwatch::bench::synth_frames;
-use twitchwatch::cli::analyze_options;
-use twitchwatch::events::{Event, read_log, read_log_str};
-use twitchwatch::pipeline::{self, RunError};
+use twitchwatch::analysis::pipeline::{self, RunError};
+use twitchwatch::outputs::events::{Event, read_log, read_log_str};
 use twitchwatch::source::{Frame, FrameSource, SourceError, SourceInfo};
+use twitchwatch::test_support::analyze_options;
+use twitchwatch::test_support::synth_frames;
 
 /// Plays prepared frames, optionally panicking once they run out (a decoder bug).
 struct Frames {
@@ -193,8 +193,8 @@ fn a_panic_in_the_analysis_stops_the_run_with_its_frame_and_a_summary() {
     impl pipeline::FrameObserver for Bomb {
         fn frame(
             &mut self,
-            s: &twitchwatch::motion::FrameSignals,
-            _: &twitchwatch::detect::Activity,
+            s: &twitchwatch::test_support::FrameSignals,
+            _: &twitchwatch::test_support::Activity,
         ) {
             assert!(s.index != 20, "a bug at frame 20");
         }
@@ -434,8 +434,8 @@ proptest::proptest! {
         for (name, bytes) in [("noise.labels.json", noise), ("mutated.labels.json", mutated)] {
             let p = dir.path().join(name);
             std::fs::write(&p, &bytes).unwrap();
-            if let Ok(labels) = twitchwatch::eval::load_labels(&p) {
-                let s = twitchwatch::eval::score(&labels, &log.events, &twitchwatch::eval::EvalParams::default());
+            if let Ok(labels) = twitchwatch::devtools::eval::load_labels(&p) {
+                let s = twitchwatch::devtools::eval::score(&labels, &log.events, &twitchwatch::devtools::eval::EvalParams::default());
                 proptest::prop_assert!(s.tp <= labels.events.len() as u64);
             }
         }
@@ -453,9 +453,17 @@ fn a_long_run_matches_the_same_input_in_pieces() {
     let frames = synth_frames(320, 240, 110.0, 600, 3);
     let opts = analyze_options(false);
     let started = Instant::now();
-    let c =
-        twitchwatch::bench::soak_in_pieces(frames, 3 * 60 * 30, 30.0, 3, 10.0, 0.4, &opts, &mut ())
-            .expect("runs");
+    let c = twitchwatch::test_support::soak_in_pieces(
+        frames,
+        3 * 60 * 30,
+        30.0,
+        3,
+        10.0,
+        0.4,
+        &opts,
+        &mut (),
+    )
+    .expect("runs");
     eprintln!(
         "{} twitches long, {} in pieces, {} compared, {} identical, ends up to {:.3} s apart, per loop {:?}, {:.1} s",
         c.long.len(),

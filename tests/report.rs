@@ -9,7 +9,7 @@ use common::bin;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use twitchwatch::report;
+use twitchwatch::outputs::report;
 
 fn run(cmd: &mut Command) -> Output {
     cmd.output().expect("the twitchwatch binary runs")

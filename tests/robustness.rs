@@ -6,13 +6,13 @@
 //! Each case prints its scores; run `cargo test --release --test robustness -- --nocapture`
 //! to see them all.
 
-use twitchwatch::anatomy::Side;
-use twitchwatch::eval::{EvalParams, Scores, score};
-use twitchwatch::events::Event;
-use twitchwatch::labels::Labels;
-use twitchwatch::pipeline::{self, AnalyzeOptions};
+use twitchwatch::analysis::anatomy::Side;
+use twitchwatch::analysis::pipeline::{self, AnalyzeOptions};
+use twitchwatch::devtools::eval::{EvalParams, Scores, score};
+use twitchwatch::devtools::labels::Labels;
+use twitchwatch::devtools::synth::{DistractorKind, SynthParams, plan, render_frames, write_clip};
+use twitchwatch::outputs::events::Event;
 use twitchwatch::source::{Frame, FrameSource, SourceError, SourceInfo, open_clip};
-use twitchwatch::synth::{DistractorKind, SynthParams, plan, render_frames, write_clip};
 
 struct Frames {
     frames: std::vec::IntoIter<Frame>,
@@ -112,7 +112,7 @@ fn hand_over_the_face() {
 }
 
 /// Glasses: the rims hide the lids from the flow, so the eyes' look measures the squeezes
-/// (`twitchwatch::look`); every twitch says so.
+/// (`twitchwatch::analysis::measure::eyes`); every twitch says so.
 #[test]
 fn glasses() {
     let (_, events, s) = case(

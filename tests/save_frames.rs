@@ -7,12 +7,12 @@ use common::{bin, sample};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use twitchwatch::cli::analyze_options;
-use twitchwatch::events::{Event, read_log};
 use twitchwatch::live::reconnect::{CameraError, CameraOpener};
 use twitchwatch::live::simulate::SimulatedCamera;
 use twitchwatch::live::{Headless, LiveOptions, run_session};
+use twitchwatch::outputs::events::{Event, read_log};
 use twitchwatch::source::{FrameSource, open_clip};
+use twitchwatch::test_support::analyze_options;
 
 fn files_in(dir: &Path) -> Vec<String> {
     let mut names: Vec<_> = std::fs::read_dir(dir)
@@ -150,10 +150,10 @@ fn live_saves_one_video_per_twitch() {
     let dir = tempfile::tempdir().unwrap();
     let frames = dir.path().join("videos");
     let mut analyze = analyze_options(false);
-    analyze.save_frames = Some(twitchwatch::save_frames::SaveFramesParams::new(
+    analyze.save_frames = Some(twitchwatch::outputs::SaveFramesParams::new(
         frames.clone(),
         String::new(),
-        twitchwatch::capture::Backpressure::DropOldest,
+        twitchwatch::test_support::Backpressure::DropOldest,
     ));
     let opts = LiveOptions {
         analyze,

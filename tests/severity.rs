@@ -4,13 +4,13 @@
 //! cycle; signed by side. Rendered in memory and analysed frame by frame, as `analyze` does.
 //! The figures of docs/severity.md: `cargo test --test severity -- --nocapture`.
 
-use twitchwatch::anatomy::Side;
-use twitchwatch::events::Event;
-use twitchwatch::pipeline::{AnalyzeOptions, RunState};
-use twitchwatch::stats::SeverityStats;
-use twitchwatch::synth::{
+use twitchwatch::analysis::anatomy::Side;
+use twitchwatch::analysis::pipeline::{AnalyzeOptions, FrameOutcome, RunState};
+use twitchwatch::devtools::synth::{
     DistractorKind, PatternKind, Scenario, SynthParams, TwitchShape, plan, render_frames,
 };
+use twitchwatch::outputs::events::Event;
+use twitchwatch::outputs::stats::SeverityStats;
 
 fn base(seed: u64) -> SynthParams {
     SynthParams {
@@ -33,8 +33,8 @@ fn analyse(sc: &Scenario) -> Vec<Event> {
         Ok(())
     };
     for mut frame in render_frames(sc) {
-        let s = state.measure(&mut frame, &mut emit).expect("memory sink");
-        state.step(&s, &mut emit, &mut ()).expect("memory sink");
+        let outcome = state.analyze_frame(&mut frame, &mut emit, &mut (), |_, _, _, _| Ok(true));
+        assert!(matches!(outcome, Ok(FrameOutcome::Next)), "{outcome:?}");
     }
     state.finish(&mut emit, None).expect("memory sink");
     events
@@ -191,8 +191,12 @@ fn grows_with_duty_cycle() {
 #[derive(Default)]
 struct Apertures(Vec<(f64, [f32; 2], bool)>);
 
-impl twitchwatch::pipeline::FrameObserver for Apertures {
-    fn frame(&mut self, s: &twitchwatch::motion::FrameSignals, _: &twitchwatch::detect::Activity) {
+impl twitchwatch::analysis::pipeline::FrameObserver for Apertures {
+    fn frame(
+        &mut self,
+        s: &twitchwatch::test_support::FrameSignals,
+        _: &twitchwatch::test_support::Activity,
+    ) {
         self.0
             .push((s.t_s, s.aperture, s.aperture_valid && s.face.is_some()));
     }
@@ -202,8 +206,8 @@ impl twitchwatch::pipeline::FrameObserver for Apertures {
 /// aperture in the renderer: the measured closure (against the eye's own open aperture,
 /// the median outside the squeeze) during the hold, per eye.
 fn held_closure(c: f32, glasses: bool) -> [f64; 2] {
-    use twitchwatch::anatomy::RegionKind;
-    use twitchwatch::synth::Twitch;
+    use twitchwatch::analysis::anatomy::RegionKind;
+    use twitchwatch::devtools::synth::ScriptedTwitch;
     let p = SynthParams {
         twitches: 0,
         distractors: vec![],
@@ -212,7 +216,7 @@ fn held_closure(c: f32, glasses: bool) -> [f64; 2] {
         ..base(5)
     };
     let mut sc = plan(&p);
-    sc.twitches = vec![Twitch {
+    sc.twitches = vec![ScriptedTwitch {
         start_s: 5.0,
         end_s: 10.6,
         side: Side::Left,
@@ -233,8 +237,8 @@ fn held_closure(c: f32, glasses: bool) -> [f64; 2] {
     let mut obs = Apertures::default();
     let mut emit = |_: &Event| Ok(());
     for mut frame in render_frames(&sc) {
-        let s = state.measure(&mut frame, &mut emit).expect("no sink");
-        state.step(&s, &mut emit, &mut obs).expect("no sink");
+        let outcome = state.analyze_frame(&mut frame, &mut emit, &mut obs, |_, _, _, _| Ok(true));
+        assert!(matches!(outcome, Ok(FrameOutcome::Next)), "{outcome:?}");
     }
     let median = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);

@@ -1,9 +1,9 @@
 //! Statistics for the therapist report, checked against hand-computed values (and, where
 //! noted, values computed once with scipy 1.17 for reference).
 
-use twitchwatch::anatomy::{RegionKind, Side};
-use twitchwatch::events::{Event, Pattern, Twitch, read_log_str};
-use twitchwatch::stats::{
+use twitchwatch::analysis::anatomy::{RegionKind, Side};
+use twitchwatch::outputs::events::{Event, Pattern, Twitch, read_log_str};
+use twitchwatch::outputs::stats::{
     SessionStats, bootstrap_median_diff, clopper_pearson, enough_time, mann_whitney, rate_ratio,
     share_interval,
 };

@@ -2,13 +2,13 @@
 //! the MP4 writer's output parses and decodes.
 
 use std::io::Cursor;
-use twitchwatch::anatomy::{RegionKind, Side};
-use twitchwatch::face::detector::FaceDetector;
-use twitchwatch::labels::Labels;
-use twitchwatch::synth::{
+use twitchwatch::analysis::anatomy::{RegionKind, Side};
+use twitchwatch::devtools::labels::Labels;
+use twitchwatch::devtools::synth::{
     DistractorKind, PatternKind, Renderer, SynthParams, TwitchShape, labels_path, plan,
     render_frames, write_clip,
 };
+use twitchwatch::test_support::FaceDetector;
 
 fn small(seed: u64) -> SynthParams {
     SynthParams {

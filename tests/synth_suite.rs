@@ -5,12 +5,12 @@
 //! The same suite on disk: `twitchwatch synth --suite 8 --size 480x360 --face-width 150
 //! --duration 15 --out suite/ && twitchwatch eval --dir suite/`.
 
-use twitchwatch::anatomy::Side;
-use twitchwatch::eval::{EvalParams, Scores, pool, score};
-use twitchwatch::events::Event;
-use twitchwatch::pipeline::{self, AnalyzeOptions};
+use twitchwatch::analysis::anatomy::Side;
+use twitchwatch::analysis::pipeline::{self, AnalyzeOptions};
+use twitchwatch::devtools::eval::{EvalParams, Scores, pool, score};
+use twitchwatch::devtools::synth::{SynthParams, plan, render_frames};
+use twitchwatch::outputs::events::Event;
 use twitchwatch::source::{Frame, FrameSource, SourceError, SourceInfo};
-use twitchwatch::synth::{SynthParams, plan, render_frames};
 
 /// Frames rendered on demand, as a source (a test double for a decoder).
 struct Rendered<I: Iterator<Item = Frame> + Send> {
@@ -83,7 +83,10 @@ fn synthetic_suite_f1_at_least_0_95_and_sides_always_right() {
         rows.push(run_clip(&p));
     }
     let total = pool(&rows);
-    println!("{}", twitchwatch::eval::format_table(&rows, Some(&total)));
+    println!(
+        "{}",
+        twitchwatch::devtools::eval::format_table(&rows, Some(&total))
+    );
     assert!(
         total.labelled >= 20,
         "the suite has {} twitches",

@@ -3,20 +3,22 @@
 //! cleanly on Ctrl-C, SIGTERM or the preview window closing.
 //!
 //! Input: a `CameraOpener`. Output: events (session line, twitches, gaps, summary with the
-//! frames dropped) to `emit`, frames to a `LiveView`. Thread: runs on the caller's thread
+//! frames dropped) to an `EventSink`, frames to a `LiveView`. Each frame goes through
+//! `RunState::analyze_frame`, the step clips use. Thread: runs on the caller's thread
 //! (analysis, preview) and owns the capture thread (camera, drop-oldest channel).
 
 pub mod camera;
-pub mod command;
 pub mod preview;
 pub mod reconnect;
 pub mod simulate;
 
-use crate::capture::{Backpressure, Capture, CaptureMsg};
-use crate::detect::Activity;
-use crate::events::{Event, Pattern};
-use crate::motion::{FrameSignals, MotionAnalyzer};
-use crate::pipeline::{AnalyzeOptions, FrameObserver, RunState, RunSummary, TraceWriter};
+use crate::analysis::bursts::Activity;
+use crate::analysis::capture::{Backpressure, Capture, CaptureMsg};
+use crate::analysis::measure::motion::{FrameSignals, MotionAnalyzer};
+use crate::analysis::pipeline::{
+    AnalyzeOptions, FrameObserver, FrameOutcome, RunError, RunState, RunSummary, TraceWriter,
+};
+use crate::outputs::events::{Event, EventSink, Pattern};
 use crate::source::SourceError;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use preview::{RecentEvent, View};
@@ -163,13 +165,13 @@ const RECENT: usize = 12;
 
 /// Adds live-only fields to events on their way out and remembers recent ones.
 struct LiveSink<'a> {
-    emit: &'a mut dyn FnMut(&Event) -> io::Result<()>,
+    out: &'a mut dyn EventSink,
     wall: WallClock,
     recent: VecDeque<RecentEvent>,
     frames_dropped: Option<u64>,
 }
 
-impl LiveSink<'_> {
+impl EventSink for LiveSink<'_> {
     fn write(&mut self, e: &Event) -> io::Result<()> {
         let line = match e {
             Event::Twitch(tw) => {
@@ -212,9 +214,15 @@ impl LiveSink<'_> {
             }
             _ => e.clone(),
         };
-        (self.emit)(&line)
+        self.out.write(&line)
     }
 
+    fn finish(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl LiveSink<'_> {
     fn remember(&mut self, r: RecentEvent) {
         if self.recent.len() == RECENT {
             self.recent.pop_front();
@@ -223,17 +231,12 @@ impl LiveSink<'_> {
     }
 }
 
-/// Keeps the detector's activity for the preview, and writes the debug trace if asked.
-#[derive(Default)]
-struct LastActivity {
-    activity: Activity,
-    trace: Option<TraceWriter<io::BufWriter<std::fs::File>>>,
-}
+/// Writes the debug trace if asked (`--debug-trace`), as `analyze` does.
+struct DebugTrace(Option<TraceWriter<io::BufWriter<std::fs::File>>>);
 
-impl FrameObserver for LastActivity {
+impl FrameObserver for DebugTrace {
     fn frame(&mut self, s: &FrameSignals, a: &Activity) {
-        self.activity = *a;
-        if let Some(t) = self.trace.as_mut() {
+        if let Some(t) = self.0.as_mut() {
             t.frame(s, a);
         }
     }
@@ -250,7 +253,7 @@ pub fn run_session(
     opener: Box<dyn CameraOpener>,
     opts: &LiveOptions,
     stop: Arc<AtomicBool>,
-    emit: &mut dyn FnMut(&Event) -> io::Result<()>,
+    out: &mut dyn EventSink,
     view: &mut dyn LiveView,
 ) -> Result<LiveSummary, LiveError> {
     let clock = SessionClock::start();
@@ -266,12 +269,12 @@ pub fn run_session(
     let mut settings = opts.settings.clone();
     if let Some(map) = settings.as_object_mut() {
         map.insert("started".into(), wall.at(0.0).into());
-        map.extend(crate::pipeline::analysis_settings(&opts.analyze));
+        map.extend(crate::analysis::pipeline::analysis_settings(&opts.analyze));
     }
     let mut s = Session {
         opts,
         sink: LiveSink {
-            emit,
+            out,
             wall,
             recent: VecDeque::new(),
             frames_dropped: None,
@@ -282,26 +285,27 @@ pub fn run_session(
         header: false,
         gap_since: None,
         camera_gaps: 0,
-        warned_drops: false,
-        last_drop_note: None,
+        drops: DropNotes {
+            warned: false,
+            last_note: None,
+            clock: clock.clone(),
+        },
         clock,
     };
     if let Some(p) = &opts.analyze.save_frames {
         // Named after the session's start, so sessions can share a folder.
         let mut p = p.clone();
         p.prefix = format!("{}live-{}-", p.prefix, s.sink.wall.file_stamp());
-        let saver = crate::save_frames::FrameSaver::start(p).map_err(LiveError::SaveFrames)?;
+        let saver =
+            crate::outputs::saved_clips::FrameSaver::start(p).map_err(LiveError::SaveFrames)?;
         s.state.save_frames(saver);
     }
-    let mut observer = LastActivity {
-        activity: Activity::default(),
-        trace: match &opts.debug_trace {
-            Some(p) => Some(TraceWriter::new(io::BufWriter::new(
-                crate::events::create_private(p).map_err(LiveError::Trace)?,
-            ))),
-            None => None,
-        },
-    };
+    let mut observer = DebugTrace(match &opts.debug_trace {
+        Some(p) => Some(TraceWriter::new(io::BufWriter::new(
+            crate::outputs::events::create_private(p).map_err(LiveError::Trace)?,
+        ))),
+        None => None,
+    });
     let layout = s.state.motion.layout().clone();
     let mut failure = None;
     let mut bug: Option<String> = None;
@@ -333,54 +337,39 @@ pub fn run_session(
             };
             s.notices(&rx_notices).map_err(LiveError::Sink)?;
             s.header().map_err(LiveError::Sink)?;
-            let (index, t_s) = (frame.index, frame.pts_s);
+            let (drops, layout) = (&mut s.drops, &layout);
             // A bug in the analysis (or the preview) ends the session like a failed source:
             // one line, the log flushed and summarised, never a hang or a lost log.
-            let step = std::panic::catch_unwind(std::panic::AssertUnwindSafe(
-                || -> Result<bool, LiveError> {
-                    let sink = &mut s.sink;
-                    let signals = s
-                        .state
-                        .measure(&mut frame, &mut |e| sink.write(e))
-                        .map_err(LiveError::Sink)?;
-                    s.state
-                        .step(&signals, &mut |e| sink.write(e), &mut observer)
-                        .map_err(LiveError::Sink)?;
+            let outcome = s.state.analyze_frame(
+                &mut frame,
+                &mut s.sink,
+                &mut observer,
+                |frame, signals, activity, sink| {
                     if !opts.slow_analysis.is_zero() {
                         std::thread::sleep(opts.slow_analysis);
                     }
-                    s.dropped(capture.dropped()).map_err(LiveError::Sink)?;
+                    drops.note(capture.dropped(), sink)?;
                     let status =
                         format!("{:.0} s, {} frames dropped", frame.pts_s, capture.dropped());
-                    if !view.show(&View {
-                        frame: &frame,
-                        signals: &signals,
-                        activity: &observer.activity,
-                        layout: &layout,
-                        recent: s.sink.recent.make_contiguous(),
+                    Ok(view.show(&View {
+                        frame,
+                        signals,
+                        activity,
+                        layout,
+                        recent: sink.recent.make_contiguous(),
                         status: &status,
-                    }) {
-                        return Ok(false);
-                    }
-                    let sink = &mut s.sink;
-                    s.state
-                        .keep(frame, &mut |e| sink.write(e))
-                        .map_err(LiveError::Sink)?;
-                    Ok(true)
+                    }))
                 },
-            ));
-            match step {
-                Ok(Ok(true)) => {}
-                Ok(Ok(false)) => return Ok(()),
-                Ok(Err(e)) => return Err(e),
-                Err(panic) => {
-                    bug = Some(format!(
-                        "internal error at frame {index} ({t_s:.3} s): {} (a bug in twitchwatch; \
-                         please report it)",
-                        crate::capture::panic_message(panic.as_ref())
-                    ));
+            );
+            match outcome {
+                Ok(FrameOutcome::Next) => {}
+                Ok(FrameOutcome::Stop) => return Ok(()),
+                Ok(FrameOutcome::Bug(e)) => {
+                    bug = Some(e.to_string());
                     return Ok(());
                 }
+                Err(RunError::Sink(e)) => return Err(LiveError::Sink(e)),
+                Err(e) => return Err(LiveError::Analysis(e.to_string())),
             }
         }
     })();
@@ -407,9 +396,8 @@ pub fn run_session(
     let error = bug
         .clone()
         .or_else(|| failure.as_ref().map(|e| e.to_string()));
-    let sink = &mut s.sink;
     let finished = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        s.state.finish(&mut |e| sink.write(e), error.clone())
+        s.state.finish(&mut s.sink, error.clone())
     }));
     match finished {
         Ok(r) => r.map_err(LiveError::Sink)?,
@@ -430,7 +418,7 @@ pub fn run_session(
             })
             .map_err(LiveError::Sink)?,
     }
-    if let Some(t) = observer.trace.take() {
+    if let Some(t) = observer.0.take() {
         t.finish().map_err(LiveError::Trace)?;
     }
     if let Some(message) = bug {
@@ -458,8 +446,14 @@ struct Session<'a> {
     /// While the camera is away: the time of the last frame before it went.
     gap_since: Option<f64>,
     camera_gaps: u64,
-    warned_drops: bool,
-    last_drop_note: Option<(Instant, u64)>,
+    drops: DropNotes,
+    clock: SessionClock,
+}
+
+/// Notes on frames dropped because the analysis fell behind the camera.
+struct DropNotes {
+    warned: bool,
+    last_note: Option<(Instant, u64)>,
     clock: SessionClock,
 }
 
@@ -528,17 +522,19 @@ impl Session<'_> {
             end_s: round3(end_s),
         })
     }
+}
 
+impl DropNotes {
     /// Says when the analysis starts falling behind (once in the log, at most once a minute
     /// on stderr); the total goes into the summary line.
-    fn dropped(&mut self, total: u64) -> io::Result<()> {
+    fn note(&mut self, total: u64, sink: &mut LiveSink) -> io::Result<()> {
         if total == 0 {
             return Ok(());
         }
         let t = self.clock.now();
-        if !self.warned_drops {
-            self.warned_drops = true;
-            self.sink.write(&Event::Warning {
+        if !self.warned {
+            self.warned = true;
+            sink.write(&Event::Warning {
                 t_s: round3(t),
                 message: "the analysis fell behind the camera: the oldest frames are dropped \
                           (the total is in the summary line)"
@@ -546,10 +542,10 @@ impl Session<'_> {
             })?;
         }
         let due = self
-            .last_drop_note
+            .last_note
             .is_none_or(|(at, n)| at.elapsed() >= Duration::from_secs(60) && total > n);
         if due {
-            self.last_drop_note = Some((Instant::now(), total));
+            self.last_note = Some((Instant::now(), total));
             tracing::warn!("live: {total} frames dropped so far (analysis behind the camera)");
         }
         Ok(())

@@ -5,11 +5,11 @@
 //! Input: the current frame, its signals and detector activity. Output: an RGB buffer
 //! (`Overlay`, testable without a window) and a window (`PreviewWindow`). Thread: analysis.
 
-use crate::anatomy::{RegionKind, Side};
-use crate::detect::Activity;
-use crate::face::regions::RegionLayout;
-use crate::face::track::FacePose;
-use crate::motion::FrameSignals;
+use crate::analysis::anatomy::{RegionKind, Side};
+use crate::analysis::bursts::Activity;
+use crate::analysis::face::regions::RegionLayout;
+use crate::analysis::face::track::FacePose;
+use crate::analysis::measure::motion::FrameSignals;
 use crate::source::Frame;
 use ab_glyph::FontRef;
 use image::{Rgb, RgbImage};

@@ -115,7 +115,7 @@ mod orient;
 mod probe;
 mod y4m;
 
-pub use crate::events::Media;
+pub use crate::outputs::events::Media;
 pub use ffmpeg::find_ffmpeg;
 pub use orient::{Oriented, orient_into};
 

@@ -1,0 +1,386 @@
+//! Confidence of a twitch: the probability that a burst is a real one-sided twitch, from a
+//! logistic model over what the burst's first moments looked like.
+//!
+//! Input: `Features` of one burst (from the burst detector). Output: a probability in
+//! [0, 1], never NaN. Thread: analysis (probability); any (fitting, for `eval`).
+//!
+//! The model is fitted on *candidates*: bursts found with the detector's onset rules relaxed
+//! and its blink vetoes only recorded (`BurstParams::candidates`), so that the fit sees the
+//! false starts that today's rules throw away as well as the real twitches. Its weights live
+//! in `confidence_model.json` beside this file; `eval --fit-confidence` writes a new one.
+
+use serde::{Deserialize, Serialize};
+use std::sync::OnceLock;
+
+/// Number of features.
+pub const N_FEATURES: usize = 10;
+
+/// Feature names, in order (also the keys of the model file).
+pub const FEATURE_NAMES: [&str; N_FEATURES] = [
+    "log_onset_rate",
+    "look_other_vs_this",
+    "rate_other_vs_this",
+    "head_speed",
+    "gain_this",
+    "gain_other",
+    "one_sided_peak",
+    "rules_ok",
+    "log_look_this",
+    "log_rate_this",
+];
+
+/// What a burst looked like over `WINDOW_S` either side of its onset. Units: closures in %
+/// of face width, rates in % of face width per second, look changes in grey levels.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Features(pub [f32; N_FEATURES]);
+
+/// Seconds before and after a burst's onset that its features describe: long enough for
+/// the other eye of a blink to have closed too, short enough to end before a blink that
+/// follows a twitch.
+pub const WINDOW_S: f64 = 0.2;
+
+/// One frame as the features see it, `[side.index()]` arrays with sides the person's.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct FeatureFrame {
+    pub t_s: f64,
+    pub closure: [f32; 2],
+    pub closure_speed: [f32; 2],
+    pub look_change: [f32; 2],
+    pub head_speed: f32,
+}
+
+impl Features {
+    /// Features of a burst on side index `i` with onset at `start_s`, from the frames in
+    /// `[start_s - WINDOW_S, start_s + WINDOW_S]` among `frames` (in time order). `None`
+    /// when no frame falls there.
+    pub fn measure<'a>(
+        frames: impl Iterator<Item = &'a FeatureFrame>,
+        i: usize,
+        start_s: f64,
+        onset_rate: f32,
+        rules_ok: bool,
+    ) -> Option<Features> {
+        let o = 1 - i;
+        let (lo, hi) = (start_s - WINDOW_S - 1e-6, start_s + WINDOW_S + 1e-6);
+        let mut first: Option<[f32; 2]> = None;
+        let (mut look, mut rate) = ([0.0f32; 2], [0.0f32; 2]);
+        let (mut max_closure, mut head) = ([f32::MIN; 2], 0.0f32);
+        let mut one_sided = f32::MIN;
+        for f in frames.filter(|f| f.t_s >= lo && f.t_s <= hi) {
+            first.get_or_insert(f.closure);
+            for s in 0..2 {
+                look[s] += f.look_change[s].max(0.0);
+                rate[s] += f.closure_speed[s].max(0.0);
+                max_closure[s] = max_closure[s].max(f.closure[s]);
+            }
+            head = head.max(f.head_speed);
+            if f.t_s >= start_s - 1e-6 {
+                one_sided = one_sided.max(f.closure[i] - f.closure[o]);
+            }
+        }
+        let first = first?;
+        Some(Features([
+            onset_rate.max(0.0).ln_1p(),
+            ((look[o] + 0.3) / (look[i] + 0.3)).ln(),
+            ((rate[o] + 3.0) / (rate[i] + 3.0)).ln(),
+            head / 30.0,
+            max_closure[i] - first[i],
+            max_closure[o] - first[o],
+            if one_sided == f32::MIN {
+                0.0
+            } else {
+                one_sided
+            },
+            if rules_ok { 1.0 } else { 0.0 },
+            look[i].ln_1p(),
+            rate[i].ln_1p(),
+        ]))
+    }
+}
+
+/// A logistic model over standardised features: p = 1 / (1 + exp(-(bias + Σ w (x - mean) /
+/// scale))).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Model {
+    pub features: Vec<String>,
+    pub mean: Vec<f64>,
+    pub scale: Vec<f64>,
+    pub weights: Vec<f64>,
+    pub bias: f64,
+    /// How the model was made (command, data, date): for people, not read by the code.
+    #[serde(default)]
+    pub fitted_on: String,
+}
+
+impl Model {
+    /// The model this build ships (`confidence_model.json`).
+    pub fn builtin() -> &'static Model {
+        static MODEL: OnceLock<Model> = OnceLock::new();
+        MODEL.get_or_init(|| {
+            let m: Model = serde_json::from_str(include_str!("confidence_model.json"))
+                .expect("the shipped confidence model parses");
+            assert!(
+                m.is_valid(),
+                "the shipped confidence model has the right shape"
+            );
+            m
+        })
+    }
+
+    /// The right number of finite weights and positive scales.
+    pub fn is_valid(&self) -> bool {
+        let n = N_FEATURES;
+        self.features.len() == n
+            && self.mean.len() == n
+            && self.scale.len() == n
+            && self.weights.len() == n
+            && self.bias.is_finite()
+            && self.mean.iter().chain(&self.weights).all(|x| x.is_finite())
+            && self.scale.iter().all(|s| s.is_finite() && *s > 0.0)
+    }
+
+    /// The probability that a burst with these features is a real one-sided twitch. A
+    /// feature that is not finite counts as its mean (no evidence either way); the result
+    /// is always in [0, 1].
+    pub fn probability(&self, f: &Features) -> f64 {
+        let mut z = self.bias;
+        for k in 0..N_FEATURES {
+            let x = f.0[k] as f64;
+            if x.is_finite() {
+                z += self.weights[k] * (x - self.mean[k]) / self.scale[k];
+            }
+        }
+        let p = 1.0 / (1.0 + (-z.clamp(-40.0, 40.0)).exp());
+        if p.is_finite() { p } else { 0.5 }
+    }
+
+    /// Fits a model to labelled samples (features, is a real twitch) by Newton's method on
+    /// the L2-penalised log-likelihood (`l2` on the standardised weights, not the bias).
+    /// Samples may be weighted (`weight` > 0). Fails with fewer than two of either class.
+    pub fn fit(samples: &[(Features, bool, f64)], l2: f64) -> anyhow::Result<Model> {
+        let pos = samples.iter().filter(|s| s.1).count();
+        let neg = samples.len() - pos;
+        anyhow::ensure!(
+            pos >= 2 && neg >= 2,
+            "too few candidates to fit ({pos} real, {neg} false; at least 2 of each)"
+        );
+        let n = N_FEATURES;
+        let rows: Vec<[f64; N_FEATURES]> = samples
+            .iter()
+            .map(|(f, _, _)| f.0.map(|x| if x.is_finite() { x as f64 } else { 0.0 }))
+            .collect();
+        let total_w: f64 = samples.iter().map(|s| s.2).sum();
+        let mut mean = vec![0.0; n];
+        let mut scale = vec![0.0; n];
+        for (r, s) in rows.iter().zip(samples) {
+            for k in 0..n {
+                mean[k] += s.2 * r[k] / total_w;
+            }
+        }
+        for (r, s) in rows.iter().zip(samples) {
+            for k in 0..n {
+                scale[k] += s.2 * (r[k] - mean[k]).powi(2) / total_w;
+            }
+        }
+        for s in &mut scale {
+            *s = s.sqrt().max(1e-6);
+        }
+        // Standardised design with a constant column last.
+        let d = n + 1;
+        let x: Vec<Vec<f64>> = rows
+            .iter()
+            .map(|r| {
+                let mut v: Vec<f64> = (0..n).map(|k| (r[k] - mean[k]) / scale[k]).collect();
+                v.push(1.0);
+                v
+            })
+            .collect();
+        let mut beta = vec![0.0; d];
+        for _ in 0..100 {
+            let mut grad = vec![0.0; d];
+            let mut hess = vec![vec![0.0; d]; d];
+            for (xi, s) in x.iter().zip(samples) {
+                let z: f64 = xi.iter().zip(&beta).map(|(a, b)| a * b).sum();
+                let p = 1.0 / (1.0 + (-z.clamp(-40.0, 40.0)).exp());
+                let y = if s.1 { 1.0 } else { 0.0 };
+                for a in 0..d {
+                    grad[a] += s.2 * (p - y) * xi[a];
+                    for b in 0..d {
+                        hess[a][b] += s.2 * p * (1.0 - p) * xi[a] * xi[b];
+                    }
+                }
+            }
+            for a in 0..n {
+                grad[a] += l2 * beta[a];
+                hess[a][a] += l2;
+            }
+            let step = solve(hess, grad).ok_or_else(|| anyhow::anyhow!("the fit is singular"))?;
+            let mut change = 0.0f64;
+            for a in 0..d {
+                beta[a] -= step[a];
+                change = change.max(step[a].abs());
+            }
+            if change < 1e-9 {
+                break;
+            }
+        }
+        let bias = beta.pop().expect("d = n + 1");
+        Ok(Model {
+            features: FEATURE_NAMES.iter().map(|s| s.to_string()).collect(),
+            mean,
+            scale,
+            weights: beta,
+            bias,
+            fitted_on: String::new(),
+        })
+    }
+}
+
+/// Solves `a x = b` by Gaussian elimination with partial pivoting; `None` if singular.
+fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
+    let n = b.len();
+    for c in 0..n {
+        let p = (c..n).max_by(|&i, &j| a[i][c].abs().total_cmp(&a[j][c].abs()))?;
+        if a[p][c].abs() < 1e-12 {
+            return None;
+        }
+        a.swap(c, p);
+        b.swap(c, p);
+        let (upper, lower) = a.split_at_mut(c + 1);
+        let pivot = &upper[c];
+        for (r, row) in lower.iter_mut().enumerate() {
+            let f = row[c] / pivot[c];
+            for (x, p) in row[c..].iter_mut().zip(&pivot[c..]) {
+                *x -= f * p;
+            }
+            b[c + 1 + r] -= f * b[c];
+        }
+    }
+    let mut x = vec![0.0; n];
+    for r in (0..n).rev() {
+        let s: f64 = (r + 1..n).map(|k| a[r][k] * x[k]).sum();
+        x[r] = (b[r] - s) / a[r][r];
+    }
+    Some(x)
+}
+
+/// One row of a reliability table: candidates whose confidence fell in `[lo, hi)`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ReliabilityBin {
+    pub lo: f64,
+    pub hi: f64,
+    pub count: usize,
+    /// Mean confidence in the bin.
+    pub mean_confidence: f64,
+    /// Share of them that were real twitches.
+    pub share_real: f64,
+}
+
+/// Reliability table of (confidence, was real) pairs in `bins` equal bins over [0, 1].
+pub fn reliability(pairs: &[(f64, bool)], bins: usize) -> Vec<ReliabilityBin> {
+    let bins = bins.max(1);
+    (0..bins)
+        .map(|b| {
+            let (lo, hi) = (b as f64 / bins as f64, (b + 1) as f64 / bins as f64);
+            let inside: Vec<&(f64, bool)> = pairs
+                .iter()
+                .filter(|(c, _)| *c >= lo && (*c < hi || (b + 1 == bins && *c <= hi)))
+                .collect();
+            let count = inside.len();
+            let mean = |f: &dyn Fn(&(f64, bool)) -> f64| {
+                if count == 0 {
+                    f64::NAN
+                } else {
+                    inside.iter().map(|p| f(p)).sum::<f64>() / count as f64
+                }
+            };
+            ReliabilityBin {
+                lo,
+                hi,
+                count,
+                mean_confidence: mean(&|p| p.0),
+                share_real: mean(&|p| if p.1 { 1.0 } else { 0.0 }),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(x: f32) -> Features {
+        let mut v = [0.0; N_FEATURES];
+        v[6] = x;
+        Features(v)
+    }
+
+    #[test]
+    fn the_shipped_model_loads_and_never_gives_nan() {
+        let m = Model::builtin();
+        for x in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 0.0, 1e30, -1e30] {
+            let p = m.probability(&Features([x; N_FEATURES]));
+            assert!((0.0..=1.0).contains(&p), "{x}: {p}");
+        }
+    }
+
+    #[test]
+    fn fit_learns_a_monotone_separation_and_stays_finite() {
+        // Real ones have the larger one-sided peak; some overlap.
+        let mut s = vec![];
+        for k in 0..40 {
+            let x = k as f32 / 10.0;
+            s.push((f(x), x > 1.5 && k % 7 != 0, 1.0));
+        }
+        let m = Model::fit(&s, 1.0).unwrap();
+        assert!(m.is_valid());
+        let ps: Vec<f64> = (0..40)
+            .map(|k| m.probability(&f(k as f32 / 10.0)))
+            .collect();
+        assert!(ps.windows(2).all(|w| w[1] >= w[0]), "monotone: {ps:?}");
+        assert!(ps[0] < 0.2 && ps[39] > 0.8, "{} {}", ps[0], ps[39]);
+    }
+
+    #[test]
+    fn fit_needs_both_classes() {
+        let s: Vec<_> = (0..10).map(|k| (f(k as f32), true, 1.0)).collect();
+        assert!(Model::fit(&s, 1.0).is_err());
+    }
+
+    #[test]
+    fn features_compare_the_two_eyes_around_the_onset() {
+        let frames: Vec<FeatureFrame> = (0..30)
+            .map(|k| {
+                let t = k as f64 / 30.0;
+                let c = if t >= 0.5 { 2.0 } else { 0.0 };
+                FeatureFrame {
+                    t_s: t,
+                    closure: [c, 0.0],
+                    closure_speed: [if (t - 0.5).abs() < 0.02 { 60.0 } else { 0.0 }, 0.0],
+                    look_change: [if t >= 0.5 { 1.0 } else { 0.0 }, 0.1],
+                    head_speed: 3.0,
+                }
+            })
+            .collect();
+        let x = Features::measure(frames.iter(), 0, 0.5, 60.0, true)
+            .unwrap()
+            .0;
+        assert!(x[1] < 0.0, "the other eye's look changed less");
+        assert!(x[2] < 0.0, "the other eye squeezed slower");
+        assert_eq!(x[4], 2.0, "this eye gained 2 % fw");
+        assert_eq!(x[5], 0.0);
+        assert_eq!(x[6], 2.0);
+        assert_eq!(x[7], 1.0);
+        assert!(Features::measure(frames.iter(), 0, 5.0, 60.0, true).is_none());
+    }
+
+    #[test]
+    fn reliability_bins_cover_zero_to_one() {
+        let t = reliability(&[(0.05, false), (0.95, true), (1.0, true), (0.5, true)], 10);
+        assert_eq!(t.len(), 10);
+        assert_eq!(t[0].count, 1);
+        assert_eq!(t[9].count, 2, "1.0 falls in the last bin");
+        assert_eq!(t[9].share_real, 1.0);
+        assert_eq!(t.iter().map(|b| b.count).sum::<usize>(), 4);
+    }
+}
