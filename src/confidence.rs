@@ -142,8 +142,8 @@ impl Features {
         let (mut wide_look, mut rate_other, mut wide_head) = ([0.0f32; 2], 0.0f32, 0.0f32);
         let (mut n, mut reliable) = (0.0f32, 0.0f32);
         for f in within(start_s - WIDE_BEFORE_S, start_s + AFTER_S) {
-            for s in 0..2 {
-                wide_look[s] += f.look_change[s].max(0.0);
+            for (sum, change) in wide_look.iter_mut().zip(f.look_change) {
+                *sum += change.max(0.0);
             }
             rate_other = rate_other.max(f.closure_speed[o]);
             wide_head = wide_head.max(f.head_speed);
