@@ -104,9 +104,9 @@ pub struct DetectParams {
     pub candidates: bool,
     pub candidate_rate: f32,
     /// Beside the rules, a second detector runs in candidate mode; a candidate the rules
-    /// did not report (no reported twitch on its side within `merge_gap_s`... of it, see
-    /// `RESCUE_GAP_S`) is reported when the confidence model gives it at least this
-    /// probability. The model judges each eye against its own recent state over the whole
+    /// did not report (no reported twitch on its side within `RESCUE_GAP_S` of it, none on
+    /// the other side overlapping it) is reported when the confidence model gives it at
+    /// least this probability. The model judges each eye against its own recent state over the whole
     /// window around the candidate, so weak squeezes and twitches next to a blink that the
     /// onset rules miss or veto are still found. Above 1 turns it off.
     pub rescue_confidence: f64,
@@ -275,8 +275,9 @@ pub struct BurstDetector {
 /// until they are measured.
 const HISTORY_S: f64 = BASE_S + AFTER_S + 0.1;
 
-/// A candidate within this long (s) of a reported twitch on its side is part of it.
-const RESCUE_GAP_S: f64 = 0.3;
+/// A candidate within this long (s) of a reported twitch on its side is part of it (its
+/// tail, or a second jerk of the same episode: as `DetectParams::look_refractory_s`).
+const RESCUE_GAP_S: f64 = 1.0;
 
 impl BurstDetector {
     pub fn new(params: DetectParams) -> Self {
@@ -363,8 +364,10 @@ impl BurstDetector {
                 keep.push(tw);
                 continue;
             }
+            // Within the gap on its side; overlapping on the other (spasms are one-sided).
             let near = |side: Side, start: f64, end: f64| {
-                side == tw.side && end.min(tw.end_s) + RESCUE_GAP_S > start.max(tw.start_s)
+                let gap = if side == tw.side { RESCUE_GAP_S } else { 0.0 };
+                end.min(tw.end_s) + gap > start.max(tw.start_s)
             };
             let covered = self.reported.iter().any(|&(side, a, b)| near(side, a, b))
                 || rules_open
