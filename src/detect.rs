@@ -145,7 +145,7 @@ impl Default for DetectParams {
             look_refractory_s: 1.0,
             candidates: false,
             candidate_rate: 5.0,
-            rescue_confidence: 0.9,
+            rescue_confidence: 0.96,
         }
     }
 }
@@ -921,7 +921,7 @@ mod tests {
             closure: on_side(L, |t| squeeze(t, 4.0, 4.8, 0.2, 0.2, 2.0)),
             ..Sim::default()
         };
-        assert!(run(10.0, slow()).iter().all(|t| t.confidence >= 0.9));
+        assert!(run(10.0, slow()).iter().all(|t| t.confidence >= 0.96));
         let off = DetectParams {
             rescue_confidence: 1.1,
             ..DetectParams::default()
