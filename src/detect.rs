@@ -234,6 +234,8 @@ struct Burst {
     rules_ok: bool,
     /// Measured once `confidence::AFTER_S` after the onset has passed (or at the end).
     features: Option<Features>,
+    /// Its end (s), fixed when it closed before its features were measured (`pending`).
+    end_s: Option<f64>,
 }
 
 /// The detector's state across frames.
@@ -550,6 +552,7 @@ impl BurstDetector {
                     glasses: false,
                     rules_ok: rules_onset,
                     features: None,
+                    end_s: None,
                 });
                 b.glasses |= s.look.glasses;
                 b.last_s = t;
@@ -608,7 +611,8 @@ impl BurstDetector {
                     if b.features.is_some() {
                         self.finish(side, b, out);
                     } else {
-                        self.pending.push((side, b));
+                        let end_s = Some(b.last_s + self.last_frame_dt);
+                        self.pending.push((side, Burst { end_s, ..b }));
                     }
                 }
             }
@@ -694,7 +698,7 @@ impl BurstDetector {
 
     fn finish(&self, side: Side, b: Burst, out: &mut Vec<Twitch>) {
         let p = &self.params;
-        let end = b.last_s + self.last_frame_dt;
+        let end = b.end_s.unwrap_or(b.last_s + self.last_frame_dt);
         if end - b.start_s < p.min_duration_s || b.frames < 2 {
             return;
         }
