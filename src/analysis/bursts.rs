@@ -4,14 +4,14 @@
 //! normalised activity for traces and previews). Thread: analysis.
 
 use crate::analysis::anatomy::{RegionKind, Side};
-use crate::analysis::confidence::{FeatureFrame, Features, Model, WINDOW_S};
+use crate::analysis::confidence::{AFTER_S, BASE_S, FeatureFrame, Features, Model};
 use crate::analysis::measure::motion::FrameSignals;
 use crate::outputs::events::{Candidate, Pattern, RegionEvidence, Twitch};
 
 /// Revision of what the analysis detects (measurement and burst rules together), written on
 /// every log's `session` line: logs of different revisions may disagree on the same video.
 /// Raise it with every change that changes the golden logs.
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 
 /// Detector parameters, in physical units: "% fw" is percent of the face's width, so the
 /// same values hold for small and large faces and any frame rate.
@@ -97,12 +97,19 @@ pub struct BurstParams {
     /// twitch the rate found is not a new one.
     pub look_refractory_s: f64,
     /// Candidate mode, for fitting the confidence model (`eval --fit-confidence`): bursts
-    /// start at `candidate_rate` and no blink test drops them; each twitch carries its
-    /// features and whether the rules above would have kept it (`Twitch::candidate`).
+    /// start at `candidate_rate` (% fw per second) and no blink test drops them; each
+    /// twitch carries its features and whether the rules above would have kept it
+    /// (`Twitch::candidate`).
     #[serde(skip)]
     pub candidates: bool,
-    #[serde(skip)]
     pub candidate_rate: f32,
+    /// Beside the rules, a second detector runs in candidate mode; a candidate the rules
+    /// did not report (no reported twitch on its side within `RESCUE_GAP_S` of it, none on
+    /// the other side overlapping it) is reported when the confidence model gives it at
+    /// least this probability. The model judges each eye against its own recent state over the whole
+    /// window around the candidate, so weak squeezes and twitches next to a blink that the
+    /// onset rules miss or veto are still found. Above 1 turns it off.
+    pub rescue_confidence: f64,
 }
 
 impl Default for BurstParams {
@@ -137,7 +144,8 @@ impl Default for BurstParams {
             look_settle_s: 1.0,
             look_refractory_s: 1.0,
             candidates: false,
-            candidate_rate: 8.0,
+            candidate_rate: 5.0,
+            rescue_confidence: 0.96,
         }
     }
 }
@@ -224,8 +232,10 @@ struct Burst {
     glasses: bool,
     /// The onset rules and blink tests kept it (always, outside candidate mode).
     rules_ok: bool,
-    /// Measured once `confidence::WINDOW_S` after the onset has passed (or at the end).
+    /// Measured once `confidence::AFTER_S` after the onset has passed (or at the end).
     features: Option<Features>,
+    /// Its end (s), fixed when it closed before its features were measured (`pending`).
+    end_s: Option<f64>,
 }
 
 /// The detector's state across frames.
@@ -253,15 +263,37 @@ pub struct BurstDetector {
     recent_closure: [std::collections::VecDeque<(f64, f32)>; 2],
     /// The last `HISTORY_S` of frames, for the bursts' features.
     history: std::collections::VecDeque<FeatureFrame>,
+    /// Bursts that ended before their features could be measured (`AFTER_S`).
+    pending: Vec<(Side, Burst)>,
+    /// The candidate-mode detector of `BurstParams::rescue_confidence` (rules mode only).
+    rescue: Option<Box<BurstDetector>>,
+    /// Its closed candidates, waiting until no rules twitch can overlap them any more.
+    rescued: Vec<Twitch>,
+    /// Recently reported twitches (side, start, end), that candidates must not repeat.
+    reported: std::collections::VecDeque<(Side, f64, f64)>,
 }
 
 /// How much of the past the features need: the window before an onset, and after it
 /// until they are measured.
-const HISTORY_S: f64 = 3.0 * WINDOW_S;
+const HISTORY_S: f64 = BASE_S + AFTER_S + 0.1;
+
+/// A candidate within this long (s) of a reported twitch on its side is part of it (its
+/// tail, or a second jerk of the same episode: as `BurstParams::look_refractory_s`).
+const RESCUE_GAP_S: f64 = 1.0;
 
 impl BurstDetector {
     pub fn new(params: BurstParams) -> Self {
+        let rescue = (!params.candidates && params.rescue_confidence <= 1.0).then(|| {
+            Box::new(BurstDetector::new(BurstParams {
+                candidates: true,
+                ..params.clone()
+            }))
+        });
         Self {
+            pending: Vec::new(),
+            rescue,
+            rescued: Vec::new(),
+            reported: Default::default(),
             params,
             speed_stats: Default::default(),
             look_stats: Default::default(),
@@ -279,13 +311,76 @@ impl BurstDetector {
         }
     }
 
-    /// A twitch is open on either side.
+    /// A twitch is open on either side (by the rules; candidates do not count).
     pub fn burst_open(&self) -> bool {
         self.open.iter().any(Option::is_some)
     }
 
     /// Feeds one frame; returns the activity and pushes any twitch that closed into `out`.
     pub fn push(&mut self, s: &FrameSignals, out: &mut Vec<Twitch>) -> Activity {
+        let first_new = out.len();
+        let act = self.push_rules(s, out);
+        self.note_reported(&out[first_new..]);
+        if let Some(rescue) = self.rescue.as_mut() {
+            rescue.push(s, &mut self.rescued);
+            self.decide_rescued(Some(s.t_s), out);
+        }
+        act
+    }
+
+    /// Remembers reported twitches, for `decide_rescued`.
+    fn note_reported(&mut self, new: &[Twitch]) {
+        for tw in new {
+            self.reported.push_back((tw.side, tw.start_s, tw.end_s));
+        }
+        if let Some(&(_, _, last_end)) = self.reported.back() {
+            while self
+                .reported
+                .front()
+                .is_some_and(|&(_, _, end)| end < last_end - 30.0)
+            {
+                self.reported.pop_front();
+            }
+        }
+    }
+
+    /// Reports the rescue detector's candidates that no reported twitch covers and that the
+    /// model trusts, once a rules twitch overlapping them can no longer start (`now` past
+    /// their end by `RESCUE_GAP_S`; `None`: at the end, decide all).
+    fn decide_rescued(&mut self, now: Option<f64>, out: &mut Vec<Twitch>) {
+        if self.rescued.is_empty() {
+            return;
+        }
+        let rules_open: Vec<(Side, f64)> = Side::BOTH
+            .into_iter()
+            .filter_map(|side| self.open[side.index()].as_ref().map(|b| (side, b.start_s)))
+            .chain(self.pending.iter().map(|(side, b)| (*side, b.start_s)))
+            .collect();
+        let mut keep = Vec::new();
+        for mut tw in std::mem::take(&mut self.rescued) {
+            if now.is_some_and(|t| t <= tw.end_s + RESCUE_GAP_S) {
+                keep.push(tw);
+                continue;
+            }
+            // Within the gap on its side; overlapping on the other (spasms are one-sided).
+            let near = |side: Side, start: f64, end: f64| {
+                let gap = if side == tw.side { RESCUE_GAP_S } else { 0.0 };
+                end.min(tw.end_s) + gap > start.max(tw.start_s)
+            };
+            let covered = self.reported.iter().any(|&(side, a, b)| near(side, a, b))
+                || rules_open
+                    .iter()
+                    .any(|&(side, a)| near(side, a, f64::INFINITY));
+            if !covered && tw.confidence >= self.params.rescue_confidence {
+                tw.candidate = None;
+                self.reported.push_back((tw.side, tw.start_s, tw.end_s));
+                out.push(tw);
+            }
+        }
+        self.rescued = keep;
+    }
+
+    fn push_rules(&mut self, s: &FrameSignals, out: &mut Vec<Twitch>) -> Activity {
         let p = self.params.clone();
         let t = s.t_s;
         let dt = match self.prev_t {
@@ -301,7 +396,8 @@ impl BurstDetector {
 
         if s.face.is_none() || s.discontinuity {
             // No event may straddle a loss or a jump of the face.
-            self.close_all(out);
+            self.close_rules(out);
+            self.history.clear();
             self.tracking_since = s.face.map(|_| t);
             self.reliable_since = self.tracking_since;
             self.unreliable_since = None;
@@ -359,6 +455,8 @@ impl BurstDetector {
             closure_speed: s.closure_speed,
             look_change: s.look.change,
             head_speed: s.head_speed,
+            speed: s.speed,
+            reliable: s.reliable,
         });
         while self.history.front().is_some_and(|f| t - f.t_s > HISTORY_S) {
             self.history.pop_front();
@@ -450,6 +548,7 @@ impl BurstDetector {
                     glasses: false,
                     rules_ok: rules_onset,
                     features: None,
+                    end_s: None,
                 });
                 b.glasses |= s.look.glasses;
                 b.last_s = t;
@@ -483,10 +582,16 @@ impl BurstDetector {
             }
             if let Some(b) = self.open[i].as_mut()
                 && b.features.is_none()
-                && t - b.start_s > WINDOW_S
+                && t - b.start_s >= AFTER_S
             {
-                b.features =
-                    Features::measure(self.history.iter(), i, b.start_s, b.onset_rate, b.rules_ok);
+                b.features = Features::measure(
+                    self.history.iter(),
+                    i,
+                    b.start_s,
+                    b.last_s,
+                    b.onset_rate,
+                    b.rules_ok,
+                );
             }
             if let Some(b) = self.open[i].as_mut() {
                 if act.flagged[i] && held_closure >= p.hold_closure.max(p.hold_share * b.held_peak)
@@ -499,8 +604,23 @@ impl BurstDetector {
                 if t - b.last_s > p.merge_gap_s {
                     let b = self.open[i].take().expect("checked above");
                     self.last_closed[i] = b.last_s;
-                    self.finish(side, b, out);
+                    if b.features.is_some() {
+                        self.finish(side, b, out);
+                    } else {
+                        let end_s = Some(b.last_s + self.last_frame_dt);
+                        self.pending.push((side, Burst { end_s, ..b }));
+                    }
                 }
+            }
+        }
+        // Bursts that ended early are finished once their features can be measured.
+        let mut k = 0;
+        while k < self.pending.len() {
+            if t - self.pending[k].1.start_s >= AFTER_S {
+                let (side, b) = self.pending.remove(k);
+                self.finish(side, b, out);
+            } else {
+                k += 1;
             }
         }
         act
@@ -546,18 +666,35 @@ impl BurstDetector {
         this > 0.0 && head < p.blink_look_head_speed && other >= p.blink_look_share * this
     }
 
-    /// Closes any open burst (end of input, face lost).
+    /// Closes any open burst and decides every candidate (end of input).
     pub fn close_all(&mut self, out: &mut Vec<Twitch>) {
+        let first_new = out.len();
+        self.close_rules(out);
+        self.note_reported(&out[first_new..]);
+        if let Some(rescue) = self.rescue.as_mut() {
+            rescue.close_all(&mut self.rescued);
+            self.decide_rescued(None, out);
+        }
+    }
+
+    /// Closes the rules' open and pending bursts, measuring features on the frames there
+    /// are (face lost, end of input).
+    fn close_rules(&mut self, out: &mut Vec<Twitch>) {
+        let mut ending: Vec<(Side, Burst)> = std::mem::take(&mut self.pending);
         for side in Side::BOTH {
             if let Some(b) = self.open[side.index()].take() {
-                self.finish(side, b, out);
+                ending.push((side, b));
             }
+        }
+        ending.sort_by(|a, b| a.1.start_s.total_cmp(&b.1.start_s));
+        for (side, b) in ending {
+            self.finish(side, b, out);
         }
     }
 
     fn finish(&self, side: Side, b: Burst, out: &mut Vec<Twitch>) {
         let p = &self.params;
-        let end = b.last_s + self.last_frame_dt;
+        let end = b.end_s.unwrap_or(b.last_s + self.last_frame_dt);
         if end - b.start_s < p.min_duration_s || b.frames < 2 {
             return;
         }
@@ -579,6 +716,7 @@ impl BurstDetector {
                 self.history.iter(),
                 side.index(),
                 b.start_s,
+                b.last_s,
                 b.onset_rate,
                 b.rules_ok,
             )
@@ -707,7 +845,11 @@ mod tests {
     }
 
     fn run(seconds: f64, sim: Sim) -> Vec<Twitch> {
-        let mut det = BurstDetector::new(BurstParams::default());
+        run_with(BurstParams::default(), seconds, sim)
+    }
+
+    fn run_with(params: BurstParams, seconds: f64, sim: Sim) -> Vec<Twitch> {
+        let mut det = BurstDetector::new(params);
         let mut out = vec![];
         let mut prev = [0.0f32; 2];
         for i in 0..(seconds * FPS) as u64 {
@@ -769,6 +911,36 @@ mod tests {
             tw.peak > 2.8 && tw.asymmetry > 0.9 && tw.confidence > 0.5,
             "{tw:?}"
         );
+    }
+
+    /// A squeeze too slow for the onset rules (10 % fw per second) is a candidate: reported
+    /// when the model trusts it enough (here: any confidence), never twice.
+    #[test]
+    fn a_candidate_the_rules_miss_is_reported_only_when_trusted() {
+        let slow = || Sim {
+            closure: on_side(L, |t| squeeze(t, 4.0, 4.8, 0.2, 0.2, 2.0)),
+            ..Sim::default()
+        };
+        assert!(run(10.0, slow()).iter().all(|t| t.confidence >= 0.96));
+        let off = BurstParams {
+            rescue_confidence: 1.1,
+            ..BurstParams::default()
+        };
+        assert!(run_with(off, 10.0, slow()).is_empty());
+        let any = BurstParams {
+            rescue_confidence: 0.0,
+            ..BurstParams::default()
+        };
+        let out = run_with(any.clone(), 10.0, slow());
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].side, Side::Left);
+        assert!(out[0].candidate.is_none());
+        // A fast squeeze the rules find is one twitch, not also a candidate.
+        let fast = Sim {
+            closure: on_side(L, |t| squeeze(t, 4.0, 4.6, 0.1, 0.1, 3.0)),
+            ..Sim::default()
+        };
+        assert_eq!(run_with(any, 10.0, fast).len(), 1);
     }
 
     #[test]

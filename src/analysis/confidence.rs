@@ -1,5 +1,5 @@
 //! Confidence of a twitch: the probability that a burst is a real one-sided twitch, from a
-//! logistic model over what the burst's first moments looked like.
+//! logistic model over what both eyes, the head, cheek and mouth did around its onset.
 //!
 //! Input: `Features` of one burst (from the burst detector). Output: a probability in
 //! [0, 1], never NaN. Thread: analysis (probability); any (fitting, for `eval`).
@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
 
 /// Number of features.
-pub const N_FEATURES: usize = 10;
+pub const N_FEATURES: usize = 22;
 
 /// Feature names, in order (also the keys of the model file).
 pub const FEATURE_NAMES: [&str; N_FEATURES] = [
@@ -27,10 +27,27 @@ pub const FEATURE_NAMES: [&str; N_FEATURES] = [
     "rules_ok",
     "log_look_this",
     "log_rate_this",
+    "base_gain_other_vs_this",
+    "base_gain_this",
+    "base_gain_other",
+    "wide_look_other_vs_this",
+    "wide_look_this_vs_rest",
+    "wide_look_other_vs_rest",
+    "wide_rate_other_vs_this",
+    "wide_head_speed",
+    "log_duration",
+    "cheek_one_sided",
+    "mouth_one_sided",
+    "reliable_share",
 ];
 
-/// What a burst looked like over `WINDOW_S` either side of its onset. Units: closures in %
-/// of face width, rates in % of face width per second, look changes in grey levels.
+/// What a burst looked like around its onset: the first ten features over `WINDOW_S` either
+/// side of it; the others judge each eye against its own recent state (`BASE_S` before the
+/// onset, up to `WINDOW_S` before it) over the wider window from `WIDE_BEFORE_S` before to
+/// `AFTER_S` after the onset, so that a blink or gaze shift just before or after a weak
+/// squeeze shows, and a squeeze is measured as what it added to that eye, not from rest.
+/// Units: closures in % of face width, rates in % of face width per second, look changes in
+/// grey levels; a feature that cannot be measured (no frames before the onset) is NaN.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Features(pub [f32; N_FEATURES]);
 
@@ -38,6 +55,15 @@ pub struct Features(pub [f32; N_FEATURES]);
 /// the other eye of a blink to have closed too, short enough to end before a blink that
 /// follows a twitch.
 pub const WINDOW_S: f64 = 0.2;
+
+/// How far before the onset each eye's own resting state is taken from (s).
+pub const BASE_S: f64 = 1.2;
+/// The wide window: from this long before the onset (s)...
+pub const WIDE_BEFORE_S: f64 = 0.5;
+/// ...to this long after it (s). Features are measured once this much has passed.
+pub const AFTER_S: f64 = 0.7;
+/// Squeeze gains (and cheek and mouth motion) are taken over this long after the onset (s).
+const GAIN_S: f64 = 0.4;
 
 /// One frame as the features see it, `[side.index()]` arrays with sides the person's.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -47,26 +73,36 @@ pub struct FeatureFrame {
     pub closure_speed: [f32; 2],
     pub look_change: [f32; 2],
     pub head_speed: f32,
+    /// Residual speed per side and region (eye, cheek, mouth), % fw per second.
+    pub speed: [[f32; 3]; 2],
+    pub reliable: bool,
 }
 
 impl Features {
-    /// Features of a burst on side index `i` with onset at `start_s`, from the frames in
-    /// `[start_s - WINDOW_S, start_s + WINDOW_S]` among `frames` (in time order). `None`
-    /// when no frame falls there.
+    /// Features of a burst on side index `i` with onset at `start_s`, last active at
+    /// `last_s` (so far), from `frames` (in time order, reaching back `BASE_S` before the
+    /// onset where the face was in view). `None` when no frame falls within `WINDOW_S` of
+    /// the onset.
     pub fn measure<'a>(
-        frames: impl Iterator<Item = &'a FeatureFrame>,
+        frames: impl Iterator<Item = &'a FeatureFrame> + Clone,
         i: usize,
         start_s: f64,
+        last_s: f64,
         onset_rate: f32,
         rules_ok: bool,
     ) -> Option<Features> {
         let o = 1 - i;
-        let (lo, hi) = (start_s - WINDOW_S - 1e-6, start_s + WINDOW_S + 1e-6);
+        let eps = 1e-6;
+        let within = |lo: f64, hi: f64| {
+            frames
+                .clone()
+                .filter(move |f| f.t_s >= lo - eps && f.t_s <= hi + eps)
+        };
         let mut first: Option<[f32; 2]> = None;
         let (mut look, mut rate) = ([0.0f32; 2], [0.0f32; 2]);
         let (mut max_closure, mut head) = ([f32::MIN; 2], 0.0f32);
         let mut one_sided = f32::MIN;
-        for f in frames.filter(|f| f.t_s >= lo && f.t_s <= hi) {
+        for f in within(start_s - WINDOW_S, start_s + WINDOW_S) {
             first.get_or_insert(f.closure);
             for s in 0..2 {
                 look[s] += f.look_change[s].max(0.0);
@@ -74,11 +110,54 @@ impl Features {
                 max_closure[s] = max_closure[s].max(f.closure[s]);
             }
             head = head.max(f.head_speed);
-            if f.t_s >= start_s - 1e-6 {
+            if f.t_s >= start_s - eps {
                 one_sided = one_sided.max(f.closure[i] - f.closure[o]);
             }
         }
         let first = first?;
+
+        // Each eye's own recent state: median closure and look change a frame.
+        let mut scratch: Vec<f32> = Vec::new();
+        let mut median = |get: &dyn Fn(&FeatureFrame) -> f32| -> f32 {
+            scratch.clear();
+            scratch.extend(within(start_s - BASE_S, start_s - WINDOW_S).map(get));
+            if scratch.is_empty() {
+                return f32::NAN;
+            }
+            let mid = scratch.len() / 2;
+            *scratch.select_nth_unstable_by(mid, f32::total_cmp).1
+        };
+        let base = [median(&|f| f.closure[0]), median(&|f| f.closure[1])];
+        let rest_look = [median(&|f| f.look_change[0]), median(&|f| f.look_change[1])];
+        let mut gain = [f32::MIN; 2];
+        let (mut rate_this, mut cheek, mut mouth) = (0.0f32, f32::MIN, f32::MIN);
+        for f in within(start_s, start_s + GAIN_S) {
+            for s in 0..2 {
+                gain[s] = gain[s].max(f.closure[s] - base[s]);
+            }
+            rate_this = rate_this.max(f.closure_speed[i]);
+            cheek = cheek.max(f.speed[i][1] - f.speed[o][1]);
+            mouth = mouth.max(f.speed[i][2] - f.speed[o][2]);
+        }
+        let (mut wide_look, mut rate_other, mut wide_head) = ([0.0f32; 2], 0.0f32, 0.0f32);
+        let (mut n, mut reliable) = (0.0f32, 0.0f32);
+        for f in within(start_s - WIDE_BEFORE_S, start_s + AFTER_S) {
+            for (sum, change) in wide_look.iter_mut().zip(f.look_change) {
+                *sum += change.max(0.0);
+            }
+            rate_other = rate_other.max(f.closure_speed[o]);
+            wide_head = wide_head.max(f.head_speed);
+            reliable += if f.reliable { 1.0 } else { 0.0 };
+            n += 1.0;
+        }
+        let gain_ratio = if gain.contains(&f32::MIN) {
+            f32::NAN
+        } else if gain[0] > -0.3 && gain[1] > -0.3 {
+            ((gain[o] + 0.3) / (gain[i] + 0.3)).ln()
+        } else {
+            0.0
+        };
+        let nan_if_min = |x: f32| if x == f32::MIN { f32::NAN } else { x };
         Some(Features([
             onset_rate.max(0.0).ln_1p(),
             ((look[o] + 0.3) / (look[i] + 0.3)).ln(),
@@ -94,6 +173,18 @@ impl Features {
             if rules_ok { 1.0 } else { 0.0 },
             look[i].ln_1p(),
             rate[i].ln_1p(),
+            gain_ratio,
+            nan_if_min(gain[i]),
+            nan_if_min(gain[o]),
+            ((wide_look[o] + 1.0) / (wide_look[i] + 1.0)).ln(),
+            ((wide_look[i] + 1.0) / (rest_look[i] * n + 1.0)).ln(),
+            ((wide_look[o] + 1.0) / (rest_look[o] * n + 1.0)).ln(),
+            ((rate_other + 3.0) / (rate_this + 3.0)).ln(),
+            wide_head / 30.0,
+            ((last_s.min(start_s + AFTER_S) - start_s).max(0.03) as f32).ln(),
+            nan_if_min(cheek) / 10.0,
+            nan_if_min(mouth) / 10.0,
+            if n > 0.0 { reliable / n } else { f32::NAN },
         ]))
     }
 }
@@ -349,7 +440,7 @@ mod tests {
 
     #[test]
     fn features_compare_the_two_eyes_around_the_onset() {
-        let frames: Vec<FeatureFrame> = (0..30)
+        let frames: Vec<FeatureFrame> = (0..60)
             .map(|k| {
                 let t = k as f64 / 30.0;
                 let c = if t >= 0.5 { 2.0 } else { 0.0 };
@@ -359,10 +450,12 @@ mod tests {
                     closure_speed: [if (t - 0.5).abs() < 0.02 { 60.0 } else { 0.0 }, 0.0],
                     look_change: [if t >= 0.5 { 1.0 } else { 0.0 }, 0.1],
                     head_speed: 3.0,
+                    speed: [[0.0; 3]; 2],
+                    reliable: true,
                 }
             })
             .collect();
-        let x = Features::measure(frames.iter(), 0, 0.5, 60.0, true)
+        let x = Features::measure(frames.iter(), 0, 0.5, 1.0, 60.0, true)
             .unwrap()
             .0;
         assert!(x[1] < 0.0, "the other eye's look changed less");
@@ -371,7 +464,17 @@ mod tests {
         assert_eq!(x[5], 0.0);
         assert_eq!(x[6], 2.0);
         assert_eq!(x[7], 1.0);
-        assert!(Features::measure(frames.iter(), 0, 5.0, 60.0, true).is_none());
+        assert_eq!(x[11], 2.0, "against its own state before the onset");
+        assert_eq!(x[12], 0.0);
+        assert!(
+            x[13] < 0.0 && x[14] > 0.0,
+            "this eye's look changed, from rest"
+        );
+        assert_eq!(x[18], 0.5f32.ln(), "active 0.5 s");
+        assert_eq!(x[21], 1.0);
+        assert!(Features::measure(frames.iter(), 0, 5.0, 5.5, 60.0, true).is_none());
+        let early = Features::measure(frames.iter(), 0, 0.1, 0.3, 60.0, true).unwrap();
+        assert!(early.0[11].is_nan(), "no frames before the onset: unknown");
     }
 
     #[test]
