@@ -116,7 +116,7 @@ impl FalseAlarms {
 pub struct Sensitivity {
     pub field: StrengthField,
     pub tolerance_s: f64,
-    /// Bin edges, ascending (bins[i] covers edges[i]..edges[i+1]).
+    /// Bin edges, ascending (`bins[i]` covers `edges[i]..edges[i+1]`).
     pub edges: Vec<f64>,
     pub bins: Vec<RecallRow>,
     /// Labelled events without the field, or outside the edges (not in any bin).

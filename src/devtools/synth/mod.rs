@@ -1169,7 +1169,7 @@ pub struct SynthArgs {
     /// Render a selfie (horizontally flipped) view.
     #[arg(long)]
     pub mirrored: bool,
-    /// Write N clips named synth_<seed>.mp4 (seeds seed..seed+N) into the --out folder.
+    /// Write N clips named synth_SEED.mp4 (seeds SEED..SEED+N) into the --out folder.
     #[arg(long)]
     pub suite: Option<u64>,
     /// H.264 bit rate in kbit/s (default: about 0.15 bits per pixel per frame).
