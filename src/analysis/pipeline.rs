@@ -984,7 +984,136 @@ fn round3(x: f64) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use super::fingerprint;
+    use super::*;
+
+    fn frames(n: u64) -> Vec<Frame> {
+        (0..n)
+            .map(|index| Frame {
+                index,
+                pts_s: index as f64 / 30.0,
+                width: 64,
+                height: 48,
+                luma: (0..64 * 48)
+                    .map(|i| ((i as u64 * 7 + index) % 251) as u8)
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// Counts the frames the hooks see after analysis; ends the run after `stop_after`.
+    struct Counting {
+        seen: u64,
+        stop_after: u64,
+        gaps: bool,
+    }
+
+    impl<S: ?Sized> DriveHooks<S> for Counting {
+        fn reads_decode_gaps(&self) -> bool {
+            self.gaps
+        }
+
+        fn after_frame(
+            &mut self,
+            _: &Frame,
+            _: &FrameSignals,
+            _: &Activity,
+            _: &mut S,
+        ) -> std::io::Result<bool> {
+            self.seen += 1;
+            Ok(self.seen < self.stop_after)
+        }
+    }
+
+    fn gap() -> DecodeGap {
+        DecodeGap {
+            reason: "test".into(),
+            until_s: None,
+        }
+    }
+
+    /// The frames read ahead before a source fails are analysed, decode gaps in order
+    /// between them; nothing after the failure is.
+    #[test]
+    fn drive_analyses_what_was_read_ahead_before_a_failure() {
+        let mut f = frames(4);
+        let (head, tail) = f.split_at_mut(2);
+        let (f2, f3) = tail.split_at_mut(1);
+        let msgs = head
+            .iter_mut()
+            .map(CaptureMsg::Frame)
+            .chain([CaptureMsg::Gap(gap()), CaptureMsg::Frame(&mut f2[0])])
+            .chain([
+                CaptureMsg::Failed(SourceError::Panicked {
+                    message: "test".into(),
+                }),
+                CaptureMsg::Frame(&mut f3[0]),
+            ]);
+        let mut state = RunState::new(&AnalyzeOptions::default());
+        let mut events = vec![];
+        let mut sink = |e: &Event| {
+            events.push(e.clone());
+            Ok(())
+        };
+        let mut hooks = Counting {
+            seen: 0,
+            stop_after: u64::MAX,
+            gaps: true,
+        };
+        let end = drive(
+            &mut state,
+            FromMemory(msgs),
+            2,
+            &mut sink,
+            &mut (),
+            &mut hooks,
+        );
+        assert!(matches!(end, Ok(DriveEnd::Failed(_))), "{end:?}");
+        assert_eq!(hooks.seen, 3);
+        assert_eq!(state.summary().frames, 3);
+        let gaps: Vec<_> = events
+            .iter()
+            .filter(|e| matches!(e, Event::DecodeGap { .. }))
+            .collect();
+        assert_eq!(gaps.len(), 1, "{events:?}");
+    }
+
+    /// Hooks that end the run stop it at that frame; decode gaps they do not read are not
+    /// logged.
+    #[test]
+    fn drive_stops_when_the_hooks_say_so() {
+        let mut f = frames(5);
+        let (head, tail) = f.split_at_mut(1);
+        let msgs = head
+            .iter_mut()
+            .map(CaptureMsg::Frame)
+            .chain([CaptureMsg::Gap(gap())])
+            .chain(tail.iter_mut().map(CaptureMsg::Frame));
+        let mut state = RunState::new(&AnalyzeOptions::default());
+        let mut events = vec![];
+        let mut sink = |e: &Event| {
+            events.push(e.clone());
+            Ok(())
+        };
+        let mut hooks = Counting {
+            seen: 0,
+            stop_after: 3,
+            gaps: false,
+        };
+        let end = drive(
+            &mut state,
+            FromMemory(msgs),
+            0,
+            &mut sink,
+            &mut (),
+            &mut hooks,
+        );
+        assert!(matches!(end, Ok(DriveEnd::Done)), "{end:?}");
+        assert_eq!(hooks.seen, 3);
+        assert!(
+            !events.iter().any(|e| matches!(e, Event::DecodeGap { .. })),
+            "{events:?}"
+        );
+    }
 
     /// Every sampled word counts, in the blocks of four chains and in the tail after them;
     /// a copy gives the same value.
