@@ -24,9 +24,11 @@ pub enum Backpressure {
 /// (`face::ahead`), on machines with no core to spare for them.
 pub type Chore = Box<dyn FnOnce() + Send>;
 
+/// What the capture thread sends. `F`: how the frame is held (the capture thread's are
+/// owned; `pipeline::drive` also takes frames borrowed from memory).
 #[derive(Debug)]
-pub enum CaptureMsg {
-    Frame(Frame),
+pub enum CaptureMsg<F = Frame> {
+    Frame(F),
     /// A damaged stretch of a recording, just before the next `Frame` (or the end).
     Gap(DecodeGap),
     /// The source failed; no more messages follow.

@@ -1,10 +1,14 @@
 //! The analysis pipeline shared by clips, the live camera and bench: capture thread →
-//! measurement → burst detector → events. `RunState::analyze_frame` is the one per-frame
-//! step (with panic containment) every driver calls; `run` drives it for clips. Only the
-//! source, the sink and the observer differ between uses.
+//! measurement → burst detector → events. `drive` is the one frame loop (messages in, frames
+//! read ahead, decode gaps) and `RunState::analyze_frame` the one per-frame step inside it
+//! (with panic containment); `run` is a whole clip's run around `drive`. Live sessions and
+//! bench call `drive` too, with hooks of their own (`DriveHooks`: stop flag, idle ticks,
+//! preview) or frames from memory (`FromMemory`). Only the source, the sink, the observer
+//! and the hooks differ between uses.
 //!
-//! Input: a `FrameSource`. Output: `Event`s written to an `EventSink` as soon as each closes.
-//! Thread: runs on the caller's thread (analysis) and owns the capture thread.
+//! Input: a `FrameSource` (`run`), or a `Feed` (`drive`: the capture thread's channel or
+//! frames in memory). Output: `Event`s written to an `EventSink` as soon as each closes.
+//! Thread: runs on the caller's thread (analysis); `run` owns the capture thread.
 
 use crate::analysis::anatomy::Side;
 use crate::analysis::bursts::{Activity, BurstDetector, BurstParams};
@@ -14,7 +18,10 @@ use crate::analysis::severity::{Severity, SeverityParams};
 use crate::outputs::events::{Event, EventSink, Twitch};
 use crate::outputs::saved_clips::{FrameSaver, SaveFramesParams};
 use crate::source::{DecodeGap, Frame, FrameSource, SourceError};
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+use std::borrow::{Borrow, BorrowMut};
 use std::io::Write;
+use std::time::Duration;
 
 /// Everything that shapes an analysis run.
 #[derive(Debug, Clone, Default)]
@@ -166,51 +173,16 @@ pub fn run(
     if let Some(p) = &opts.save_frames {
         state.save_frames(FrameSaver::start(p.clone()).map_err(RunError::SaveFrames)?);
     }
-    let mut failure = None;
-    // Frames read ahead (`AnalyzeOptions::look_ahead`), measured in order. Bounded: each
-    // holds a whole frame.
-    let ahead = opts.look_ahead.min(MAX_LOOK_AHEAD);
-    let mut queue = std::collections::VecDeque::with_capacity(ahead + 2);
-    for msg in capture.rx_frames().iter() {
-        match msg {
-            CaptureMsg::Frame(frame) => {
-                state.motion.tracker().search_ahead(&frame);
-                queue.push_back(Ahead::Frame(frame));
-                while queue
-                    .iter()
-                    .filter(|a| matches!(a, Ahead::Frame(_)))
-                    .count()
-                    > ahead
-                    && let Some(item) = queue.pop_front()
-                {
-                    if let FrameOutcome::Bug(bug) = state.analyze_item(item, sink, observer)? {
-                        failure = Some(bug);
-                        break;
-                    }
-                }
-                if failure.is_some() {
-                    break;
-                }
-            }
-            CaptureMsg::Gap(gap) => queue.push_back(Ahead::Gap(gap)),
-            CaptureMsg::Failed(e) => {
-                failure = Some(RunError::Source(e));
-                break;
-            }
-        }
-    }
-    // The frames read ahead are measured before the run ends, a failed source too (they
-    // came before its failure); not after a bug stopped the analysis.
-    if !matches!(failure, Some(RunError::Panicked { .. })) {
-        while let Some(item) = queue.pop_front() {
-            if let FrameOutcome::Bug(bug) = state.analyze_item(item, sink, observer)? {
-                failure = Some(bug);
-                break;
-            }
-        }
-    }
+    let end = drive(
+        &mut state,
+        FromCapture(capture.rx_frames()),
+        opts.look_ahead,
+        sink,
+        observer,
+        &mut (),
+    )?;
     capture.shutdown();
-    if ahead > 0 {
+    if opts.look_ahead > 0 {
         let c = state.motion.tracker().ahead_counts();
         tracing::debug!(
             "face confirmations searched ahead: {} used, {} not, {} not started",
@@ -219,6 +191,7 @@ pub fn run(
             c.not_started
         );
     }
+    let failure = end.failure();
     state
         .finish(sink, failure.as_ref().map(|e| e.to_string()))
         .map_err(RunError::Sink)?;
@@ -240,9 +213,215 @@ pub enum FrameOutcome {
 }
 
 /// What the analysis has read ahead: frames, and the decode gaps between them.
-enum Ahead {
-    Frame(Frame),
+enum Ahead<F> {
+    Frame(F),
     Gap(DecodeGap),
+}
+
+/// Where a driven run's messages come from (`drive`).
+pub(crate) trait Feed {
+    /// A frame as the feed hands it over: owned (from the capture thread) or borrowed
+    /// (frames already in memory).
+    type Frame: BorrowMut<Frame>;
+    /// The next message, waiting at most `wait` (`None`: until one comes or the feed ends).
+    fn next(&mut self, wait: Option<Duration>) -> Next<Self::Frame>;
+}
+
+/// What a `Feed` gave.
+pub(crate) enum Next<F> {
+    Msg(CaptureMsg<F>),
+    /// Nothing came within the wait.
+    Idle,
+    /// No more messages.
+    End,
+}
+
+/// The capture thread's channel (clips, live sessions).
+pub(crate) struct FromCapture<'a>(pub &'a Receiver<CaptureMsg>);
+
+impl Feed for FromCapture<'_> {
+    type Frame = Frame;
+
+    fn next(&mut self, wait: Option<Duration>) -> Next<Frame> {
+        match wait {
+            None => self.0.recv().map_or(Next::End, Next::Msg),
+            Some(wait) => match self.0.recv_timeout(wait) {
+                Ok(msg) => Next::Msg(msg),
+                Err(RecvTimeoutError::Timeout) => Next::Idle,
+                Err(RecvTimeoutError::Disconnected) => Next::End,
+            },
+        }
+    }
+}
+
+/// Messages already in memory, in turn, never waiting (bench: frames without decoding, no
+/// channel, no other thread).
+pub(crate) struct FromMemory<I>(pub I);
+
+impl<F: BorrowMut<Frame>, I: Iterator<Item = CaptureMsg<F>>> Feed for FromMemory<I> {
+    type Frame = F;
+
+    fn next(&mut self, _: Option<Duration>) -> Next<F> {
+        self.0.next().map_or(Next::End, Next::Msg)
+    }
+}
+
+/// What a driven run's caller adds around the per-frame step. Clips and bench add nothing
+/// (`()`); live sessions check their stop flag, read camera notices while waiting and
+/// before each frame, write the session line at the first frame, and show each analysed
+/// frame in the preview with a note on dropped frames.
+pub(crate) trait DriveHooks<S: ?Sized> {
+    /// Whether to end the run now; asked before each wait for a message.
+    fn stop(&mut self) -> bool {
+        false
+    }
+
+    /// How long to wait for a message before `idle` is called. `None`: until one comes.
+    fn idle_after(&self) -> Option<Duration> {
+        None
+    }
+
+    /// No message came within `idle_after`. `Ok(false)`: end the run.
+    fn idle(&mut self, _state: &mut RunState, _sink: &mut S) -> std::io::Result<bool> {
+        Ok(true)
+    }
+
+    /// A frame came, before it is read ahead or analysed.
+    fn frame_came(&mut self, _state: &mut RunState, _sink: &mut S) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    /// Whether decode gaps are analysed (they close open twitches and are logged); `false`:
+    /// they are ignored.
+    fn reads_decode_gaps(&self) -> bool {
+        true
+    }
+
+    /// Each frame once it is measured and its bursts decided: `RunState::analyze_frame`'s
+    /// `after`. `Ok(false)` ends the run before the frame is kept.
+    fn after_frame(
+        &mut self,
+        _frame: &Frame,
+        _signals: &FrameSignals,
+        _activity: &Activity,
+        _sink: &mut S,
+    ) -> std::io::Result<bool> {
+        Ok(true)
+    }
+}
+
+/// No hooks: clips and bench.
+impl<S: ?Sized> DriveHooks<S> for () {}
+
+/// Why a driven run ended (a failed sink is `Err` instead).
+#[derive(Debug)]
+pub(crate) enum DriveEnd {
+    /// The feed ended, or the hooks ended the run.
+    Done,
+    /// The source failed; the frames before the failure were analysed.
+    Failed(SourceError),
+    /// A bug in the analysis (`RunError::Panicked`); the run ended at that frame.
+    Bug(RunError),
+}
+
+impl DriveEnd {
+    /// The error the run ends with, if any: for the summary line and the caller.
+    pub(crate) fn failure(self) -> Option<RunError> {
+        match self {
+            DriveEnd::Done => None,
+            DriveEnd::Failed(e) => Some(RunError::Source(e)),
+            DriveEnd::Bug(e) => Some(e),
+        }
+    }
+}
+
+/// The receive loop of every run (clips, live sessions, bench): takes `feed`'s messages
+/// until it ends, the source fails, the analysis hits a bug or `hooks` end the run, and puts
+/// each frame and decode gap through `state` in order. Clips read `look_ahead` frames ahead
+/// (`AnalyzeOptions::look_ahead`, at most `MAX_LOOK_AHEAD`); those are analysed before the
+/// run ends, unless a bug or `hooks` ended it. The caller writes the session line and
+/// finishes the run (`RunState::finish`). `Err`: writing to `sink` failed (in the analysis
+/// or a hook), as `RunError::Sink`; the run stops there.
+pub(crate) fn drive<D: Feed, S: EventSink + ?Sized>(
+    state: &mut RunState,
+    mut feed: D,
+    look_ahead: usize,
+    sink: &mut S,
+    observer: &mut dyn FrameObserver,
+    hooks: &mut dyn DriveHooks<S>,
+) -> Result<DriveEnd, RunError> {
+    let ahead = look_ahead.min(MAX_LOOK_AHEAD);
+    // Bounded: each holds a whole frame.
+    let mut queue = std::collections::VecDeque::with_capacity(ahead + 2);
+    let wait = hooks.idle_after();
+    let mut end = DriveEnd::Done;
+    let mut stopped = false;
+    'feed: loop {
+        if hooks.stop() {
+            break;
+        }
+        let msg = match feed.next(wait) {
+            Next::Msg(msg) => msg,
+            Next::Idle => {
+                if !hooks.idle(state, sink).map_err(RunError::Sink)? {
+                    break;
+                }
+                continue;
+            }
+            Next::End => break,
+        };
+        match msg {
+            CaptureMsg::Frame(frame) => {
+                hooks.frame_came(state, sink).map_err(RunError::Sink)?;
+                if ahead > 0 {
+                    state.motion.tracker().search_ahead(frame.borrow());
+                }
+                queue.push_back(Ahead::Frame(frame));
+                while queue
+                    .iter()
+                    .filter(|a| matches!(a, Ahead::Frame(_)))
+                    .count()
+                    > ahead
+                    && let Some(item) = queue.pop_front()
+                {
+                    match state.analyze_item(item, sink, observer, hooks)? {
+                        FrameOutcome::Next => {}
+                        FrameOutcome::Stop => {
+                            stopped = true;
+                            break 'feed;
+                        }
+                        FrameOutcome::Bug(bug) => {
+                            end = DriveEnd::Bug(bug);
+                            break 'feed;
+                        }
+                    }
+                }
+            }
+            CaptureMsg::Gap(gap) => {
+                if hooks.reads_decode_gaps() {
+                    queue.push_back(Ahead::Gap(gap));
+                }
+            }
+            CaptureMsg::Failed(e) => {
+                end = DriveEnd::Failed(e);
+                break;
+            }
+        }
+    }
+    // The frames read ahead came before the end (or the source's failure).
+    if !stopped && !matches!(end, DriveEnd::Bug(_)) {
+        while let Some(item) = queue.pop_front() {
+            match state.analyze_item(item, sink, observer, hooks)? {
+                FrameOutcome::Next => {}
+                FrameOutcome::Stop => break,
+                FrameOutcome::Bug(bug) => {
+                    end = DriveEnd::Bug(bug);
+                    break;
+                }
+            }
+        }
+    }
+    Ok(end)
 }
 
 /// Says in the log what the user should know about how the clip is read: slow motion
@@ -361,16 +540,20 @@ impl RunState {
         }
     }
 
-    fn analyze_item<S: EventSink + ?Sized>(
+    fn analyze_item<F: BorrowMut<Frame>, S: EventSink + ?Sized>(
         &mut self,
-        item: Ahead,
+        item: Ahead<F>,
         sink: &mut S,
         observer: &mut dyn FrameObserver,
+        hooks: &mut dyn DriveHooks<S>,
     ) -> Result<FrameOutcome, RunError> {
         match item {
-            Ahead::Frame(mut frame) => {
-                self.analyze_frame(&mut frame, sink, observer, |_, _, _, _| Ok(true))
-            }
+            Ahead::Frame(mut frame) => self.analyze_frame(
+                frame.borrow_mut(),
+                sink,
+                observer,
+                |frame, signals, activity, sink| hooks.after_frame(frame, signals, activity, sink),
+            ),
             Ahead::Gap(gap) => self
                 .decode_gap(gap, sink)
                 .map(|()| FrameOutcome::Next)
@@ -801,7 +984,136 @@ fn round3(x: f64) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use super::fingerprint;
+    use super::*;
+
+    fn frames(n: u64) -> Vec<Frame> {
+        (0..n)
+            .map(|index| Frame {
+                index,
+                pts_s: index as f64 / 30.0,
+                width: 64,
+                height: 48,
+                luma: (0..64 * 48)
+                    .map(|i| ((i as u64 * 7 + index) % 251) as u8)
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// Counts the frames the hooks see after analysis; ends the run after `stop_after`.
+    struct Counting {
+        seen: u64,
+        stop_after: u64,
+        gaps: bool,
+    }
+
+    impl<S: ?Sized> DriveHooks<S> for Counting {
+        fn reads_decode_gaps(&self) -> bool {
+            self.gaps
+        }
+
+        fn after_frame(
+            &mut self,
+            _: &Frame,
+            _: &FrameSignals,
+            _: &Activity,
+            _: &mut S,
+        ) -> std::io::Result<bool> {
+            self.seen += 1;
+            Ok(self.seen < self.stop_after)
+        }
+    }
+
+    fn gap() -> DecodeGap {
+        DecodeGap {
+            reason: "test".into(),
+            until_s: None,
+        }
+    }
+
+    /// The frames read ahead before a source fails are analysed, decode gaps in order
+    /// between them; nothing after the failure is.
+    #[test]
+    fn drive_analyses_what_was_read_ahead_before_a_failure() {
+        let mut f = frames(4);
+        let (head, tail) = f.split_at_mut(2);
+        let (f2, f3) = tail.split_at_mut(1);
+        let msgs = head
+            .iter_mut()
+            .map(CaptureMsg::Frame)
+            .chain([CaptureMsg::Gap(gap()), CaptureMsg::Frame(&mut f2[0])])
+            .chain([
+                CaptureMsg::Failed(SourceError::Panicked {
+                    message: "test".into(),
+                }),
+                CaptureMsg::Frame(&mut f3[0]),
+            ]);
+        let mut state = RunState::new(&AnalyzeOptions::default());
+        let mut events = vec![];
+        let mut sink = |e: &Event| {
+            events.push(e.clone());
+            Ok(())
+        };
+        let mut hooks = Counting {
+            seen: 0,
+            stop_after: u64::MAX,
+            gaps: true,
+        };
+        let end = drive(
+            &mut state,
+            FromMemory(msgs),
+            2,
+            &mut sink,
+            &mut (),
+            &mut hooks,
+        );
+        assert!(matches!(end, Ok(DriveEnd::Failed(_))), "{end:?}");
+        assert_eq!(hooks.seen, 3);
+        assert_eq!(state.summary().frames, 3);
+        let gaps: Vec<_> = events
+            .iter()
+            .filter(|e| matches!(e, Event::DecodeGap { .. }))
+            .collect();
+        assert_eq!(gaps.len(), 1, "{events:?}");
+    }
+
+    /// Hooks that end the run stop it at that frame; decode gaps they do not read are not
+    /// logged.
+    #[test]
+    fn drive_stops_when_the_hooks_say_so() {
+        let mut f = frames(5);
+        let (head, tail) = f.split_at_mut(1);
+        let msgs = head
+            .iter_mut()
+            .map(CaptureMsg::Frame)
+            .chain([CaptureMsg::Gap(gap())])
+            .chain(tail.iter_mut().map(CaptureMsg::Frame));
+        let mut state = RunState::new(&AnalyzeOptions::default());
+        let mut events = vec![];
+        let mut sink = |e: &Event| {
+            events.push(e.clone());
+            Ok(())
+        };
+        let mut hooks = Counting {
+            seen: 0,
+            stop_after: 3,
+            gaps: false,
+        };
+        let end = drive(
+            &mut state,
+            FromMemory(msgs),
+            0,
+            &mut sink,
+            &mut (),
+            &mut hooks,
+        );
+        assert!(matches!(end, Ok(DriveEnd::Done)), "{end:?}");
+        assert_eq!(hooks.seen, 3);
+        assert!(
+            !events.iter().any(|e| matches!(e, Event::DecodeGap { .. })),
+            "{events:?}"
+        );
+    }
 
     /// Every sampled word counts, in the blocks of four chains and in the tail after them;
     /// a copy gives the same value.

@@ -4,7 +4,8 @@
 //! Input: synthetic frames rendered in memory, or clips. Output: timings and memory figures.
 //! Thread: the caller's (decode-only passes and `analyze` runs own their usual threads).
 
-use crate::analysis::pipeline::{self, AnalyzeOptions, FrameOutcome, RunState, RunSummary};
+use crate::analysis::capture::CaptureMsg;
+use crate::analysis::pipeline::{self, AnalyzeOptions, RunState, RunSummary};
 use crate::devtools::synth::{self, SynthParams};
 use crate::outputs::events::Event;
 use crate::source::{Frame, FrameSource, SourceError, SourceInfo, open_clip_oriented};
@@ -35,19 +36,16 @@ fn render_synth(params: &SynthParams) -> Vec<Frame> {
 }
 
 /// Per-frame analysis (input checks, face detection and tracking, flow, head-motion
-/// removal, detector) over frames already in memory: no decoding, no channel, one thread.
-/// Mutable because the input checks may repair a frame's timestamp.
+/// removal, detector) over frames already in memory, through the loop every run uses
+/// (`pipeline::drive`): no decoding, no channel, one thread, no reading ahead. Mutable
+/// because the input checks may repair a frame's timestamp.
 pub fn time_frames(frames: &mut [Frame], opts: &AnalyzeOptions) -> (Duration, RunSummary) {
     let mut state = RunState::new(opts);
     let mut sink = |_: &Event| Ok(());
     let start = Instant::now();
-    for f in frames {
-        // The sink cannot fail; a bug ends the pass as it ends a run.
-        match state.analyze_frame(f, &mut sink, &mut (), |_, _, _, _| Ok(true)) {
-            Ok(FrameOutcome::Next) => {}
-            _ => break,
-        }
-    }
+    let feed = pipeline::FromMemory(frames.iter_mut().map(CaptureMsg::Frame));
+    // The sink cannot fail; a bug ends the pass as it ends a run.
+    let _ = pipeline::drive(&mut state, feed, 0, &mut sink, &mut (), &mut ());
     let _ = state.finish(&mut sink, None);
     (start.elapsed(), state.summary().clone())
 }

@@ -3,9 +3,10 @@
 //! cleanly on Ctrl-C, SIGTERM or the preview window closing.
 //!
 //! Input: a `CameraOpener`. Output: events (session line, twitches, gaps, summary with the
-//! frames dropped) to an `EventSink`, frames to a `LiveView`. Each frame goes through
-//! `RunState::analyze_frame`, the step clips use. Thread: runs on the caller's thread
-//! (analysis, preview) and owns the capture thread (camera, drop-oldest channel).
+//! frames dropped) to an `EventSink`, frames to a `LiveView`. Frames go through
+//! `pipeline::drive`, the loop clips use, with the session's hooks (`LiveHooks`: stop flag,
+//! camera notices, session line, preview, dropped frames). Thread: runs on the caller's
+//! thread (analysis, preview) and owns the capture thread (camera, drop-oldest channel).
 
 pub mod camera;
 pub mod preview;
@@ -13,14 +14,16 @@ pub mod reconnect;
 pub mod simulate;
 
 use crate::analysis::bursts::Activity;
-use crate::analysis::capture::{Backpressure, Capture, CaptureMsg};
+use crate::analysis::capture::{Backpressure, Capture};
+use crate::analysis::face::regions::RegionLayout;
 use crate::analysis::measure::motion::{FrameSignals, MotionAnalyzer};
 use crate::analysis::pipeline::{
-    AnalyzeOptions, FrameObserver, FrameOutcome, RunError, RunState, RunSummary, TraceWriter,
+    AnalyzeOptions, DriveEnd, DriveHooks, FrameObserver, FromCapture, RunError, RunState,
+    RunSummary, TraceWriter, drive,
 };
 use crate::outputs::events::{Event, EventSink, Pattern};
-use crate::source::SourceError;
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use crate::source::{Frame, SourceError};
+use crossbeam_channel::Receiver;
 use preview::{RecentEvent, View};
 use reconnect::{Backoff, CameraOpener, Notice, Reconnecting, SessionClock};
 use std::collections::VecDeque;
@@ -271,15 +274,15 @@ pub fn run_session(
         map.insert("started".into(), wall.at(0.0).into());
         map.extend(crate::analysis::pipeline::analysis_settings(&opts.analyze));
     }
+    let mut sink = LiveSink {
+        out,
+        wall,
+        recent: VecDeque::new(),
+        frames_dropped: None,
+    };
+    let mut state = RunState::new(&opts.analyze);
     let mut s = Session {
         opts,
-        sink: LiveSink {
-            out,
-            wall,
-            recent: VecDeque::new(),
-            frames_dropped: None,
-        },
-        state: RunState::new(&opts.analyze),
         settings,
         description: String::from("camera"),
         header: false,
@@ -295,10 +298,10 @@ pub fn run_session(
     if let Some(p) = &opts.analyze.save_frames {
         // Named after the session's start, so sessions can share a folder.
         let mut p = p.clone();
-        p.prefix = format!("{}live-{}-", p.prefix, s.sink.wall.file_stamp());
+        p.prefix = format!("{}live-{}-", p.prefix, sink.wall.file_stamp());
         let saver =
             crate::outputs::saved_clips::FrameSaver::start(p).map_err(LiveError::SaveFrames)?;
-        s.state.save_frames(saver);
+        state.save_frames(saver);
     }
     let mut observer = DebugTrace(match &opts.debug_trace {
         Some(p) => Some(TraceWriter::new(io::BufWriter::new(
@@ -306,79 +309,40 @@ pub fn run_session(
         ))),
         None => None,
     });
-    let layout = s.state.motion.layout().clone();
-    let mut failure = None;
-    let mut bug: Option<String> = None;
-    let result = (|| -> Result<(), LiveError> {
-        loop {
-            if stop.load(Ordering::Relaxed) {
-                return Ok(());
-            }
-            let msg = match capture.rx_frames().recv_timeout(Duration::from_millis(100)) {
-                Ok(m) => m,
-                Err(RecvTimeoutError::Timeout) => {
-                    s.notices(&rx_notices).map_err(LiveError::Sink)?;
-                    if !view.idle() {
-                        return Ok(());
-                    }
-                    continue;
-                }
-                Err(RecvTimeoutError::Disconnected) => return Ok(()),
-            };
-            let mut frame = match msg {
-                CaptureMsg::Frame(f) => f,
-                // Cameras and live clips are not decoded with gaps (a clip's damage shows
-                // in `analyze`).
-                CaptureMsg::Gap(_) => continue,
-                CaptureMsg::Failed(e) => {
-                    failure = Some(e);
-                    return Ok(());
-                }
-            };
-            s.notices(&rx_notices).map_err(LiveError::Sink)?;
-            s.header().map_err(LiveError::Sink)?;
-            let (drops, layout) = (&mut s.drops, &layout);
-            // A bug in the analysis (or the preview) ends the session like a failed source:
-            // one line, the log flushed and summarised, never a hang or a lost log.
-            let outcome = s.state.analyze_frame(
-                &mut frame,
-                &mut s.sink,
-                &mut observer,
-                |frame, signals, activity, sink| {
-                    if !opts.slow_analysis.is_zero() {
-                        std::thread::sleep(opts.slow_analysis);
-                    }
-                    drops.note(capture.dropped(), sink)?;
-                    let status =
-                        format!("{:.0} s, {} frames dropped", frame.pts_s, capture.dropped());
-                    Ok(view.show(&View {
-                        frame,
-                        signals,
-                        activity,
-                        layout,
-                        recent: sink.recent.make_contiguous(),
-                        status: &status,
-                    }))
-                },
-            );
-            match outcome {
-                Ok(FrameOutcome::Next) => {}
-                Ok(FrameOutcome::Stop) => return Ok(()),
-                Ok(FrameOutcome::Bug(e)) => {
-                    bug = Some(e.to_string());
-                    return Ok(());
-                }
-                Err(RunError::Sink(e)) => return Err(LiveError::Sink(e)),
-                Err(e) => return Err(LiveError::Analysis(e.to_string())),
-            }
-        }
-    })();
+    let mut hooks = LiveHooks {
+        layout: state.motion.layout().clone(),
+        session: &mut s,
+        stop: &stop,
+        rx_notices: &rx_notices,
+        capture: &capture,
+        view,
+    };
+    // Live sessions do not read ahead (no added delay). A bug in the analysis (or the
+    // preview) ends the session like a failed source: one line, the log flushed and
+    // summarised, never a hang or a lost log.
+    let result = match drive(
+        &mut state,
+        FromCapture(capture.rx_frames()),
+        0,
+        &mut sink,
+        &mut observer,
+        &mut hooks,
+    ) {
+        Ok(end) => Ok(end),
+        Err(RunError::Sink(e)) => Err(LiveError::Sink(e)),
+        Err(e) => Err(LiveError::Analysis(e.to_string())),
+    };
     // Wake the capture thread from any wait (pacing, retry backoff), then join it.
     stop.store(true, Ordering::Relaxed);
     let frames_dropped = capture.dropped();
     capture.shutdown();
-    s.notices(&rx_notices).map_err(LiveError::Sink)?;
-    result?;
+    s.notices(&rx_notices, &mut state, &mut sink)
+        .map_err(LiveError::Sink)?;
+    let (failure, bug) = match result? {
+        DriveEnd::Done => (None, None),
+        DriveEnd::Failed(e) => (Some(e), None),
+        DriveEnd::Bug(e) => (None, Some(e.to_string())),
+    };
     if !s.header {
         return match failure {
             Some(e) => Err(LiveError::Start(e)),
@@ -390,20 +354,20 @@ pub fn run_session(
     }
     if let Some(start_s) = s.gap_since.take() {
         let end_s = s.clock.now();
-        s.gap(start_s, end_s).map_err(LiveError::Sink)?;
+        s.gap(&mut state, &mut sink, start_s, end_s)
+            .map_err(LiveError::Sink)?;
     }
-    s.sink.frames_dropped = Some(frames_dropped);
+    sink.frames_dropped = Some(frames_dropped);
     let error = bug
         .clone()
         .or_else(|| failure.as_ref().map(|e| e.to_string()));
     let finished = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        s.state.finish(&mut s.sink, error.clone())
+        state.finish(&mut sink, error.clone())
     }));
     match finished {
         Ok(r) => r.map_err(LiveError::Sink)?,
         // The analysis state is broken: the summary line still goes out, from what is known.
-        Err(_) => s
-            .sink
+        Err(_) => sink
             .write(&Event::Summary {
                 duration_s: 0.0,
                 observed_s: 0.0,
@@ -428,18 +392,79 @@ pub fn run_session(
         return Err(LiveError::Source(e));
     }
     Ok(LiveSummary {
-        run: s.state.summary().clone(),
+        run: state.summary().clone(),
         frames_dropped,
         camera_gaps: s.camera_gaps,
         empty: false,
     })
 }
 
-/// The analysis side of a session between frames.
+/// The session's side of the frame loop (`pipeline::drive`): the stop flag, camera
+/// notices, the session line at the first frame, the preview and the notes on dropped
+/// frames.
+struct LiveHooks<'s, 'a, 'v> {
+    session: &'s mut Session<'a>,
+    stop: &'s AtomicBool,
+    rx_notices: &'s Receiver<Notice>,
+    capture: &'s Capture,
+    view: &'v mut dyn LiveView,
+    layout: RegionLayout,
+}
+
+impl<'a> DriveHooks<LiveSink<'a>> for LiveHooks<'_, '_, '_> {
+    fn stop(&mut self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    /// About ten times a second the view and the camera's notices are seen to.
+    fn idle_after(&self) -> Option<Duration> {
+        Some(Duration::from_millis(100))
+    }
+
+    fn idle(&mut self, state: &mut RunState, sink: &mut LiveSink<'a>) -> io::Result<bool> {
+        self.session.notices(self.rx_notices, state, sink)?;
+        Ok(self.view.idle())
+    }
+
+    fn frame_came(&mut self, state: &mut RunState, sink: &mut LiveSink<'a>) -> io::Result<()> {
+        self.session.notices(self.rx_notices, state, sink)?;
+        self.session.header(sink)
+    }
+
+    /// Cameras and live clips are not decoded with gaps (a clip's damage shows in
+    /// `analyze`).
+    fn reads_decode_gaps(&self) -> bool {
+        false
+    }
+
+    fn after_frame(
+        &mut self,
+        frame: &Frame,
+        signals: &FrameSignals,
+        activity: &Activity,
+        sink: &mut LiveSink<'a>,
+    ) -> io::Result<bool> {
+        let slow = self.session.opts.slow_analysis;
+        if !slow.is_zero() {
+            std::thread::sleep(slow);
+        }
+        let dropped = self.capture.dropped();
+        self.session.drops.note(dropped, sink)?;
+        let status = format!("{:.0} s, {} frames dropped", frame.pts_s, dropped);
+        Ok(self.view.show(&View {
+            frame,
+            signals,
+            activity,
+            layout: &self.layout,
+            recent: sink.recent.make_contiguous(),
+            status: &status,
+        }))
+    }
+}
+
+/// The session between frames: what its log says about the camera.
 struct Session<'a> {
     opts: &'a LiveOptions,
-    sink: LiveSink<'a>,
-    state: RunState,
     settings: serde_json::Value,
     description: String,
     header: bool,
@@ -462,28 +487,33 @@ impl Session<'_> {
     /// camera's own clock from there, see `SessionClock`); `recorded` is its wall-clock time,
     /// so wall time = `recorded` + `start_s`. `first_frame_s` records how long after
     /// `started` (the command's start) it came.
-    fn header(&mut self) -> io::Result<()> {
+    fn header(&mut self, sink: &mut LiveSink) -> io::Result<()> {
         if self.header {
             return Ok(());
         }
         self.header = true;
         let first_frame_s = self.clock.first_frame_s().unwrap_or(0.0);
-        self.sink.wall = self.sink.wall.later(first_frame_s);
+        sink.wall = sink.wall.later(first_frame_s);
         if let Some(map) = self.settings.as_object_mut() {
             map.insert("first_frame_s".into(), round3(first_frame_s).into());
         }
-        self.sink.write(
+        sink.write(
             &Event::session(
                 self.description.clone(),
                 self.opts.analyze.motion.mirrored,
                 self.settings.clone(),
                 None,
             )
-            .with_recorded(Some(self.sink.wall.at(0.0))),
+            .with_recorded(Some(sink.wall.at(0.0))),
         )
     }
 
-    fn notices(&mut self, rx: &Receiver<Notice>) -> io::Result<()> {
+    fn notices(
+        &mut self,
+        rx: &Receiver<Notice>,
+        state: &mut RunState,
+        sink: &mut LiveSink,
+    ) -> io::Result<()> {
         for n in rx.try_iter() {
             match n {
                 Notice::Opened { description } => {
@@ -495,7 +525,7 @@ impl Session<'_> {
                 Notice::Lost { t_s, message } => {
                     eprintln!("twitchwatch: camera lost ({message}); retrying, the log is kept");
                     if self.header {
-                        self.sink.write(&Event::Warning {
+                        sink.write(&Event::Warning {
                             t_s: round3(t_s),
                             message: format!("camera lost: {message}; retrying"),
                         })?;
@@ -505,7 +535,7 @@ impl Session<'_> {
                 Notice::Resumed { start_s, end_s } => {
                     eprintln!("twitchwatch: camera back after {:.1} s", end_s - start_s);
                     self.gap_since = None;
-                    self.gap(start_s, end_s)?;
+                    self.gap(state, sink, start_s, end_s)?;
                 }
             }
         }
@@ -514,10 +544,16 @@ impl Session<'_> {
 
     /// Records a camera gap; the face is searched afresh afterwards (it may have moved, and
     /// no event may straddle the gap).
-    fn gap(&mut self, start_s: f64, end_s: f64) -> io::Result<()> {
+    fn gap(
+        &mut self,
+        state: &mut RunState,
+        sink: &mut LiveSink,
+        start_s: f64,
+        end_s: f64,
+    ) -> io::Result<()> {
         self.camera_gaps += 1;
-        self.state.motion = MotionAnalyzer::new(self.opts.analyze.motion.clone());
-        self.sink.write(&Event::CameraGap {
+        state.motion = MotionAnalyzer::new(self.opts.analyze.motion.clone());
+        sink.write(&Event::CameraGap {
             start_s: round3(start_s),
             end_s: round3(end_s),
         })
