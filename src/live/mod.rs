@@ -368,18 +368,7 @@ pub fn run_session(
         Ok(r) => r.map_err(LiveError::Sink)?,
         // The analysis state is broken: the summary line still goes out, from what is known.
         Err(_) => sink
-            .write(&Event::Summary {
-                duration_s: 0.0,
-                observed_s: 0.0,
-                frames: 0,
-                twitches_left: 0,
-                twitches_right: 0,
-                per_minute_left: 0.0,
-                per_minute_right: 0.0,
-                frames_dropped: None,
-                decode_gaps: vec![],
-                error: error.clone(),
-            })
+            .write(&RunSummary::default().to_event(error.clone()))
             .map_err(LiveError::Sink)?,
     }
     if let Some(t) = observer.0.take() {
