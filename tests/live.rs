@@ -93,6 +93,17 @@ impl LiveView for SlowView {
     }
 }
 
+/// A camera that opens once; asked again, it is not found.
+fn opens_once(cam: FakeCamera) -> Box<dyn CameraOpener> {
+    let mut first = Some(cam);
+    Box::new(move || {
+        first
+            .take()
+            .map(|c| Box::new(c) as Box<dyn FrameSource>)
+            .ok_or_else(|| CameraError::NotFound(String::new()))
+    })
+}
+
 fn summary(events: &[Event]) -> Option<&Event> {
     events.last().filter(|e| matches!(e, Event::Summary { .. }))
 }
@@ -100,14 +111,7 @@ fn summary(events: &[Event]) -> Option<&Event> {
 #[test]
 fn slow_analysis_drops_the_oldest_frames_and_counts_them() {
     let produced = Arc::new(Mutex::new(0));
-    let cam = fake(200, 1, false, &produced);
-    let mut first = Some(cam);
-    let opener: Box<dyn CameraOpener> = Box::new(move || {
-        first
-            .take()
-            .map(|c| Box::new(c) as Box<dyn FrameSource>)
-            .ok_or_else(|| CameraError::NotFound(String::new()))
-    });
+    let opener = opens_once(fake(200, 1, false, &produced));
     let mut events = vec![];
     let mut emit = |e: &Event| {
         events.push(e.clone());
@@ -459,13 +463,7 @@ impl LiveView for PanickingView {
 #[test]
 fn a_panic_in_the_analysis_ends_the_session_with_the_error_in_the_summary() {
     let produced = Arc::new(Mutex::new(0));
-    let mut first = Some(fake(1000, 2, false, &produced));
-    let opener: Box<dyn CameraOpener> = Box::new(move || {
-        first
-            .take()
-            .map(|c| Box::new(c) as Box<dyn FrameSource>)
-            .ok_or_else(|| CameraError::NotFound(String::new()))
-    });
+    let opener = opens_once(fake(1000, 2, false, &produced));
     let mut events = vec![];
     let mut emit = |e: &Event| {
         events.push(e.clone());
