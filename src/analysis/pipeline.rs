@@ -192,12 +192,17 @@ pub fn run(
         );
     }
     let failure = end.failure();
-    state
+    let bug = state
         .finish(sink, failure.as_ref().map(|e| e.to_string()))
         .map_err(RunError::Sink)?;
-    match failure {
-        Some(e) => Err(e),
-        None => Ok(state.summary),
+    match (failure, bug) {
+        (Some(e), _) => Err(e),
+        (None, Some(message)) => Err(RunError::Panicked {
+            index: state.summary.frames,
+            t_s: state.last_t,
+            message,
+        }),
+        (None, None) => Ok(state.summary),
     }
 }
 
@@ -808,8 +813,30 @@ impl RunState {
         Ok(activity)
     }
 
-    /// Closes open bursts and intervals and writes the summary line.
+    /// Closes open bursts and intervals and writes the summary line, whatever happens: a
+    /// bug while closing (a panic) must not cost the log its summary, so the line then goes
+    /// out with the counts so far and the bug as its error, and the bug's message comes
+    /// back as `Ok(Some(message))`. `Err`: the sink failed.
     pub fn finish<S: EventSink + ?Sized>(
+        &mut self,
+        sink: &mut S,
+        error: Option<String>,
+    ) -> std::io::Result<Option<String>> {
+        let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.close_and_summarise(sink, error.clone())
+        }));
+        match done {
+            Ok(r) => r.map(|()| None),
+            Err(panic) => {
+                let message = panic_message(panic.as_ref());
+                let shown = error.unwrap_or_else(|| message.clone());
+                sink.write(&self.summary.to_event(Some(shown)))?;
+                Ok(Some(message))
+            }
+        }
+    }
+
+    fn close_and_summarise<S: EventSink + ?Sized>(
         &mut self,
         sink: &mut S,
         error: Option<String>,
@@ -1112,6 +1139,44 @@ mod tests {
         assert!(
             !events.iter().any(|e| matches!(e, Event::DecodeGap { .. })),
             "{events:?}"
+        );
+    }
+
+    /// A bug while finishing does not cost the log its summary line: one goes out, with
+    /// the frames counted so far and the bug as its error.
+    #[test]
+    fn a_bug_while_finishing_still_writes_one_summary() {
+        let mut f = frames(3);
+        let mut state = RunState::new(&AnalyzeOptions::default());
+        let mut events = vec![];
+        let mut panicked = false;
+        let mut sink = |e: &Event| {
+            if matches!(e, Event::Summary { .. }) && !panicked {
+                panicked = true;
+                panic!("summary bug");
+            }
+            events.push(e.clone());
+            Ok(())
+        };
+        let msgs = f.iter_mut().map(CaptureMsg::Frame);
+        let end = drive(&mut state, FromMemory(msgs), 0, &mut sink, &mut (), &mut ());
+        assert!(matches!(end, Ok(DriveEnd::Done)), "{end:?}");
+        let bug = state.finish(&mut sink, None).expect("the sink works");
+        assert!(bug.is_some_and(|m| m.contains("summary bug")));
+        let summaries: Vec<_> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Summary { frames, error, .. } => Some((*frames, error.clone())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(summaries.len(), 1, "{events:?}");
+        assert_eq!(summaries[0].0, 3);
+        assert!(
+            summaries[0]
+                .1
+                .as_deref()
+                .is_some_and(|m| m.contains("summary bug"))
         );
     }
 

@@ -361,16 +361,8 @@ pub fn run_session(
     let error = bug
         .clone()
         .or_else(|| failure.as_ref().map(|e| e.to_string()));
-    let finished = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        state.finish(&mut sink, error.clone())
-    }));
-    match finished {
-        Ok(r) => r.map_err(LiveError::Sink)?,
-        // The analysis state is broken: the summary line still goes out, from what is known.
-        Err(_) => sink
-            .write(&RunSummary::default().to_event(error.clone()))
-            .map_err(LiveError::Sink)?,
-    }
+    let finish_bug = state.finish(&mut sink, error).map_err(LiveError::Sink)?;
+    let bug = bug.or(finish_bug);
     if let Some(t) = observer.0.take() {
         t.finish().map_err(LiveError::Trace)?;
     }
