@@ -177,6 +177,15 @@ impl Running {
         assert_eq!(unsafe { libc::kill(pid, sig) }, 0);
     }
 
+    /// Ends the session as a user's Ctrl-C or a service manager would (SIGTERM) and asserts
+    /// a clean exit; returns stderr.
+    fn stop(self) -> String {
+        self.signal(libc::SIGTERM);
+        let (status, err) = self.finish(Duration::from_secs(20));
+        assert!(status.success(), "{err}");
+        err
+    }
+
     /// Waits for the exit (killing it after `limit`); returns the status and stderr.
     fn finish(mut self, limit: Duration) -> (std::process::ExitStatus, String) {
         let t0 = Instant::now();
@@ -256,9 +265,7 @@ fn negotiated(f: &Fake, frames: &[&Path], extra: &[&str]) -> String {
     run.wait_log(&log, Duration::from_secs(60), |e| {
         matches!(e, Event::Session { .. })
     });
-    run.signal(libc::SIGTERM);
-    let (status, err) = run.finish(Duration::from_secs(20));
-    assert!(status.success(), "{err}");
+    run.stop();
     session_source(&events(&log))
 }
 
@@ -473,9 +480,7 @@ fn an_unplugged_camera_becomes_a_camera_gap_and_the_session_resumes() {
     run.wait_stderr("camera back after", Duration::from_secs(30));
     // Frames flow again: let some be analysed, then stop.
     std::thread::sleep(Duration::from_secs(1));
-    run.signal(libc::SIGTERM);
-    let (status, err) = run.finish(Duration::from_secs(20));
-    assert!(status.success(), "{err}");
+    let err = run.stop();
     assert!(err.contains("camera lost"), "{err}");
     let ev = events(&log);
     let (gs, ge) = ev
@@ -529,9 +534,7 @@ fn sigterm_ends_a_camera_session_with_the_summary_line() {
     run.wait_log(&log, Duration::from_secs(60), |e| {
         matches!(e, Event::Session { .. })
     });
-    run.signal(libc::SIGTERM);
-    let (status, err) = run.finish(Duration::from_secs(20));
-    assert!(status.success(), "{err}");
+    let err = run.stop();
     assert!(err.contains("twitchwatch live: "), "{err}");
     assert!(matches!(events(&log).last(), Some(Event::Summary { .. })));
 }
@@ -641,9 +644,7 @@ fn the_preview_shows_the_camera_under_xvfb_and_sigterm_ends_it_with_the_summary(
             "no preview window: {tree}"
         );
     }
-    run.signal(libc::SIGTERM);
-    let (status, err) = run.finish(Duration::from_secs(20));
-    assert!(status.success(), "{err}");
+    let err = run.stop();
     assert!(!err.contains("no preview window"), "{err}");
     let summary = err
         .lines()
@@ -691,9 +692,7 @@ fn a_slow_analysis_drops_the_oldest_camera_frames_and_counts_them() {
         |e| matches!(e, Event::Warning { message, .. } if message.contains("fell behind")),
     );
     std::thread::sleep(Duration::from_secs(2));
-    run.signal(libc::SIGTERM);
-    let (status, err) = run.finish(Duration::from_secs(20));
-    assert!(status.success(), "{err}");
+    let err = run.stop();
     // The log is whole: every line reads, the summary is last and counts the drops.
     let text = std::fs::read_to_string(&log).expect("log");
     let read = read_log_str(&text);
