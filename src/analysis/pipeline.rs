@@ -935,7 +935,8 @@ impl<W: Write> TraceWriter<W> {
             h.push_str(",eye_trackable_left,eye_trackable_right");
             h.push_str(",reliable,one_sided_left,one_sided_right,flag_left,flag_right");
             h.push_str(",glasses,bridge,rim,look_change_left,look_change_right");
-            h.push_str(",look_away_left,look_away_right\n");
+            h.push_str(",look_away_left,look_away_right");
+            h.push_str(",aperture_valid,aperture_left,aperture_right\n");
             self.out.write_all(h.as_bytes())?;
         }
         let (cx, cy, size) = s.face.map_or((0.0, 0.0, 0.0), |p| (p.cx, p.cy, p.size));
@@ -970,7 +971,7 @@ impl<W: Write> TraceWriter<W> {
             s.eye_trackable[1]
         ));
         row.push_str(&format!(
-            ",{},{:.3},{:.3},{},{},{},{:.1},{:.1},{:.3},{:.3},{:.3},{:.3}\n",
+            ",{},{:.3},{:.3},{},{},{},{:.1},{:.1},{:.3},{:.3},{:.3},{:.3}",
             s.reliable as u8,
             a.one_sided[0],
             a.one_sided[1],
@@ -983,6 +984,10 @@ impl<W: Write> TraceWriter<W> {
             s.look.change[1],
             s.look.away[0],
             s.look.away[1]
+        ));
+        row.push_str(&format!(
+            ",{},{:.3},{:.3}\n",
+            s.aperture_valid as u8, s.aperture[0], s.aperture[1]
         ));
         self.out.write_all(row.as_bytes())
     }
