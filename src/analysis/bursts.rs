@@ -1084,6 +1084,48 @@ mod tests {
         assert!(out[0].start_s < 3.1 && out[0].end_s > 4.4, "{out:?}");
     }
 
+    /// A train whose first jerk the flow read as still (a compressed copy) but whose look
+    /// changed on that side alone: the twitch starts at that first jerk, not a beat later.
+    #[test]
+    fn a_twitch_starts_at_the_first_jerk_of_its_train() {
+        let train = || Sim {
+            closure: Box::new(|t, side| {
+                let jerks = [3.35, 3.7, 4.05];
+                let c = jerks
+                    .iter()
+                    .map(|&j| squeeze(t, j, j + 0.15, 0.04, 0.08, 2.0))
+                    .fold(0.0, f32::max);
+                if side == R { c } else { 0.0 }
+            }),
+            look: Box::new(|t, side| {
+                let first = (3.0..3.03).contains(&t);
+                if first && side == R { 6.0 } else { 0.05 }
+            }),
+            // Too fast for the look alone to open a burst, slow enough for a jerk.
+            head_speed: Box::new(|t| if (2.9..3.1).contains(&t) { 35.0 } else { 0.0 }),
+            ..Sim::default()
+        };
+        let out = run(12.0, train());
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].side, Side::Right);
+        assert!((out[0].start_s - 3.0).abs() < 0.05, "{out:?}");
+        let off = BurstParams {
+            train_lookback_s: 0.0,
+            ..BurstParams::default()
+        };
+        let out = run_with(off, 12.0, train());
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert!(out[0].start_s > 3.3, "{out:?}");
+        // A look change on both sides (a blink the flow did not see) is no jerk (and here
+        // also vetoes the onset after it as a blink).
+        let blink = Sim {
+            look: Box::new(|t, _| if (3.0..3.03).contains(&t) { 6.0 } else { 0.05 }),
+            ..train()
+        };
+        let out = run(12.0, blink);
+        assert!(out.iter().all(|tw| tw.start_s > 3.3), "{out:?}");
+    }
+
     #[test]
     fn a_held_squeeze_is_tonic() {
         let out = run(
