@@ -346,13 +346,13 @@ fn hevc_mov_rotated_270_through_ffmpeg_gives_the_same_twitches() {
 
 /// Phone-style lossy copies at a phone's quality (libx265 at crf 14-16, libx264 at crf 16,
 /// about 50 dB PSNR against the sample) give the original's twitches: same sides, onsets
-/// within 0.1 s. Variable-rate H.264 (1 frame in 29 dropped) stored turned with a 90°
-/// matrix (built-in path) for every sample; HEVC stored turned with a 270° matrix (through
-/// ffmpeg) for `tonic_right` and `mixed`, HEVC at crf 14 stored upright for `clonic_left`
-/// (its turned HEVC copies lose the lid's reopening after a blink or a train and report a
-/// blink or merge two twitches: docs/recordings.md). `clonic_left`'s twitches are trains of
-/// one-frame lid squeezes whose first the flow may read as still in a copy: the twitch
-/// still starts at the train's first jerk (`BurstParams::train_lookback_s`).
+/// within 0.1 s. For every sample, variable-rate H.264 (1 frame in 29 dropped) stored
+/// turned with a 90° matrix (built-in path); for `tonic_right` and `mixed`, HEVC stored
+/// turned with a 270° matrix (through ffmpeg); for `clonic_left`, HEVC at crf 14 and H.264
+/// at crf 16 stored upright (its turned HEVC copies lose the lid's reopening after a blink
+/// or a twitch, which adds or merges a twitch: docs/recordings.md). `clonic_left`'s
+/// twitches are trains of one-frame lid squeezes, the first of which a copy's flow may read
+/// as still: the twitch still starts there (`BurstParams::train_lookback_s`).
 #[test]
 fn high_quality_lossy_copies_give_the_same_twitches() {
     let Some(ff) = ffmpeg() else { return };
@@ -392,20 +392,25 @@ fn high_quality_lossy_copies_give_the_same_twitches() {
         "-crf",
         "16",
     ];
+    let h264_upright: &[&str] = &["-c:v", "libx264", "-crf", "16"];
     // Sample, then per copy: file name, encoder options, display rotation.
     type Copy<'a> = (&'a str, &'a [&'a str], u16);
-    let samples: [(&str, [Copy; 2]); 3] = [
+    let samples: [(&str, &[Copy]); 3] = [
         (
             "tonic_right",
-            [("hevc.mov", hevc_turned, 270), ("vfr.mp4", vfr_turned, 90)],
+            &[("hevc.mov", hevc_turned, 270), ("vfr.mp4", vfr_turned, 90)],
         ),
         (
             "mixed",
-            [("hevc.mov", hevc_turned, 270), ("vfr.mp4", vfr_turned, 90)],
+            &[("hevc.mov", hevc_turned, 270), ("vfr.mp4", vfr_turned, 90)],
         ),
         (
             "clonic_left",
-            [("hevc.mp4", hevc_upright, 0), ("vfr.mp4", vfr_turned, 90)],
+            &[
+                ("hevc.mp4", hevc_upright, 0),
+                ("h264.mp4", h264_upright, 0),
+                ("vfr.mp4", vfr_turned, 90),
+            ],
         ),
     ];
     for (name, copies) in samples {
@@ -414,7 +419,7 @@ fn high_quality_lossy_copies_give_the_same_twitches() {
         let original = analyse(&src);
         let want = twitches(&original);
         let want_duration = summary(&original).0;
-        for (file, codec, rotation) in copies {
+        for &(file, codec, rotation) in copies {
             let out = dir.path().join(format!("{name}-{file}"));
             let mut args = vec!["-i", s(&src)];
             args.extend_from_slice(codec);
