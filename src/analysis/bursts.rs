@@ -11,7 +11,7 @@ use crate::outputs::events::{Candidate, Pattern, RegionEvidence, Twitch};
 /// Revision of what the analysis detects (measurement and burst rules together), written on
 /// every log's `session` line: logs of different revisions may disagree on the same video.
 /// Raise it with every change that changes the golden logs.
-pub const VERSION: u32 = 4;
+pub const VERSION: u32 = 5;
 
 /// Detector parameters, in physical units: "% fw" is percent of the face's width, so the
 /// same values hold for small and large faces and any frame rate.
@@ -57,6 +57,19 @@ pub struct BurstParams {
     pub blink_look_head_speed: f32,
     /// Bursts separated by less than this (s) are one episode.
     pub merge_gap_s: f64,
+    /// A twitch starts at the first jerk of its train: a burst's start is moved back to
+    /// the earliest one-sided jerk on its side that leads up to the onset with gaps under
+    /// `merge_gap_s`, at most this long (s) before the onset (and after the last burst on
+    /// that side). A jerk is a frame, with the flow reliable, the head slower than
+    /// `onset_max_head_speed` and detection settled, where this eye squeezed at half the
+    /// onset rate one-sidedly (as a burst is held) or where its look alone changed (one
+    /// frame's change at least `look_onset`, `look_onset_z` times its resting level and
+    /// `look_onset_ratio` times the other eye's). Jerks that fell short of an onset (a
+    /// one-frame lid squeeze the flow reads as still in a compressed copy) thus no longer
+    /// delay it by a beat of the train. Only the start moves: whether a burst is reported,
+    /// its duration rule and the confidence features are judged from the onset itself.
+    /// 0 turns it off.
+    pub train_lookback_s: f64,
     /// Shorter bursts (s, first to last active frame) are dropped as noise.
     pub min_duration_s: f64,
     /// A burst held squeezed this long (s) is tonic, otherwise clonic.
@@ -129,6 +142,7 @@ impl Default for BurstParams {
             blink_look_share: 0.45,
             blink_look_head_speed: 40.0,
             merge_gap_s: 0.4,
+            train_lookback_s: 1.0,
             min_duration_s: 0.1,
             tonic_min_s: 0.8,
             spread_z: 4.0,
@@ -213,7 +227,11 @@ pub struct Activity {
 
 #[derive(Debug, Clone)]
 struct Burst {
+    /// The first jerk of its train (`BurstParams::train_lookback_s`).
     start_s: f64,
+    /// The frame the onset rules opened it at: the blink tests, the features and the
+    /// duration rule are judged from here.
+    onset_s: f64,
     last_s: f64,
     /// Largest one-sided closure (% fw) and the asymmetry then.
     peak: f32,
@@ -259,6 +277,8 @@ pub struct BurstDetector {
     /// Recent (time, look change per side, head speed), two blink windows long, for the
     /// look's blink test.
     recent_look: std::collections::VecDeque<(f64, [f32; 2], f32)>,
+    /// Per side: times of recent one-sided jerks (`BurstParams::train_lookback_s`).
+    recent_jerks: [std::collections::VecDeque<f64>; 2],
     /// Recent squeeze per side (% fw), to check an onset starts from rest.
     recent_closure: [std::collections::VecDeque<(f64, f32)>; 2],
     /// The last `HISTORY_S` of frames, for the bursts' features.
@@ -305,6 +325,7 @@ impl BurstDetector {
             recent_rates: Default::default(),
             recent_look: Default::default(),
             recent_closure: Default::default(),
+            recent_jerks: Default::default(),
             history: Default::default(),
             reliable_since: None,
             unreliable_since: None,
@@ -398,6 +419,7 @@ impl BurstDetector {
             // No event may straddle a loss or a jump of the face.
             self.close_rules(out);
             self.history.clear();
+            self.recent_jerks.iter_mut().for_each(|j| j.clear());
             self.tracking_since = s.face.map(|_| t);
             self.reliable_since = self.tracking_since;
             self.unreliable_since = None;
@@ -532,9 +554,27 @@ impl BurstDetector {
             let jerk = s.reliable && rate >= 0.5 * p.onset_rate && rate_asym >= p.min_asymmetry;
             let hold = open && (held || jerk);
             act.flagged[i] = onset || hold;
+            let start_s = if act.flagged[i] && !open {
+                self.train_start(side, t)
+            } else {
+                t
+            };
+            // This frame's jerk, for the trains of later onsets.
+            let jerk_like = settled
+                && s.reliable
+                && s.head_speed <= p.onset_max_head_speed
+                && (jerk || self.look_jerk(s, side));
+            let jerks = &mut self.recent_jerks[i];
+            while jerks.front().is_some_and(|&tj| t - tj > p.train_lookback_s) {
+                jerks.pop_front();
+            }
+            if jerk_like && p.train_lookback_s > 0.0 {
+                jerks.push_back(t);
+            }
             if act.flagged[i] {
                 let b = self.open[i].get_or_insert(Burst {
-                    start_s: t,
+                    start_s,
+                    onset_s: t,
                     last_s: t,
                     peak: 0.0,
                     held_peak: 0.0,
@@ -567,9 +607,9 @@ impl BurstDetector {
             }
             // The other eye joining in just after the onset: it was a blink after all.
             if self.open[i].as_ref().is_some_and(|b| {
-                t - b.start_s <= p.blink_window_s
+                t - b.onset_s <= p.blink_window_s
                     && (s.closure_speed[o] >= p.blink_rate.max(p.blink_share * b.onset_rate)
-                        || self.look_blink(side, b.start_s - p.blink_window_s))
+                        || self.look_blink(side, b.onset_s - p.blink_window_s))
             }) {
                 if p.candidates {
                     if let Some(b) = self.open[i].as_mut() {
@@ -582,12 +622,12 @@ impl BurstDetector {
             }
             if let Some(b) = self.open[i].as_mut()
                 && b.features.is_none()
-                && t - b.start_s >= AFTER_S
+                && t - b.onset_s >= AFTER_S
             {
                 b.features = Features::measure(
                     self.history.iter(),
                     i,
-                    b.start_s,
+                    b.onset_s,
                     b.last_s,
                     b.onset_rate,
                     b.rules_ok,
@@ -616,7 +656,7 @@ impl BurstDetector {
         // Bursts that ended early are finished once their features can be measured.
         let mut k = 0;
         while k < self.pending.len() {
-            if t - self.pending[k].1.start_s >= AFTER_S {
+            if t - self.pending[k].1.onset_s >= AFTER_S {
                 let (side, b) = self.pending.remove(k);
                 self.finish(side, b, out);
             } else {
@@ -624,6 +664,40 @@ impl BurstDetector {
             }
         }
         act
+    }
+
+    /// Where a burst of `side` opening at `t` starts: the first jerk of the train leading up
+    /// to it (`BurstParams::train_lookback_s`), or `t`.
+    fn train_start(&self, side: Side, t: f64) -> f64 {
+        let p = &self.params;
+        let i = side.index();
+        let mut start = t;
+        for &tj in self.recent_jerks[i].iter().rev() {
+            if tj >= start {
+                continue;
+            }
+            if start - tj > p.merge_gap_s
+                || t - tj > p.train_lookback_s
+                || tj <= self.last_closed[i]
+            {
+                break;
+            }
+            start = tj;
+        }
+        start
+    }
+
+    /// Whether `side`'s look alone changed in this frame (`BurstParams::train_lookback_s`).
+    fn look_jerk(&self, s: &FrameSignals, side: Side) -> bool {
+        let p = &self.params;
+        let (this, other) = (
+            s.look.change[side.index()],
+            s.look.change[side.other().index()],
+        );
+        let resting = self.look_stats.median.max(0.02);
+        this >= p.look_onset
+            && this >= p.look_onset_z * resting
+            && this >= p.look_onset_ratio * (other + resting)
     }
 
     /// Whether `side`'s look alone changed over the last `look_onset_window_s`, with the
@@ -695,7 +769,7 @@ impl BurstDetector {
     fn finish(&self, side: Side, b: Burst, out: &mut Vec<Twitch>) {
         let p = &self.params;
         let end = b.end_s.unwrap_or(b.last_s + self.last_frame_dt);
-        if end - b.start_s < p.min_duration_s || b.frames < 2 {
+        if end - b.onset_s < p.min_duration_s || b.frames < 2 {
             return;
         }
         // The eye always takes part (that is what starts a burst); cheek and mouth when
@@ -715,7 +789,7 @@ impl BurstDetector {
             Features::measure(
                 self.history.iter(),
                 side.index(),
-                b.start_s,
+                b.onset_s,
                 b.last_s,
                 b.onset_rate,
                 b.rules_ok,
@@ -1008,6 +1082,48 @@ mod tests {
         assert_eq!(out[0].side, Side::Right);
         assert_eq!(out[0].pattern, Pattern::Clonic);
         assert!(out[0].start_s < 3.1 && out[0].end_s > 4.4, "{out:?}");
+    }
+
+    /// A train whose first jerk the flow read as still (a compressed copy) but whose look
+    /// changed on that side alone: the twitch starts at that first jerk, not a beat later.
+    #[test]
+    fn a_twitch_starts_at_the_first_jerk_of_its_train() {
+        let train = || Sim {
+            closure: Box::new(|t, side| {
+                let jerks = [3.35, 3.7, 4.05];
+                let c = jerks
+                    .iter()
+                    .map(|&j| squeeze(t, j, j + 0.15, 0.04, 0.08, 2.0))
+                    .fold(0.0, f32::max);
+                if side == R { c } else { 0.0 }
+            }),
+            look: Box::new(|t, side| {
+                let first = (3.0..3.03).contains(&t);
+                if first && side == R { 6.0 } else { 0.05 }
+            }),
+            // Too fast for the look alone to open a burst, slow enough for a jerk.
+            head_speed: Box::new(|t| if (2.9..3.1).contains(&t) { 35.0 } else { 0.0 }),
+            ..Sim::default()
+        };
+        let out = run(12.0, train());
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].side, Side::Right);
+        assert!((out[0].start_s - 3.0).abs() < 0.05, "{out:?}");
+        let off = BurstParams {
+            train_lookback_s: 0.0,
+            ..BurstParams::default()
+        };
+        let out = run_with(off, 12.0, train());
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert!(out[0].start_s > 3.3, "{out:?}");
+        // A look change on both sides (a blink the flow did not see) is no jerk (and here
+        // also vetoes the onset after it as a blink).
+        let blink = Sim {
+            look: Box::new(|t, _| if (3.0..3.03).contains(&t) { 6.0 } else { 0.05 }),
+            ..train()
+        };
+        let out = run(12.0, blink);
+        assert!(out.iter().all(|tw| tw.start_s > 3.3), "{out:?}");
     }
 
     #[test]
