@@ -48,11 +48,14 @@ pub struct BurstParams {
     pub blink_share: f32,
     pub blink_window_s: f64,
     /// The other eye's look changing (`LookSignals::change`, largest in the blink window
-    /// before or after the onset) by at least this share of this eye's also makes it a
-    /// blink, compared over the frames with the head slower than `blink_look_head_speed`
-    /// (% fw per second; head motion changes both eyes' look by itself). The look sees the other lid close
-    /// where its flow reading is lost (a compressed or blurred blink, a pixel's shift of
-    /// the crop). Measured: blinks 0.44-2, twitches with the head still below 0.4 but one.
+    /// before or after the onset) by at least this share of this eye's (largest there) also
+    /// makes it a blink. The other eye's change counts only in frames with the head slower
+    /// than `blink_look_head_speed` (% fw per second): head motion changes both eyes' look
+    /// by itself, while a blink just before or after a nod, shake or turn still shows in the
+    /// frames around it (one eye's flow may read such a blink as a squeeze, the other's not).
+    /// The look sees the other lid close where its flow reading is lost (a compressed or
+    /// blurred blink, a pixel's shift of the crop). Measured: blinks 0.44-2, twitches with
+    /// the head still below 0.4 but one.
     pub blink_look_share: f32,
     pub blink_look_head_speed: f32,
     /// Bursts separated by less than this (s) are one episode.
@@ -652,22 +655,26 @@ impl BurstDetector {
             && this >= p.look_onset_ratio * (other + resting)
     }
 
-    /// Whether the other eye's look changed like `side`'s since `since`, in the frames with
-    /// the head still: a blink (`BurstParams::blink_look_share`). Frames of head motion are
-    /// left out rather than turning the test off: a blink just before or after a nod or a
-    /// turn still shows in the still frames, and one eye may read it as a squeeze
-    /// (side light, the lid's contrast) while the other does not.
+    /// Whether the other eye's look changed like `side`'s since `since` (the onset less
+    /// `blink_window_s`): a blink (`BurstParams::blink_look_share`). With the head moving
+    /// faster than `blink_look_head_speed` in some of those frames, the other eye's change
+    /// counts only in the others, and only within half the blink window of the onset: a
+    /// blink's lids close within that of the squeeze one eye's flow reads.
     fn look_blink(&self, side: Side, since: f64) -> bool {
         let p = &self.params;
         let (i, o) = (side.index(), side.other().index());
-        let (mut this, mut other) = (0.0f32, 0.0f32);
-        for (_, change, _) in self
-            .recent_look
-            .iter()
-            .filter(|e| e.0 >= since && e.2 < p.blink_look_head_speed)
-        {
+        let onset = since + p.blink_window_s;
+        let (mut this, mut other, mut other_still, mut head) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
+        for &(t, change, head_speed) in self.recent_look.iter().filter(|e| e.0 >= since) {
             this = this.max(change[i]);
             other = other.max(change[o]);
+            head = head.max(head_speed);
+            if head_speed < p.blink_look_head_speed && (t - onset).abs() <= 0.5 * p.blink_window_s {
+                other_still = other_still.max(change[o]);
+            }
+        }
+        if head >= p.blink_look_head_speed {
+            other = other_still;
         }
         this > 0.0 && other >= p.blink_look_share * this
     }
@@ -984,7 +991,7 @@ mod tests {
     /// A blink seen in both eyes' look with the head still, whose flow squeeze shows in one
     /// eye only as a nod or turn begins (side light makes one lid's edge the stronger): a
     /// blink. A twitch followed by head motion that changes both eyes' look stays a twitch:
-    /// the look is compared over the still frames only.
+    /// the other eye's look counts in the frames with the head still only.
     #[test]
     fn a_blink_as_the_head_starts_moving_is_not_a_twitch() {
         let blink = Sim {
