@@ -49,10 +49,12 @@ pub struct BurstParams {
     pub blink_window_s: f64,
     /// The other eye's look changing (`LookSignals::change`, largest in the blink window
     /// before or after the onset) by at least this share of this eye's (largest there) also
-    /// makes it a blink. The other eye's change counts only in frames with the head slower
-    /// than `blink_look_head_speed` (% fw per second): head motion changes both eyes' look
-    /// by itself, while a blink just before or after a nod, shake or turn still shows in the
-    /// frames around it (one eye's flow may read such a blink as a squeeze, the other's not).
+    /// makes it a blink. When the head moved faster than `blink_look_head_speed` (% fw per
+    /// second) in some frames of the window, the other eye's change counts only in the
+    /// others within half the window of the onset: head motion changes both eyes' look by
+    /// itself, while a blink just before or after a nod, shake or turn still shows in the
+    /// still frames next to it (one eye's flow may read such a blink as a squeeze, the other
+    /// eye's not).
     /// The look sees the other lid close where its flow reading is lost (a compressed or
     /// blurred blink, a pixel's shift of the crop). Measured: blinks 0.44-2, twitches with
     /// the head still below 0.4 but one.
