@@ -48,11 +48,16 @@ pub struct BurstParams {
     pub blink_share: f32,
     pub blink_window_s: f64,
     /// The other eye's look changing (`LookSignals::change`, largest in the blink window
-    /// before or after the onset) by at least this share of this eye's also makes it a
-    /// blink, while the head moved slower than `blink_look_head_speed` (% fw per second;
-    /// head motion changes both eyes' look by itself). The look sees the other lid close
-    /// where its flow reading is lost (a compressed or blurred blink, a pixel's shift of
-    /// the crop). Measured: blinks 0.44-2, twitches with the head still below 0.4 but one.
+    /// before or after the onset) by at least this share of this eye's (largest there) also
+    /// makes it a blink. When the head moved faster than `blink_look_head_speed` (% fw per
+    /// second) in some frames of the window, the other eye's change counts only in the
+    /// others within half the window of the onset: head motion changes both eyes' look by
+    /// itself, while a blink just before or after a nod, shake or turn still shows in the
+    /// still frames next to it (one eye's flow may read such a blink as a squeeze, the other
+    /// eye's not).
+    /// The look sees the other lid close where its flow reading is lost (a compressed or
+    /// blurred blink, a pixel's shift of the crop). Measured: blinks 0.44-2, twitches with
+    /// the head still below 0.4 but one.
     pub blink_look_share: f32,
     pub blink_look_head_speed: f32,
     /// Bursts separated by less than this (s) are one episode.
@@ -726,18 +731,28 @@ impl BurstDetector {
             && this >= p.look_onset_ratio * (other + resting)
     }
 
-    /// Whether the other eye's look changed like `side`'s since `since`, with the head
-    /// still: a blink (`BurstParams::blink_look_share`).
+    /// Whether the other eye's look changed like `side`'s since `since` (the onset less
+    /// `blink_window_s`): a blink (`BurstParams::blink_look_share`). With the head moving
+    /// faster than `blink_look_head_speed` in some of those frames, the other eye's change
+    /// counts only in the others, and only within half the blink window of the onset: a
+    /// blink's lids close within that of the squeeze one eye's flow reads.
     fn look_blink(&self, side: Side, since: f64) -> bool {
         let p = &self.params;
         let (i, o) = (side.index(), side.other().index());
-        let (mut this, mut other, mut head) = (0.0f32, 0.0f32, 0.0f32);
-        for (_, change, head_speed) in self.recent_look.iter().filter(|e| e.0 >= since) {
+        let onset = since + p.blink_window_s;
+        let (mut this, mut other, mut other_still, mut head) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
+        for &(t, change, head_speed) in self.recent_look.iter().filter(|e| e.0 >= since) {
             this = this.max(change[i]);
             other = other.max(change[o]);
-            head = head.max(*head_speed);
+            head = head.max(head_speed);
+            if head_speed < p.blink_look_head_speed && (t - onset).abs() <= 0.5 * p.blink_window_s {
+                other_still = other_still.max(change[o]);
+            }
         }
-        this > 0.0 && head < p.blink_look_head_speed && other >= p.blink_look_share * this
+        if head >= p.blink_look_head_speed {
+            other = other_still;
+        }
+        this > 0.0 && other >= p.blink_look_share * this
     }
 
     /// Closes any open burst and decides every candidate (end of input).
@@ -1047,6 +1062,41 @@ mod tests {
         assert!(out.is_empty(), "{out:?}");
         let out = run(10.0, sim(50.0));
         assert_eq!(out.len(), 1, "{out:?}");
+    }
+
+    /// A blink seen in both eyes' look with the head still, whose flow squeeze shows in one
+    /// eye only as a nod or turn begins (side light makes one lid's edge the stronger): a
+    /// blink. A twitch followed by head motion that changes both eyes' look stays a twitch:
+    /// the other eye's look counts in the frames with the head still only.
+    #[test]
+    fn a_blink_as_the_head_starts_moving_is_not_a_twitch() {
+        let blink = Sim {
+            closure: on_side(L, |t| squeeze(t, 4.1, 4.4, 0.08, 0.1, 4.0)),
+            look: Box::new(|t, side| {
+                if (4.0..4.1).contains(&t) {
+                    [3.0, 2.5][side]
+                } else {
+                    0.05
+                }
+            }),
+            head_speed: Box::new(|t| if (4.09..4.6).contains(&t) { 50.0 } else { 0.0 }),
+            ..Sim::default()
+        };
+        let out = run(10.0, blink);
+        assert!(out.is_empty(), "{out:?}");
+        let twitch = Sim {
+            closure: on_side(L, |t| squeeze(t, 4.0, 4.6, 0.1, 0.1, 3.0)),
+            look: Box::new(|t, side| match (side, t) {
+                (L, t) if (4.0..4.1).contains(&t) => 2.5,
+                (_, t) if (4.3..4.4).contains(&t) => 1.5,
+                _ => 0.05,
+            }),
+            head_speed: Box::new(|t| if (4.29..4.5).contains(&t) { 60.0 } else { 0.0 }),
+            ..Sim::default()
+        };
+        let out = run(10.0, twitch);
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].side, Side::Left);
     }
 
     #[test]
