@@ -16,6 +16,7 @@ use crate::outputs::events::{Event, check_writable, read_log};
 use crate::outputs::stats::SessionStats;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -695,14 +696,9 @@ fn rate_figure(c: &Course, changes: &[(i64, String)]) -> String {
             }
         }
         // Treatment days.
+        injection_lines(&mut chart, c, ymax)?;
         for cy in &c.cycles {
             let x = cy.injection as f64;
-            chart
-                .draw_series([PathElement::new(
-                    [(x, 0.0), (x, ymax)],
-                    TREAT_COLOR.stroke_width(2),
-                )])
-                .map_err(e2s)?;
             let label = if cy.label.is_empty() {
                 format!("injection {}", short_date(cy.injection))
             } else {
@@ -718,6 +714,24 @@ fn rate_figure(c: &Course, changes: &[(i64, String)]) -> String {
         }
         Ok(())
     })
+}
+
+/// A vertical line at each injection day, from 0 to `ymax`.
+fn injection_lines<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    c: &Course,
+    ymax: f64,
+) -> Result<(), String> {
+    for cy in &c.cycles {
+        let x = cy.injection as f64;
+        chart
+            .draw_series([PathElement::new(
+                [(x, 0.0), (x, ymax)],
+                TREAT_COLOR.stroke_width(2),
+            )])
+            .map_err(e2s)?;
+    }
+    Ok(())
 }
 
 /// Mean per-minute severity by day and side, when the logs carry it.
@@ -749,15 +763,7 @@ fn severity_figure(c: &Course) -> Option<String> {
             .y_desc("severity index")
             .draw()
             .map_err(e2s)?;
-        for cy in &c.cycles {
-            let x = cy.injection as f64;
-            chart
-                .draw_series([PathElement::new(
-                    [(x, 0.0), (x, ymax)],
-                    TREAT_COLOR.stroke_width(2),
-                )])
-                .map_err(e2s)?;
-        }
+        injection_lines(&mut chart, c, ymax)?;
         for (side, p) in pts.iter().enumerate() {
             let color = if side == 0 { LEFT_COLOR } else { RIGHT_COLOR };
             chart
