@@ -317,21 +317,9 @@ pub fn score(labels: &Labels, events: &[Event], params: &EvalParams) -> Scores {
         spasm_labelled_s: spasm_s(labels.events.iter().map(|l| (l.start_s, l.end_s)).collect()),
         spasm_detected_s: spasm_s(detections.iter().map(|d| (d.start_s, d.end_s)).collect()),
     };
-    let mut duration_s = labels.duration_s();
-    if duration_s <= 0.0 || !duration_s.is_finite() {
-        duration_s = events
-            .iter()
-            .rev()
-            .find_map(|e| match e {
-                Event::Summary { duration_s, .. } => Some(*duration_s),
-                _ => None,
-            })
-            .filter(|d| d.is_finite() && *d > 0.0)
-            .unwrap_or(0.0);
-    }
     Scores::from_counts(
         labels.clip.clone(),
-        duration_s,
+        clip_duration_s(labels, events),
         labels.events.len() as u64,
         detections.len() as u64,
         m.pairs.len() as u64,
@@ -340,6 +328,24 @@ pub fn score(labels: &Labels, events: &[Event], params: &EvalParams) -> Scores {
         side_correct as u64,
         time,
     )
+}
+
+/// The clip's length: the labels' duration, or else the log's summary duration (0 when
+/// neither is known).
+pub(crate) fn clip_duration_s(labels: &Labels, events: &[Event]) -> f64 {
+    let labelled = labels.duration_s();
+    if labelled > 0.0 && labelled.is_finite() {
+        return labelled;
+    }
+    events
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            Event::Summary { duration_s, .. } => Some(*duration_s),
+            _ => None,
+        })
+        .filter(|d| d.is_finite() && *d > 0.0)
+        .unwrap_or(0.0)
 }
 
 /// Micro-averaged totals: counts and durations summed, metrics recomputed from the sums.

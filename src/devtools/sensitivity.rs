@@ -174,18 +174,7 @@ pub fn match_sided(
 /// Seconds of a clip with the face in view: the labels' duration (or the log's summary
 /// duration) less the union of face-lost and camera-gap intervals inside it.
 pub fn observed_s(labels: &Labels, events: &[Event]) -> f64 {
-    let mut duration = labels.duration_s();
-    if !(duration > 0.0 && duration.is_finite()) {
-        duration = events
-            .iter()
-            .rev()
-            .find_map(|e| match e {
-                Event::Summary { duration_s, .. } => Some(*duration_s),
-                _ => None,
-            })
-            .filter(|d| d.is_finite() && *d > 0.0)
-            .unwrap_or(0.0);
-    }
+    let duration = crate::devtools::eval::clip_duration_s(labels, events);
     let gaps = crate::outputs::stats::union(
         events
             .iter()
