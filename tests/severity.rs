@@ -55,17 +55,7 @@ fn severity(sc: &Scenario) -> SeverityStats {
 /// Scales every contraction of every twitch (the lids' closure follows it).
 fn scaled(mut sc: Scenario, k: f32) -> Scenario {
     for tw in &mut sc.twitches {
-        match &mut tw.shape {
-            TwitchShape::Clonic { jerks } => jerks.iter_mut().for_each(|j| j.amplitude *= k),
-            TwitchShape::Tonic {
-                lead, amplitude, ..
-            } => {
-                *amplitude *= k;
-                lead.iter_mut().for_each(|j| j.amplitude *= k);
-            }
-            TwitchShape::Single { jerk } => jerk.amplitude *= k,
-            TwitchShape::Flutter { travel, .. } => *travel *= k,
-        }
+        tw.shape.scale(k);
     }
     sc
 }

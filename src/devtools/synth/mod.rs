@@ -362,7 +362,7 @@ pub enum TwitchShape {
 
 impl TwitchShape {
     /// Multiplies every contraction amplitude by `k` (times stay).
-    fn scale(&mut self, k: f32) {
+    pub fn scale(&mut self, k: f32) {
         match self {
             TwitchShape::Clonic { jerks } => jerks.iter_mut().for_each(|j| j.amplitude *= k),
             TwitchShape::Tonic {
