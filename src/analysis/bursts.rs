@@ -694,12 +694,18 @@ impl BurstDetector {
 
     /// Whether `side`'s look alone changed in this frame (`BurstParams::train_lookback_s`).
     fn look_jerk(&self, s: &FrameSignals, side: Side) -> bool {
-        let p = &self.params;
         let (this, other) = (
             s.look.change[side.index()],
             s.look.change[side.other().index()],
         );
-        let resting = self.look_stats.median.max(0.02);
+        self.look_alone(this, other, self.look_stats.median.max(0.02))
+    }
+
+    /// Whether a look change `this` of one eye is that eye's alone: at least `look_onset`,
+    /// `look_onset_z` times the `resting` level and `look_onset_ratio` times the other
+    /// eye's `other` (plus that level).
+    fn look_alone(&self, this: f32, other: f32, resting: f32) -> bool {
+        let p = &self.params;
         this >= p.look_onset
             && this >= p.look_onset_z * resting
             && this >= p.look_onset_ratio * (other + resting)
@@ -725,10 +731,7 @@ impl BurstDetector {
             n += 1.0;
         }
         let resting = n * self.look_stats.median.max(0.02);
-        head <= p.look_onset_max_head_speed
-            && this >= p.look_onset
-            && this >= p.look_onset_z * resting
-            && this >= p.look_onset_ratio * (other + resting)
+        head <= p.look_onset_max_head_speed && self.look_alone(this, other, resting)
     }
 
     /// Whether the other eye's look changed like `side`'s since `since` (the onset less
