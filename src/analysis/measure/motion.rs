@@ -47,6 +47,12 @@ pub struct MotionParams {
     /// tonic spasm can keep one eye shut for many seconds, and with the fast leak alone it
     /// would seem to fade after one or two. Its end is seen as the eye reopening.
     pub hold_tau_s: f64,
+    /// Where the eye region's upper half (brow and upper lid) ends and its lower half (lower
+    /// lid and the skin below) begins, as a share of the region's height from its top. The
+    /// squeeze is the upper half moving down against the lower half, so the split belongs
+    /// at the eye's line: above it, a descending upper lid falls in the lower half and a
+    /// closing eye reads as opening.
+    pub eye_split: f32,
     /// Squeeze rates below this (percent of face width per second) count as none.
     pub closure_deadband: f32,
     /// Flow is unreliable (motion blur, occlusion, a face turning away) when the robust
@@ -91,6 +97,7 @@ impl Default for MotionParams {
             reset_interval_s: 10.0,
             squeeze_tau_s: 2.0,
             hold_tau_s: 5.0,
+            eye_split: 0.5,
             closure_deadband: 3.0,
             max_residual_pct: 2.5,
             max_head_speed: 120.0,
@@ -164,8 +171,10 @@ pub struct MotionAnalyzer {
     eye_points: Vec<usize>,
     /// Scratch: (vertical residual, weight) samples per [side * 2 + half] of the eyes.
     half_samples: [Vec<(f32, f32)>; 4],
-    /// Grid points per eye half (for normalising `eye_trackable`).
+    /// Grid points in the smaller half of one eye (for normalising `eye_trackable`).
     eye_half_points: f32,
+    /// Per entry of `eye_points`: 0 in the upper half of its eye region, 1 in the lower.
+    eye_point_half: Vec<usize>,
     eye_point_coords: Vec<(f32, f32)>,
     back_flows: Vec<FlowVec>,
     /// Each grid point's residual after the head's fitted motion (pixels).
@@ -205,6 +214,16 @@ impl MotionAnalyzer {
             .filter(|&i| matches!(point_region[i], Some((_, RegionKind::Eye))))
             .collect();
         let eye_point_coords: Vec<(f32, f32)> = eye_points.iter().map(|&i| points[i]).collect();
+        // Which half of its eye region each eye point is in: 0 upper, 1 lower.
+        let eye_point_half: Vec<usize> = eye_point_coords
+            .iter()
+            .map(|&(_, y)| {
+                let rect = eye_rects[0]; // both eyes span the same rows
+                usize::from(y >= rect.y0 + params.eye_split * (rect.y1 - rect.y0))
+            })
+            .collect();
+        let lower = eye_point_half.iter().sum::<usize>();
+        let eye_half_points = lower.min(eye_points.len() - lower) as f32 / 2.0;
         let back_flows = vec![FlowVec::default(); eye_points.len()];
         let flows = vec![FlowVec::default(); points.len()];
         Self {
@@ -214,7 +233,8 @@ impl MotionAnalyzer {
             points,
             point_region,
             flows,
-            eye_half_points: eye_points.len() as f32 / 4.0,
+            eye_half_points,
+            eye_point_half,
             half_samples: Default::default(),
             eye_points,
             eye_point_coords,
@@ -350,14 +370,13 @@ impl MotionAnalyzer {
             b.clear();
         }
         for (j, &i) in self.eye_points.iter().enumerate() {
-            let Some((side, region)) = self.point_region[i] else {
+            let Some((side, _)) = self.point_region[i] else {
                 continue;
             };
             let (f, b) = (self.flows[i], self.back_flows[j]);
             let (px, py) = self.points[i];
             let (_, pred_dy) = motion.predict(px, py);
-            let rect = self.layout.rect(side, region);
-            let half = usize::from(py >= 0.5 * (rect.y0 + rect.y1));
+            let half = self.eye_point_half[j];
             let samples = &mut self.half_samples[side.index() * 2 + half];
             // Backward flow b maps this frame to the previous one: forward motion is -b.
             if f.weight > 0.0 {
