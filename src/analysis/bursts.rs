@@ -11,7 +11,7 @@ use crate::outputs::events::{Candidate, Pattern, RegionEvidence, Twitch};
 /// Revision of what the analysis detects (measurement and burst rules together), written on
 /// every log's `session` line: logs of different revisions may disagree on the same video.
 /// Raise it with every change that changes the golden logs.
-pub const VERSION: u32 = 6;
+pub const VERSION: u32 = 7;
 
 /// Detector parameters, in physical units: "% fw" is percent of the face's width, so the
 /// same values hold for small and large faces and any frame rate.
@@ -128,6 +128,10 @@ pub struct BurstParams {
     /// window around the candidate, so weak squeezes and twitches next to a blink that the
     /// onset rules miss or veto are still found. Above 1 turns it off.
     pub rescue_confidence: f64,
+    /// A burst the rules kept is reported only when the confidence model gives it at least
+    /// this probability: below it, on the data the model was fitted on, fewer than half of
+    /// such events were real (`docs/confidence.md`).
+    pub min_confidence: f64,
 }
 
 impl Default for BurstParams {
@@ -165,6 +169,7 @@ impl Default for BurstParams {
             candidates: false,
             candidate_rate: 5.0,
             rescue_confidence: 0.96,
+            min_confidence: 0.6,
         }
     }
 }
@@ -814,6 +819,9 @@ impl BurstDetector {
             )
         });
         let confidence = features.map_or(0.5, |f| Model::builtin().probability(&f));
+        if !p.candidates && features.is_some() && confidence < p.min_confidence {
+            return;
+        }
         let (l, r) = (Side::Left.index(), Side::Right.index());
         out.push(Twitch {
             start_s: round3(b.start_s),
@@ -1003,6 +1011,26 @@ mod tests {
             tw.peak > 2.8 && tw.asymmetry > 0.9 && tw.confidence > 0.5,
             "{tw:?}"
         );
+    }
+
+    /// The rules' twitch is reported only when the model gives it `min_confidence`.
+    #[test]
+    fn a_twitch_the_model_doubts_is_not_reported() {
+        let fast = || Sim {
+            closure: on_side(L, |t| squeeze(t, 4.0, 4.6, 0.1, 0.1, 3.0)),
+            ..Sim::default()
+        };
+        let rules_only = BurstParams {
+            rescue_confidence: 1.1,
+            ..BurstParams::default()
+        };
+        let out = run_with(rules_only.clone(), 10.0, fast());
+        assert_eq!(out.len(), 1, "{out:?}");
+        let above = BurstParams {
+            min_confidence: out[0].confidence + 0.01,
+            ..rules_only
+        };
+        assert!(run_with(above, 10.0, fast()).is_empty());
     }
 
     /// A squeeze too slow for the onset rules (10 % fw per second) is a candidate: reported

@@ -51,7 +51,8 @@ pub struct MotionParams {
     /// lid and the skin below) begins, as a share of the region's height from its top. The
     /// squeeze is the upper half moving down against the lower half, so the split belongs
     /// at the eye's line: above it, a descending upper lid falls in the lower half and a
-    /// closing eye reads as opening.
+    /// closing eye reads as opening. The eye's line lies at about 0.6-0.7 of the region;
+    /// at 0.6 the lower half keeps the grid's three lowest rows (`docs/sensitivity.md`).
     pub eye_split: f32,
     /// Squeeze rates below this (percent of face width per second) count as none.
     pub closure_deadband: f32,
@@ -97,7 +98,7 @@ impl Default for MotionParams {
             reset_interval_s: 10.0,
             squeeze_tau_s: 2.0,
             hold_tau_s: 5.0,
-            eye_split: 0.5,
+            eye_split: 0.6,
             closure_deadband: 3.0,
             max_residual_pct: 2.5,
             max_head_speed: 120.0,
