@@ -393,6 +393,8 @@ fn high_quality_lossy_copies_give_the_same_twitches() {
         "16",
     ];
     let h264_upright: &[&str] = &["-c:v", "libx264", "-crf", "16"];
+    // A blink in this copy reads as a one-frame lid jump no lid makes (`max_lid_speed`).
+    let h264_crf18: &[&str] = &["-c:v", "libx264", "-crf", "18"];
     // Sample, then per copy: file name, encoder options, display rotation.
     type Copy<'a> = (&'a str, &'a [&'a str], u16);
     let samples: [(&str, &[Copy]); 3] = [
@@ -408,7 +410,9 @@ fn high_quality_lossy_copies_give_the_same_twitches() {
             "clonic_left",
             &[
                 ("hevc.mp4", hevc_upright, 0),
+                ("hevc.mov", hevc_turned, 270),
                 ("h264.mp4", h264_upright, 0),
+                ("h264-18.mp4", h264_crf18, 0),
                 ("vfr.mp4", vfr_turned, 90),
             ],
         ),

@@ -56,6 +56,12 @@ pub struct MotionParams {
     pub eye_split: f32,
     /// Squeeze rates below this (percent of face width per second) count as none.
     pub closure_deadband: f32,
+    /// Squeeze rates faster than this (either way, % fw per second) are taken as a lost
+    /// track, not as lid motion: the frame adds nothing to the squeeze. Twitches measured
+    /// up to 141 (samples and their lossy copies; the strongest synthetic ones 103); in a
+    /// lossy copy of a sample one blink frame read 211, and the missed reopening after it
+    /// held a burst open for seconds (`docs/recordings.md`).
+    pub max_lid_speed: f32,
     /// Flow is unreliable (motion blur, occlusion, a face turning away) when the robust
     /// scale of residuals over the whole face exceeds this, in percent of face width per
     /// frame; then nothing is accumulated from the frame.
@@ -100,6 +106,7 @@ impl Default for MotionParams {
             hold_tau_s: 5.0,
             eye_split: 0.6,
             closure_deadband: 3.0,
+            max_lid_speed: 180.0,
             max_residual_pct: 2.5,
             max_head_speed: 120.0,
             mirrored: false,
@@ -404,8 +411,12 @@ impl MotionAnalyzer {
             // relative to the lower half. Differences of neighbours cancel common drift.
             let [(up, wu), (lo, wl)] = halves[s];
             out.eye_trackable[s] = (wu.min(wl) / self.eye_half_points.max(1.0) * 0.5).min(1.0);
-            if wu > 0.0 && wl > 0.0 && out.reliable {
-                let mut rate = up / wu - lo / wl;
+            let rate = up / wu.max(f32::MIN_POSITIVE) - lo / wl.max(f32::MIN_POSITIVE);
+            // Faster than a lid moves: the track slipped (a blink's lid edge taken for the
+            // skin's), and the frame says nothing about the squeeze.
+            let possible = (rate * to_pct_per_s).abs() <= self.params.max_lid_speed;
+            if wu > 0.0 && wl > 0.0 && out.reliable && possible {
+                let mut rate = rate;
                 // Steady sub-pixel biases would otherwise integrate into a standing squeeze.
                 if (rate * to_pct_per_s).abs() < self.params.closure_deadband {
                     rate = 0.0;
