@@ -13,6 +13,7 @@ use crate::outputs::events::{Event, Pattern, Twitch};
 use crate::outputs::observed::Observation;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use statrs::distribution::{Beta, ContinuousCDF, Normal, StudentsT};
 
 /// Length of the blocks `SessionStats::blocks` cuts a session into (for the share interval
 /// and for timelines), in seconds.
@@ -842,142 +843,26 @@ pub fn quantile_sorted(v: &[f64], q: f64) -> f64 {
 }
 
 /// Quantile of Student's t distribution with `df` (> 0, need not be whole) degrees of
-/// freedom, for `p` in (0, 1): from `P(|T| > t) = I_{df/(df+t²)}(df/2, 1/2)`.
+/// freedom, for `p` in (0, 1); NaN outside that.
 pub fn t_quantile(p: f64, df: f64) -> f64 {
     let valid = p > 0.0 && p < 1.0 && df > 0.0;
-    if !valid {
-        return f64::NAN;
+    match StudentsT::new(0.0, 1.0, df) {
+        Ok(t) if valid => t.inverse_cdf(p),
+        _ => f64::NAN,
     }
-    let tail = 2.0 * p.min(1.0 - p);
-    let x = beta_quantile(tail, df / 2.0, 0.5);
-    let t = (df * (1.0 - x) / x).sqrt();
-    if p < 0.5 { -t } else { t }
 }
 
 /// Upper tail of the standard normal, `P(Z > z)`.
 pub fn normal_sf(z: f64) -> f64 {
-    0.5 * erfc(z / std::f64::consts::SQRT_2)
+    Normal::standard().sf(z)
 }
 
-/// Complementary error function (Numerical Recipes' Chebyshev fit, relative error < 1.2e-7).
-fn erfc(x: f64) -> f64 {
-    let z = x.abs();
-    let t = 1.0 / (1.0 + 0.5 * z);
-    let r = t
-        * (-z * z - 1.265_512_23
-            + t * (1.000_023_68
-                + t * (0.374_091_96
-                    + t * (0.096_784_18
-                        + t * (-0.186_288_06
-                            + t * (0.278_868_07
-                                + t * (-1.135_203_98
-                                    + t * (1.488_515_87
-                                        + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
-            .exp();
-    if x >= 0.0 { r } else { 2.0 - r }
-}
-
-/// ln Γ(x) for x > 0 (Lanczos, g = 7, 9 terms; ~1e-15 relative).
-fn ln_gamma(x: f64) -> f64 {
-    const G: [f64; 9] = [
-        0.999_999_999_999_809_9,
-        676.520_368_121_885_1,
-        -1_259.139_216_722_402_8,
-        771.323_428_777_653_1,
-        -176.615_029_162_140_6,
-        12.507_343_278_686_905,
-        -0.138_571_095_265_720_12,
-        9.984_369_578_019_572e-6,
-        1.505_632_735_149_311_6e-7,
-    ];
-    if x < 0.5 {
-        // Reflection.
-        let pi = std::f64::consts::PI;
-        return (pi / (pi * x).sin()).ln() - ln_gamma(1.0 - x);
-    }
-    let x = x - 1.0;
-    let mut a = G[0];
-    let t = x + 7.5;
-    for (i, g) in G.iter().enumerate().skip(1) {
-        a += g / (x + i as f64);
-    }
-    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + a.ln()
-}
-
-/// Regularised incomplete beta I_x(a, b) (continued fraction, modified Lentz).
-fn inc_beta(x: f64, a: f64, b: f64) -> f64 {
-    if x <= 0.0 {
-        return 0.0;
-    }
-    if x >= 1.0 {
-        return 1.0;
-    }
-    let ln_front = ln_gamma(a + b) - ln_gamma(a) - ln_gamma(b) + a * x.ln() + b * (1.0 - x).ln();
-    if x < (a + 1.0) / (a + b + 2.0) {
-        ln_front.exp() * beta_cf(x, a, b) / a
-    } else {
-        1.0 - ln_front.exp() * beta_cf(1.0 - x, b, a) / b
-    }
-}
-
-fn beta_cf(x: f64, a: f64, b: f64) -> f64 {
-    const TINY: f64 = 1e-300;
-    let (qab, qap, qam) = (a + b, a + 1.0, a - 1.0);
-    let mut c = 1.0;
-    let mut d = 1.0 - qab * x / qap;
-    if d.abs() < TINY {
-        d = TINY;
-    }
-    d = 1.0 / d;
-    let mut h = d;
-    for m in 1..=300 {
-        let m = m as f64;
-        let m2 = 2.0 * m;
-        let aa = m * (b - m) * x / ((qam + m2) * (a + m2));
-        d = 1.0 + aa * d;
-        if d.abs() < TINY {
-            d = TINY;
-        }
-        c = 1.0 + aa / c;
-        if c.abs() < TINY {
-            c = TINY;
-        }
-        d = 1.0 / d;
-        h *= d * c;
-        let aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
-        d = 1.0 + aa * d;
-        if d.abs() < TINY {
-            d = TINY;
-        }
-        c = 1.0 + aa / c;
-        if c.abs() < TINY {
-            c = TINY;
-        }
-        d = 1.0 / d;
-        let del = d * c;
-        h *= del;
-        if (del - 1.0).abs() < 1e-15 {
-            break;
-        }
-    }
-    h
-}
-
-/// Quantile of the Beta(a, b) distribution (bisection on `inc_beta`; ~1e-15 absolute).
+/// Quantile of the Beta(a, b) distribution (a, b > 0, p in [0, 1]); NaN otherwise.
 pub fn beta_quantile(p: f64, a: f64, b: f64) -> f64 {
-    let (mut lo, mut hi) = (0.0f64, 1.0f64);
-    for _ in 0..200 {
-        let mid = 0.5 * (lo + hi);
-        if inc_beta(mid, a, b) < p {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-        if hi - lo < 1e-16 {
-            break;
-        }
+    match Beta::new(a, b) {
+        Ok(beta) if (0.0..=1.0).contains(&p) => beta.inverse_cdf(p),
+        _ => f64::NAN,
     }
-    0.5 * (lo + hi)
 }
 
 #[cfg(test)]
