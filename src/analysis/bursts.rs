@@ -10,7 +10,8 @@ use crate::outputs::events::{Candidate, Pattern, RegionEvidence, Twitch};
 
 /// Revision of what the analysis detects (measurement and burst rules together), written on
 /// every log's `session` line: logs of different revisions may disagree on the same video.
-/// Raise it with every change that changes the golden logs.
+/// Raise it with every change that changes what any clip gives (the golden logs, or a
+/// suite's or a recording's events).
 pub const VERSION: u32 = 8;
 
 /// Detector parameters, in physical units: "% fw" is percent of the face's width, so the
