@@ -222,13 +222,12 @@ impl MotionAnalyzer {
             .filter(|&i| matches!(point_region[i], Some((_, RegionKind::Eye))))
             .collect();
         let eye_point_coords: Vec<(f32, f32)> = eye_points.iter().map(|&i| points[i]).collect();
-        // Which half of its eye region each eye point is in: 0 upper, 1 lower.
+        // Which half of its eye region each eye point is in: 0 upper, 1 lower. Both eyes'
+        // regions span the same rows.
+        let split_y = eye_rects[0].y0 + params.eye_split * (eye_rects[0].y1 - eye_rects[0].y0);
         let eye_point_half: Vec<usize> = eye_point_coords
             .iter()
-            .map(|&(_, y)| {
-                let rect = eye_rects[0]; // both eyes span the same rows
-                usize::from(y >= rect.y0 + params.eye_split * (rect.y1 - rect.y0))
-            })
+            .map(|&(_, y)| usize::from(y >= split_y))
             .collect();
         let lower = eye_point_half.iter().sum::<usize>();
         let eye_half_points = lower.min(eye_points.len() - lower) as f32 / 2.0;
@@ -411,12 +410,12 @@ impl MotionAnalyzer {
             // relative to the lower half. Differences of neighbours cancel common drift.
             let [(up, wu), (lo, wl)] = halves[s];
             out.eye_trackable[s] = (wu.min(wl) / self.eye_half_points.max(1.0) * 0.5).min(1.0);
-            let rate = up / wu.max(f32::MIN_POSITIVE) - lo / wl.max(f32::MIN_POSITIVE);
             // Faster than a lid moves: the track slipped (a blink's lid edge taken for the
             // skin's), and the frame says nothing about the squeeze.
-            let possible = (rate * to_pct_per_s).abs() <= self.params.max_lid_speed;
-            if wu > 0.0 && wl > 0.0 && out.reliable && possible {
-                let mut rate = rate;
+            let measured = (wu > 0.0 && wl > 0.0 && out.reliable)
+                .then(|| up / wu - lo / wl)
+                .filter(|rate| (rate * to_pct_per_s).abs() <= self.params.max_lid_speed);
+            if let Some(mut rate) = measured {
                 // Steady sub-pixel biases would otherwise integrate into a standing squeeze.
                 if (rate * to_pct_per_s).abs() < self.params.closure_deadband {
                     rate = 0.0;
