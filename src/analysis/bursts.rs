@@ -12,7 +12,7 @@ use crate::outputs::events::{Candidate, Pattern, RegionEvidence, Twitch};
 /// every log's `session` line: logs of different revisions may disagree on the same video.
 /// Raise it with every change that changes what any clip gives (the golden logs, or a
 /// suite's or a recording's events).
-pub const VERSION: u32 = 8;
+pub const VERSION: u32 = 9;
 
 /// Detector parameters, in physical units: "% fw" is percent of the face's width, so the
 /// same values hold for small and large faces and any frame rate.
@@ -76,8 +76,18 @@ pub struct BurstParams {
     /// its duration rule and the confidence features are judged from the onset itself.
     /// 0 turns it off.
     pub train_lookback_s: f64,
-    /// Shorter bursts (s, first to last active frame) are dropped as noise.
+    /// Shorter bursts (s, from the onset to the end of the last active frame) are dropped
+    /// as noise: one frame at 30 fps, so that a single jerk of 60-150 ms, which the flow
+    /// often sees in one frame, counts.
     pub min_duration_s: f64,
+    /// A burst shorter than this (s), or of one frame, is a twitch only when its eye is
+    /// seen to reopen: within `brief_reopen_s` after its end the eye's closure falls back
+    /// to its level before the onset plus at most `brief_reopen_share` of what it rose. A
+    /// jerk reopens; a flow that lost the lid in a blink's reopening reads a step that
+    /// stays (measured on blinks during head turns).
+    pub brief_s: f64,
+    pub brief_reopen_s: f64,
+    pub brief_reopen_share: f32,
     /// A burst held squeezed this long (s) is tonic, otherwise clonic.
     pub tonic_min_s: f64,
     /// Cheek and mouth count as involved when their one-sided motion reaches this robust
@@ -153,7 +163,10 @@ impl Default for BurstParams {
             blink_look_head_speed: 40.0,
             merge_gap_s: 0.4,
             train_lookback_s: 1.0,
-            min_duration_s: 0.1,
+            min_duration_s: 0.03,
+            brief_s: 0.1,
+            brief_reopen_s: 0.3,
+            brief_reopen_share: 0.5,
             tonic_min_s: 0.8,
             spread_z: 4.0,
             stats_window_s: 8.0,
@@ -790,10 +803,30 @@ impl BurstDetector {
         }
     }
 
+    /// Whether `side`'s eye reopened after burst `b` ending at `end` (`BurstParams::brief_s`),
+    /// judged on the frames of the history; false without frames after the end.
+    fn reopened(&self, side: Side, b: &Burst, end: f64) -> bool {
+        let p = &self.params;
+        let i = side.index();
+        let closure = |lo: f64, hi: f64| {
+            self.history
+                .iter()
+                .filter(move |f| f.t_s >= lo && f.t_s < hi)
+                .map(move |f| f.closure[i])
+        };
+        let before = closure(b.onset_s - p.brief_reopen_s, b.onset_s).fold(f32::NAN, f32::min);
+        let peak = closure(b.onset_s, end).fold(f32::NAN, f32::max);
+        let after = closure(end, end + p.brief_reopen_s).fold(f32::NAN, f32::min);
+        let before = if before.is_nan() { 0.0 } else { before };
+        after <= before + p.brief_reopen_share * (peak - before)
+    }
+
     fn finish(&self, side: Side, b: Burst, out: &mut Vec<Twitch>) {
         let p = &self.params;
         let end = b.end_s.unwrap_or(b.last_s + self.last_frame_dt);
-        if end - b.onset_s < p.min_duration_s || b.frames < 2 {
+        if end - b.onset_s < p.min_duration_s
+            || ((end - b.onset_s < p.brief_s || b.frames < 2) && !self.reopened(side, &b, end))
+        {
             return;
         }
         // The eye always takes part (that is what starts a burst); cheek and mouth when
@@ -1014,6 +1047,34 @@ mod tests {
         );
     }
 
+    /// A squeeze the flow sees in one frame counts when the eye reopens after it (a single
+    /// jerk); one that stays (the flow losing the lid) does not. Holding and the confidence
+    /// floor are off: the rule alone.
+    #[test]
+    fn a_one_frame_jerk_counts_only_when_the_eye_reopens() {
+        let brief_only = || BurstParams {
+            hold_closure: 100.0,
+            rescue_confidence: 1.1,
+            min_confidence: 0.0,
+            ..BurstParams::default()
+        };
+        let frame = |t: f64| (t * FPS).round() as i64;
+        let jerk = Sim {
+            closure: on_side(L, move |t| if frame(t) == 120 { 3.0 } else { 0.0 }),
+            ..Sim::default()
+        };
+        let out = run_with(brief_only(), 10.0, jerk);
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].side, Side::Left);
+        assert!(out[0].end_s - out[0].start_s < 0.1, "{out:?}");
+        let step = Sim {
+            closure: on_side(L, move |t| if frame(t) >= 120 { 3.0 } else { 0.0 }),
+            ..Sim::default()
+        };
+        let out = run_with(brief_only(), 10.0, step);
+        assert!(out.is_empty(), "{out:?}");
+    }
+
     /// The rules' twitch is reported only when the model gives it `min_confidence`.
     #[test]
     fn a_twitch_the_model_doubts_is_not_reported() {
@@ -1090,9 +1151,14 @@ mod tests {
             head_speed: Box::new(move |t| if (3.5..4.5).contains(&t) { head } else { 0.0 }),
             ..Sim::default()
         };
-        let out = run(10.0, sim(0.0));
+        // The rules alone: the confidence floor is another test's.
+        let rules = || BurstParams {
+            min_confidence: 0.0,
+            ..BurstParams::default()
+        };
+        let out = run_with(rules(), 10.0, sim(0.0));
         assert!(out.is_empty(), "{out:?}");
-        let out = run(10.0, sim(50.0));
+        let out = run_with(rules(), 10.0, sim(50.0));
         assert_eq!(out.len(), 1, "{out:?}");
     }
 
