@@ -12,7 +12,7 @@ use crate::outputs::events::{Candidate, Pattern, RegionEvidence, Twitch};
 /// every log's `session` line: logs of different revisions may disagree on the same video.
 /// Raise it with every change that changes what any clip gives (the golden logs, or a
 /// suite's or a recording's events).
-pub const VERSION: u32 = 9;
+pub const VERSION: u32 = 10;
 
 /// Detector parameters, in physical units: "% fw" is percent of the face's width, so the
 /// same values hold for small and large faces and any frame rate.
@@ -48,6 +48,11 @@ pub struct BurstParams {
     pub blink_rate: f32,
     pub blink_share: f32,
     pub blink_window_s: f64,
+    /// After the onset, the other eye joining (its squeeze or its look, as above) drops a
+    /// burst only within this long (s): a blink's lids close within it, while a twitch
+    /// followed by a blink (HFS twitches often are) stays a twitch. Before the onset the
+    /// whole `blink_window_s` counts.
+    pub blink_join_s: f64,
     /// The other eye's look changing (`LookSignals::change`, largest in the blink window
     /// before or after the onset) by at least this share of this eye's (largest there) also
     /// makes it a blink. When the head moved faster than `blink_look_head_speed` (% fw per
@@ -159,6 +164,7 @@ impl Default for BurstParams {
             blink_rate: 10.0,
             blink_share: 0.25,
             blink_window_s: 0.4,
+            blink_join_s: 0.2,
             blink_look_share: 0.45,
             blink_look_head_speed: 40.0,
             merge_gap_s: 0.4,
@@ -631,7 +637,7 @@ impl BurstDetector {
             }
             // The other eye joining in just after the onset: it was a blink after all.
             if self.open[i].as_ref().is_some_and(|b| {
-                t - b.onset_s <= p.blink_window_s
+                t - b.onset_s <= p.blink_join_s
                     && (s.closure_speed[o] >= p.blink_rate.max(p.blink_share * b.onset_rate)
                         || self.look_blink(side, b.onset_s - p.blink_window_s))
             }) {
@@ -1135,6 +1141,25 @@ mod tests {
             },
         );
         assert!(out.is_empty(), "{out:?}");
+    }
+
+    /// The other eye closing a tenth of a second after the first: a blink. Closing 0.3 s
+    /// after a twitch's onset: a twitch followed by a blink (`blink_join_s`), which HFS
+    /// twitches often are.
+    #[test]
+    fn a_blink_after_a_twitch_leaves_the_twitch() {
+        let both = |lag: f64| Sim {
+            closure: Box::new(move |t, side| match side {
+                L => squeeze(t, 4.0, 4.7, 0.08, 0.1, 4.0),
+                _ => squeeze(t, 4.0 + lag, 4.25 + lag, 0.08, 0.1, 4.0),
+            }),
+            ..Sim::default()
+        };
+        let out = run(10.0, both(0.1));
+        assert!(out.is_empty(), "{out:?}");
+        let out = run(10.0, both(0.3));
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].side, Side::Left);
     }
 
     /// A blink whose other eye the flow lost (it reads still) but whose look changed: a
