@@ -4,7 +4,7 @@
 //! normalised activity for traces and previews). Thread: analysis.
 
 use crate::analysis::anatomy::{RegionKind, Side};
-use crate::analysis::confidence::{AFTER_S, BASE_S, FeatureFrame, Features, Model};
+use crate::analysis::confidence::{AFTER_S, BASE_S, FeatureFrame, Features, Forest, Model};
 use crate::analysis::measure::motion::FrameSignals;
 use crate::outputs::events::{Candidate, Pattern, RegionEvidence, Twitch};
 
@@ -12,7 +12,7 @@ use crate::outputs::events::{Candidate, Pattern, RegionEvidence, Twitch};
 /// every log's `session` line: logs of different revisions may disagree on the same video.
 /// Raise it with every change that changes what any clip gives (the golden logs, or a
 /// suite's or a recording's events).
-pub const VERSION: u32 = 10;
+pub const VERSION: u32 = 11;
 
 /// Detector parameters, in physical units: "% fw" is percent of the face's width, so the
 /// same values hold for small and large faces and any frame rate.
@@ -144,6 +144,10 @@ pub struct BurstParams {
     /// window around the candidate, so weak squeezes and twitches next to a blink that the
     /// onset rules miss or veto are still found. Above 1 turns it off.
     pub rescue_confidence: f64,
+    /// ...or when the rescue forest (`confidence::Forest`) gives it at least this: the
+    /// forest finds weak squeezes and squeezes in head motion that the logistic model
+    /// puts below `rescue_confidence` (`docs/sensitivity.md`). Above 1 turns it off.
+    pub rescue_forest: f64,
     /// A burst the rules kept is reported only when the confidence model gives it at least
     /// this probability: below it, on the data the model was fitted on, fewer than half of
     /// such events were real (`docs/confidence.md`).
@@ -189,6 +193,7 @@ impl Default for BurstParams {
             candidates: false,
             candidate_rate: 5.0,
             rescue_confidence: 0.96,
+            rescue_forest: 0.85,
             min_confidence: 0.6,
         }
     }
@@ -329,16 +334,18 @@ const HISTORY_S: f64 = BASE_S + AFTER_S + 0.1;
 
 /// A candidate within this long (s) of a reported twitch on its side is part of it (its
 /// tail, or a second jerk of the same episode: as `BurstParams::look_refractory_s`).
-const RESCUE_GAP_S: f64 = 1.0;
+pub const RESCUE_GAP_S: f64 = 1.0;
 
 impl BurstDetector {
     pub fn new(params: BurstParams) -> Self {
-        let rescue = (!params.candidates && params.rescue_confidence <= 1.0).then(|| {
-            Box::new(BurstDetector::new(BurstParams {
-                candidates: true,
-                ..params.clone()
-            }))
-        });
+        let rescue = (!params.candidates
+            && (params.rescue_confidence <= 1.0 || params.rescue_forest <= 1.0))
+            .then(|| {
+                Box::new(BurstDetector::new(BurstParams {
+                    candidates: true,
+                    ..params.clone()
+                }))
+            });
         Self {
             pending: Vec::new(),
             rescue,
@@ -422,7 +429,13 @@ impl BurstDetector {
                 || rules_open
                     .iter()
                     .any(|&(side, a)| near(side, a, f64::INFINITY));
-            if !covered && tw.confidence >= self.params.rescue_confidence {
+            let forest = tw.candidate.as_ref().and_then(|c| c.forest).unwrap_or(0.0);
+            if !covered
+                && (tw.confidence >= self.params.rescue_confidence
+                    || forest >= self.params.rescue_forest)
+            {
+                // The probability of whichever model trusted it most.
+                tw.confidence = tw.confidence.max(round3(forest));
                 tw.candidate = None;
                 self.reported.push_back((tw.side, tw.start_s, tw.end_s));
                 out.push(tw);
@@ -886,6 +899,7 @@ impl BurstDetector {
             candidate: p.candidates.then(|| Candidate {
                 rules_ok: b.rules_ok,
                 features: features.unwrap_or_default(),
+                forest: features.map(|f| Forest::builtin().probability(&f)),
             }),
         });
     }
@@ -1061,6 +1075,7 @@ mod tests {
         let brief_only = || BurstParams {
             hold_closure: 100.0,
             rescue_confidence: 1.1,
+            rescue_forest: 1.1,
             min_confidence: 0.0,
             ..BurstParams::default()
         };
@@ -1090,6 +1105,7 @@ mod tests {
         };
         let rules_only = BurstParams {
             rescue_confidence: 1.1,
+            rescue_forest: 1.1,
             ..BurstParams::default()
         };
         let out = run_with(rules_only.clone(), 10.0, fast());
@@ -1109,9 +1125,11 @@ mod tests {
             closure: on_side(L, |t| squeeze(t, 4.0, 4.8, 0.2, 0.2, 2.0)),
             ..Sim::default()
         };
-        assert!(run(10.0, slow()).iter().all(|t| t.confidence >= 0.96));
+        let trusted = BurstParams::default().rescue_forest;
+        assert!(run(10.0, slow()).iter().all(|t| t.confidence >= trusted));
         let off = BurstParams {
             rescue_confidence: 1.1,
+            rescue_forest: 1.1,
             ..BurstParams::default()
         };
         assert!(run_with(off, 10.0, slow()).is_empty());

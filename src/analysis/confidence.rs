@@ -8,6 +8,11 @@
 //! and its blink vetoes only recorded (`BurstParams::candidates`), so that the fit sees the
 //! false starts that today's rules throw away as well as the real twitches. Its weights live
 //! in `confidence_model.json` beside this file; `eval --fit-confidence` writes a new one.
+//!
+//! Beside it, a random forest over the same features (`Forest`, `confidence_forest.bin`,
+//! written by `eval --fit-forest`) judges the candidates the rules did not keep: a
+//! one-sided squeeze that is weak, or seen during head motion, is told from a blink by
+//! how the features combine, which one weighted sum cannot follow.
 
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
@@ -327,6 +332,98 @@ impl Model {
     }
 }
 
+/// A random forest of regression trees over `Features` with real twitches as 1 and false
+/// candidates as 0: its mean over the trees is the share of real ones among training
+/// candidates like this one. Fitted with the `randomforest` crate (fully grown trees, each
+/// on a bootstrap sample of `SAMPLES` candidates, the square root of the features tried at
+/// each split) and a fixed seed, so a fit is reproducible. Smaller samples keep the shipped
+/// forest near a megabyte and, cross-validated on the tuning candidates, judged as well as
+/// full ones (`docs/confidence.md`).
+pub struct Forest(randomforest::RandomForestRegressor);
+
+/// What a feature that cannot be measured (NaN) reads as in the forest: below every real
+/// value, so that trees can split unknown from known.
+const FOREST_MISSING: f64 = -1000.0;
+
+impl Forest {
+    /// Trees in a fitted forest.
+    pub const TREES: usize = 150;
+    /// Candidates drawn (with replacement) for each tree.
+    pub const SAMPLES: usize = 800;
+
+    /// The forest this build ships (`confidence_forest.bin`).
+    pub fn builtin() -> &'static Forest {
+        static FOREST: OnceLock<Forest> = OnceLock::new();
+        FOREST.get_or_init(|| {
+            Forest::from_bytes(include_bytes!("confidence_forest.bin"))
+                .expect("the shipped confidence forest reads")
+        })
+    }
+
+    /// Reads a forest written by `to_bytes`.
+    pub fn from_bytes(bytes: &[u8]) -> std::io::Result<Forest> {
+        randomforest::RandomForestRegressor::deserialize(bytes).map(Forest)
+    }
+
+    /// The forest as bytes (the crate's own format).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.0
+            .serialize(&mut out)
+            .expect("writing to memory does not fail");
+        out
+    }
+
+    fn row(f: &Features) -> [f64; N_FEATURES] {
+        f.0.map(|x| {
+            if x.is_finite() {
+                x as f64
+            } else {
+                FOREST_MISSING
+            }
+        })
+    }
+
+    /// The share of real twitches among candidates like this one, in [0, 1], never NaN.
+    pub fn probability(&self, f: &Features) -> f64 {
+        let p = self.0.predict(&Self::row(f));
+        if p.is_finite() {
+            p.clamp(0.0, 1.0)
+        } else {
+            0.5
+        }
+    }
+
+    /// Fits `trees` trees, each to `per_tree` labelled samples (features, is a real
+    /// twitch; the weight is ignored) drawn with replacement, with the given seed. Fails
+    /// with fewer than two of either class.
+    pub fn fit(
+        samples: &[(Features, bool, f64)],
+        trees: usize,
+        per_tree: usize,
+        seed: u64,
+    ) -> anyhow::Result<Forest> {
+        let pos = samples.iter().filter(|s| s.1).count();
+        let neg = samples.len() - pos;
+        anyhow::ensure!(
+            pos >= 2 && neg >= 2,
+            "too few candidates to fit ({pos} real, {neg} false; at least 2 of each)"
+        );
+        let mut table = randomforest::table::TableBuilder::new();
+        for (f, real, _) in samples {
+            table.add_row(&Self::row(f), if *real { 1.0 } else { 0.0 })?;
+        }
+        let at_least_one = |n: usize| std::num::NonZeroUsize::new(n.max(1)).expect("not 0");
+        Ok(Forest(
+            randomforest::RandomForestRegressorOptions::new()
+                .seed(seed)
+                .trees(at_least_one(trees))
+                .max_samples(at_least_one(per_tree))
+                .fit(randomforest::criterion::Mse, table.build()?),
+        ))
+    }
+}
+
 /// Solves `a x = b` by Gaussian elimination with partial pivoting; `None` if singular.
 fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
     let n = b.len();
@@ -430,6 +527,41 @@ mod tests {
             .collect();
         assert!(ps.windows(2).all(|w| w[1] >= w[0]), "monotone: {ps:?}");
         assert!(ps[0] < 0.2 && ps[39] > 0.8, "{} {}", ps[0], ps[39]);
+    }
+
+    #[test]
+    fn the_shipped_forest_loads_and_never_gives_nan() {
+        let forest = Forest::builtin();
+        for x in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 0.0, 1e30, -1e30] {
+            let p = forest.probability(&Features([x; N_FEATURES]));
+            assert!((0.0..=1.0).contains(&p), "{x}: {p}");
+        }
+    }
+
+    #[test]
+    fn forest_fit_separates_reads_back_the_same_and_is_reproducible() {
+        // Every feature carries the signal: each split tries only some of them.
+        let f = |x: f32| Features([x; N_FEATURES]);
+        let mut s = vec![];
+        for k in 0..60 {
+            let x = k as f32 / 10.0;
+            s.push((f(x), x > 3.0, 1.0));
+        }
+        let forest = Forest::fit(&s, 20, 60, 7).unwrap();
+        assert!(forest.probability(&f(0.5)) < 0.2);
+        assert!(forest.probability(&f(5.5)) > 0.8);
+        let bytes = forest.to_bytes();
+        assert_eq!(
+            bytes,
+            Forest::fit(&s, 20, 60, 7).unwrap().to_bytes(),
+            "same seed, same forest"
+        );
+        let back = Forest::from_bytes(&bytes).unwrap();
+        for k in 0..60 {
+            let x = f(k as f32 / 10.0);
+            assert_eq!(back.probability(&x), forest.probability(&x));
+        }
+        assert!(Forest::fit(&s[..20], 5, 20, 0).is_err(), "one class only");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use crate::analysis::anatomy::Side;
 use crate::analysis::pipeline;
 use crate::analysis::pipeline::{AnalyzeOptions, FrameObserver, RunSummary, TraceWriter};
 use crate::commands::batch;
-use crate::devtools::eval;
+use crate::devtools::{eval, forest_cv};
 use crate::outputs::events::{Event, EventSink, JsonlSink};
 use crate::outputs::saved_clips::SaveFramesParams;
 use crate::source::open_clip_oriented;
@@ -153,9 +153,26 @@ pub struct EvalArgs {
         conflicts_with = "offsets"
     )]
     pub fit_confidence: Option<PathBuf>,
-    /// In folder mode, print reliability tables of the shipped confidence model: per
-    /// confidence bin, the share of candidates, and of reported twitches, that were real.
-    #[arg(long, requires = "dir", conflicts_with_all = ["offsets", "fit_confidence"])]
+    /// In folder mode, fit the rescue forest on the same candidates and write it to FILE
+    /// (the shipped one is src/analysis/confidence_forest.bin); with --fit-confidence, one
+    /// pass fits both.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "dir",
+        conflicts_with = "offsets"
+    )]
+    pub fit_forest: Option<PathBuf>,
+    /// With --fit-forest: also cross-validate it in this many folds (clips of one synthetic
+    /// seed or one real clip stay together) and print, per threshold, what the detector
+    /// would find and falsely report if the forest rescued candidates at it; 0: no
+    /// cross-validation. Analyses every clip a second time, with the forest off.
+    #[arg(long, value_name = "K", default_value_t = 5, requires = "fit_forest")]
+    pub folds: usize,
+    /// In folder mode, print reliability tables of the shipped confidence model and
+    /// forest: per confidence bin, the share of candidates, and of reported twitches, that
+    /// were real.
+    #[arg(long, requires = "dir", conflicts_with_all = ["offsets", "fit_confidence", "fit_forest"])]
     pub reliability: bool,
     /// Sensitivity curve: recall per bin of this label field (closure, amplitude or
     /// lid_travel_pct), per pattern, and false alarms per observed minute on clips without
@@ -495,7 +512,7 @@ fn run_eval(e: &EvalArgs) -> Result<()> {
         if e.offsets {
             return eval_offsets(&pairs, &params);
         }
-        if e.fit_confidence.is_some() || e.reliability {
+        if e.fit_confidence.is_some() || e.fit_forest.is_some() || e.reliability {
             return eval_confidence(&pairs, &params, e);
         }
         for (clip, labels_path) in pairs {
@@ -554,13 +571,13 @@ fn is_real(
     })
 }
 
-/// `eval --dir --fit-confidence FILE` and `eval --dir --reliability`.
+/// `eval --dir --fit-confidence FILE`, `--fit-forest FILE` and `eval --dir --reliability`.
 fn eval_confidence(
     pairs: &[(PathBuf, PathBuf)],
     params: &eval::EvalParams,
     e: &EvalArgs,
 ) -> Result<()> {
-    use crate::analysis::confidence::{Model, reliability};
+    use crate::analysis::confidence::{Forest, Model, reliability};
     let twitches = |events: Vec<Event>| -> Vec<crate::outputs::events::Twitch> {
         events
             .into_iter()
@@ -571,21 +588,42 @@ fn eval_confidence(
             .collect()
     };
     let (mut samples, mut candidates, mut reported) = (vec![], vec![], vec![]);
+    let mut forest_candidates = vec![];
+    let mut runs = vec![];
+    let cross_validate = e.fit_forest.is_some() && e.folds > 0;
     for (clip, labels_path) in pairs {
         let labels = eval::load_labels(labels_path)?;
         let mut opts = analyze_options(labels.mirrored);
         opts.bursts.candidates = true;
+        let mut run_candidates = vec![];
         for t in twitches(analyze_with(clip, &opts, None)?) {
             let real = is_real(&t, &labels, params.tolerance_s);
             if let Some(c) = &t.candidate {
                 samples.push((c.features, real, 1.0));
                 candidates.push((Model::builtin().probability(&c.features), real));
+                if let Some(p) = c.forest {
+                    forest_candidates.push((p, real));
+                }
+                if cross_validate {
+                    run_candidates.push((t.clone(), c.features));
+                }
             }
         }
         if e.reliability {
             for t in twitches(analyze_with(clip, &analyze_options(labels.mirrored), None)?) {
                 reported.push((t.confidence, is_real(&t, &labels, params.tolerance_s)));
             }
+        }
+        if cross_validate {
+            let mut opts = analyze_options(labels.mirrored);
+            opts.bursts.rescue_forest = f64::INFINITY;
+            let stem = clip.file_stem().unwrap_or_default().to_string_lossy();
+            runs.push(forest_cv::ClipRun {
+                group: forest_cv::group_of(&stem, &labels),
+                reported: twitches(analyze_with(clip, &opts, None)?),
+                candidates: run_candidates,
+                labels,
+            });
         }
     }
     let real = samples.iter().filter(|s| s.1).count();
@@ -624,10 +662,75 @@ fn eval_confidence(
             &fitted,
         );
         println!("model written to {}", out.display());
-    } else {
-        print_table("candidates, shipped model:", &candidates);
-        print_table("reported twitches, shipped model:", &reported);
     }
+    if let Some(out) = &e.fit_forest {
+        let forest = Forest::fit(&samples, Forest::TREES, Forest::SAMPLES, 0)?;
+        std::fs::write(out, forest.to_bytes())
+            .with_context(|| format!("{}: cannot write", out.display()))?;
+        println!(
+            "forest of {} trees ({} candidates each) fitted on {} candidates ({real} real), \
+             written to {}",
+            Forest::TREES,
+            Forest::SAMPLES,
+            samples.len(),
+            out.display()
+        );
+    }
+    if cross_validate {
+        print_cross_validation(&runs, e.folds)?;
+    }
+    if e.reliability {
+        print_table("candidates, shipped model:", &candidates);
+        print_table("candidates, shipped forest:", &forest_candidates);
+        print_table("reported twitches:", &reported);
+    }
+    Ok(())
+}
+
+/// `eval --fit-forest FILE --folds K`: the out-of-fold table (`devtools::forest_cv`).
+fn print_cross_validation(runs: &[forest_cv::ClipRun], folds: usize) -> Result<()> {
+    let p = forest_cv::out_of_fold(runs, folds)?;
+    let minutes = forest_cv::negative_minutes(runs);
+    println!(
+        "cross-validated in {folds} folds: the forest off, then rescuing candidates at each \
+         threshold with a forest that never saw their clip's group"
+    );
+    let rows: Vec<_> = [1.1, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7]
+        .into_iter()
+        .map(|th| forest_cv::score(runs, &p, th))
+        .collect();
+    let levels: Vec<String> = rows[0]
+        .by_closure
+        .iter()
+        .map(|(c, _, n)| format!("{c}/{n}"))
+        .collect();
+    println!(
+        "threshold  found  labelled  false  on_negatives  per_min  by_closure({})",
+        levels.join(" ")
+    );
+    for r in rows {
+        let per_min = if minutes > 0.0 {
+            format!("{:.3}", r.false_on_negatives as f64 / minutes)
+        } else {
+            "-".into()
+        };
+        let by: Vec<String> = r.by_closure.iter().map(|(_, f, _)| f.to_string()).collect();
+        println!(
+            "{:>9}  {:>5}  {:>8}  {:>5}  {:>12}  {:>7}  {}",
+            if r.threshold > 1.0 {
+                "off".to_string()
+            } else {
+                format!("{:.2}", r.threshold)
+            },
+            r.found,
+            r.labelled,
+            r.false_events,
+            r.false_on_negatives,
+            per_min,
+            by.join(" ")
+        );
+    }
+    println!("distractor-only minutes: {minutes:.1}");
     Ok(())
 }
 

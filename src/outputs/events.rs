@@ -64,6 +64,10 @@ pub struct Candidate {
     /// The detector's rules (onset rate, blink tests) would have kept it.
     pub rules_ok: bool,
     pub features: crate::analysis::confidence::Features,
+    /// The rescue forest's probability (`confidence::Forest`); absent when the features
+    /// could not be measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forest: Option<f64>,
 }
 
 /// Version of the log format written on the `session` line (`docs/log-format.md`). A log
