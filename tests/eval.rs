@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use twitchwatch::analysis::anatomy::{RegionKind, Side};
 use twitchwatch::devtools::eval::*;
 use twitchwatch::devtools::labels::{LabelEvent, Labels};
-use twitchwatch::outputs::events::{Event, Pattern, Twitch};
+use twitchwatch::outputs::events::{Event, Twitch};
 
 fn label(start_s: f64, end_s: f64, side: Side) -> LabelEvent {
     LabelEvent {
@@ -33,21 +33,7 @@ fn labels(events: Vec<LabelEvent>) -> Labels {
 }
 
 fn det(start_s: f64, end_s: f64, side: Side) -> Event {
-    Event::Twitch(Twitch {
-        start_s,
-        end_s,
-        side,
-        regions: vec![RegionKind::Eye],
-        peak: 5.0,
-        asymmetry: 0.8,
-        pattern: Pattern::Clonic,
-        confidence: 0.9,
-        evidence: vec![],
-        wall_start: None,
-        wall_end: None,
-        glasses: false,
-        candidate: None,
-    })
+    Event::Twitch(twitchwatch::test_support::twitch(side, start_s, end_s))
 }
 
 fn strict() -> EvalParams {

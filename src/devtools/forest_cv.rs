@@ -198,7 +198,7 @@ pub fn score(clips: &[ClipRun], p: &[Vec<f64>], threshold: f64) -> Row {
 mod tests {
     use super::*;
     use crate::devtools::labels::LabelEvent;
-    use crate::outputs::events::Pattern;
+    use crate::test_support::twitch;
 
     fn labels(note: Option<&str>, events: Vec<(Side, f64, f64)>) -> Labels {
         Labels {
@@ -221,24 +221,6 @@ mod tests {
                 })
                 .collect(),
             distractors: vec![],
-        }
-    }
-
-    fn twitch(side: Side, start_s: f64, end_s: f64) -> Twitch {
-        Twitch {
-            start_s,
-            end_s,
-            side,
-            regions: vec![],
-            peak: 1.0,
-            asymmetry: 1.0,
-            pattern: Pattern::Clonic,
-            confidence: 1.0,
-            evidence: vec![],
-            wall_start: None,
-            wall_end: None,
-            glasses: false,
-            candidate: None,
         }
     }
 

@@ -354,8 +354,6 @@ fn even_crop(f: &Frame, ew: u32, eh: u32) -> Frame {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::anatomy::RegionKind;
-    use crate::outputs::events::Pattern;
     use crate::source::open_clip;
 
     fn frame(i: u64, w: u32, h: u32) -> Frame {
@@ -371,21 +369,7 @@ mod tests {
     }
 
     fn twitch(start_s: f64, end_s: f64) -> Twitch {
-        Twitch {
-            start_s,
-            end_s,
-            side: Side::Left,
-            regions: vec![RegionKind::Eye],
-            peak: 5.0,
-            asymmetry: 0.8,
-            pattern: Pattern::Clonic,
-            confidence: 0.9,
-            evidence: vec![],
-            wall_start: None,
-            wall_end: None,
-            glasses: false,
-            candidate: None,
-        }
+        crate::test_support::twitch(Side::Left, start_s, end_s)
     }
 
     /// One twitch from 1.0 to 1.5 s at 30 fps: the clip holds 0.0..=2.5 s, 76 frames, and
