@@ -145,7 +145,7 @@ pub struct EvalArgs {
     pub offsets: bool,
     /// In folder mode, fit the confidence model: analyse every clip with the onset rules
     /// relaxed (candidates), match the candidates to the labels (same side), fit, and write
-    /// the model as JSON to FILE (the shipped one is src/confidence_model.json).
+    /// the model as JSON to FILE (the shipped one is src/analysis/confidence_model.json).
     #[arg(
         long,
         value_name = "FILE",
