@@ -334,7 +334,15 @@ const HISTORY_S: f64 = BASE_S + AFTER_S + 0.1;
 
 /// A candidate within this long (s) of a reported twitch on its side is part of it (its
 /// tail, or a second jerk of the same episode: as `BurstParams::look_refractory_s`).
-pub const RESCUE_GAP_S: f64 = 1.0;
+const RESCUE_GAP_S: f64 = 1.0;
+
+/// Whether an event on `side` from `start_s` to `end_s` covers the candidate `tw`, so that
+/// it is not rescued: within `RESCUE_GAP_S` on its side, overlapping on the other (spasms
+/// are one-sided). The detector's rule, and `eval`'s replay of it (`devtools::forest_cv`).
+pub fn rescue_covered(tw: &Twitch, side: Side, start_s: f64, end_s: f64) -> bool {
+    let gap = if side == tw.side { RESCUE_GAP_S } else { 0.0 };
+    end_s.min(tw.end_s) + gap > start_s.max(tw.start_s)
+}
 
 impl BurstDetector {
     pub fn new(params: BurstParams) -> Self {
@@ -420,15 +428,13 @@ impl BurstDetector {
                 keep.push(tw);
                 continue;
             }
-            // Within the gap on its side; overlapping on the other (spasms are one-sided).
-            let near = |side: Side, start: f64, end: f64| {
-                let gap = if side == tw.side { RESCUE_GAP_S } else { 0.0 };
-                end.min(tw.end_s) + gap > start.max(tw.start_s)
-            };
-            let covered = self.reported.iter().any(|&(side, a, b)| near(side, a, b))
+            let covered = self
+                .reported
+                .iter()
+                .any(|&(side, a, b)| rescue_covered(&tw, side, a, b))
                 || rules_open
                     .iter()
-                    .any(|&(side, a)| near(side, a, f64::INFINITY));
+                    .any(|&(side, a)| rescue_covered(&tw, side, a, f64::INFINITY));
             let forest = tw.candidate.as_ref().and_then(|c| c.forest).unwrap_or(0.0);
             if !covered
                 && (tw.confidence >= self.params.rescue_confidence

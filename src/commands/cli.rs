@@ -566,9 +566,10 @@ fn is_real(
     labels: &crate::devtools::labels::Labels,
     tol: f64,
 ) -> bool {
-    labels.events.iter().any(|l| {
-        l.side == t.side && t.end_s.min(l.end_s + tol) - t.start_s.max(l.start_s - tol) >= 0.0
-    })
+    labels
+        .events
+        .iter()
+        .any(|l| eval::overlaps_same_side(t, l, tol))
 }
 
 /// `eval --dir --fit-confidence FILE`, `--fit-forest FILE` and `eval --dir --reliability`.
@@ -677,7 +678,7 @@ fn eval_confidence(
         );
     }
     if cross_validate {
-        print_cross_validation(&runs, e.folds)?;
+        print_cross_validation(&runs, e.folds, params.tolerance_s)?;
     }
     if e.reliability {
         print_table("candidates, shipped model:", &candidates);
@@ -688,8 +689,8 @@ fn eval_confidence(
 }
 
 /// `eval --fit-forest FILE --folds K`: the out-of-fold table (`devtools::forest_cv`).
-fn print_cross_validation(runs: &[forest_cv::ClipRun], folds: usize) -> Result<()> {
-    let p = forest_cv::out_of_fold(runs, folds)?;
+fn print_cross_validation(runs: &[forest_cv::ClipRun], folds: usize, tol: f64) -> Result<()> {
+    let p = forest_cv::out_of_fold(runs, folds, tol)?;
     let minutes = forest_cv::negative_minutes(runs);
     println!(
         "cross-validated in {folds} folds: the forest off, then rescuing candidates at each \
@@ -697,7 +698,7 @@ fn print_cross_validation(runs: &[forest_cv::ClipRun], folds: usize) -> Result<(
     );
     let rows: Vec<_> = [1.1, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7]
         .into_iter()
-        .map(|th| forest_cv::score(runs, &p, th))
+        .map(|th| forest_cv::score(runs, &p, th, tol))
         .collect();
     let levels: Vec<String> = rows[0]
         .by_closure

@@ -64,6 +64,12 @@ fn overlap_s(d: &Twitch, l: &LabelEvent, tol: f64) -> f64 {
     d.end_s.min(l.end_s + tol) - d.start_s.max(l.start_s - tol)
 }
 
+/// Whether a detection is on a label's side and overlaps it widened by `tol`: how a
+/// candidate is called real when the confidence model and forest are fitted and judged.
+pub fn overlaps_same_side(d: &Twitch, l: &LabelEvent, tol: f64) -> bool {
+    d.side == l.side && overlap_s(d, l, tol) >= 0.0
+}
+
 /// Matches detections to labels (see the module docs). Non-finite times never match.
 pub fn match_events(
     labels: &[LabelEvent],

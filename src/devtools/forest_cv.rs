@@ -10,8 +10,9 @@
 //! Thread: the caller's.
 
 use crate::analysis::anatomy::Side;
-use crate::analysis::bursts::RESCUE_GAP_S;
+use crate::analysis::bursts::rescue_covered;
 use crate::analysis::confidence::{Features, Forest};
+use crate::devtools::eval::overlaps_same_side;
 use crate::devtools::labels::Labels;
 use crate::outputs::events::Twitch;
 
@@ -69,8 +70,9 @@ pub fn negative_minutes(clips: &[ClipRun]) -> f64 {
 
 /// Out-of-fold forest probabilities of every clip's candidates, `[clip][candidate]`: the
 /// groups, sorted, go round-robin into `folds` folds; each fold is judged by a forest
-/// fitted on the others with `Forest`'s settings and seed 0.
-pub fn out_of_fold(clips: &[ClipRun], folds: usize) -> anyhow::Result<Vec<Vec<f64>>> {
+/// fitted on the others with `Forest`'s settings and seed 0. A candidate is real when it
+/// overlaps a label on its side widened by `tol` (s), as `eval` matches.
+pub fn out_of_fold(clips: &[ClipRun], folds: usize, tol: f64) -> anyhow::Result<Vec<Vec<f64>>> {
     anyhow::ensure!(folds >= 2, "cross-validation needs at least 2 folds");
     let mut groups: Vec<&str> = clips.iter().map(|c| c.group.as_str()).collect();
     groups.sort_unstable();
@@ -97,7 +99,7 @@ pub fn out_of_fold(clips: &[ClipRun], folds: usize) -> anyhow::Result<Vec<Vec<f6
             .flat_map(|c| {
                 c.candidates
                     .iter()
-                    .map(|(t, f)| (*f, !matches(t, &c.labels, TOLERANCE_S).is_empty(), 1.0))
+                    .map(|(t, f)| (*f, !matches(t, &c.labels, tol).is_empty(), 1.0))
             })
             .collect();
         let forest = Forest::fit(&train, Forest::TREES, Forest::SAMPLES, 0)?;
@@ -112,26 +114,21 @@ pub fn out_of_fold(clips: &[ClipRun], folds: usize) -> anyhow::Result<Vec<Vec<f6
     Ok(p)
 }
 
-/// How far a label is widened on both sides for matching (s), as `eval`.
-const TOLERANCE_S: f64 = 0.3;
-
-/// Indices of the labels on `t`'s side whose widened interval `t` overlaps.
+/// Indices of the labels on `t`'s side whose interval widened by `tol` `t` overlaps.
 fn matches(t: &Twitch, labels: &Labels, tol: f64) -> Vec<usize> {
     labels
         .events
         .iter()
         .enumerate()
-        .filter(|(_, l)| {
-            l.side == t.side && t.end_s.min(l.end_s + tol) - t.start_s.max(l.start_s - tol) >= 0.0
-        })
+        .filter(|(_, l)| overlaps_same_side(t, l, tol))
         .map(|(i, _)| i)
         .collect()
 }
 
 /// The detector's rescue rule (`BurstDetector::decide_rescued`) replayed on whole clips:
-/// each candidate at or above `threshold`, in time order, is added unless an event on its
-/// side lies within `RESCUE_GAP_S` of it or one on the other side overlaps it.
-pub fn score(clips: &[ClipRun], p: &[Vec<f64>], threshold: f64) -> Row {
+/// each candidate at or above `threshold`, in time order, is added unless an event already
+/// there covers it (`bursts::rescue_covered`). Matching as `out_of_fold`.
+pub fn score(clips: &[ClipRun], p: &[Vec<f64>], threshold: f64, tol: f64) -> Row {
     let mut row = Row {
         threshold,
         found: 0,
@@ -154,10 +151,9 @@ pub fn score(clips: &[ClipRun], p: &[Vec<f64>], threshold: f64) -> Row {
             if pc[j] < threshold {
                 continue;
             }
-            let covered = events.iter().any(|&(side, a, b)| {
-                let gap = if side == t.side { RESCUE_GAP_S } else { 0.0 };
-                b.min(t.end_s) + gap > a.max(t.start_s)
-            });
+            let covered = events
+                .iter()
+                .any(|&(side, a, b)| rescue_covered(t, side, a, b));
             if !covered {
                 events.push((t.side, t.start_s, t.end_s));
                 kept.push(t);
@@ -165,7 +161,7 @@ pub fn score(clips: &[ClipRun], p: &[Vec<f64>], threshold: f64) -> Row {
         }
         let mut hit = vec![false; c.labels.events.len()];
         for t in kept {
-            let m = matches(t, &c.labels, TOLERANCE_S);
+            let m = matches(t, &c.labels, tol);
             if m.is_empty() {
                 row.false_events += 1;
                 if c.labels.events.is_empty() {
@@ -253,11 +249,11 @@ mod tests {
             reported: vec![twitch(l, 2.0, 2.4)],
         };
         let p = vec![vec![0.9, 0.9, 0.95, 0.5]];
-        let row = score(std::slice::from_ref(&clip), &p, 0.8);
+        let row = score(std::slice::from_ref(&clip), &p, 0.8, 0.3);
         // 2.6: the reported twitch's tail; 10.0 found; 10.1 (right) overlaps it; 20.0 below.
         assert_eq!((row.found, row.labelled, row.false_events), (2, 2, 0));
         assert_eq!(row.by_closure, vec![(0.2, 2, 2)]);
-        let row = score(std::slice::from_ref(&clip), &p, 0.4);
+        let row = score(std::slice::from_ref(&clip), &p, 0.4, 0.3);
         assert_eq!((row.found, row.false_events), (2, 1), "20.0 is false");
     }
 }
