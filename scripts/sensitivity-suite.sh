@@ -4,7 +4,7 @@
 # Method, seed ranges and measured times: docs/sensitivity.md.
 #
 #   scripts/sensitivity-suite.sh [--set tuning|held-back] [--out DIR] [--jobs N]
-#                                [--seeds N] [--neg N] [--flutter] [--no-eval]
+#                                [--seeds N] [--neg N] [--neg-seed S] [--flutter] [--no-eval]
 #
 #   --set       tuning (seeds 1000-1099, default) or held-back (seeds 5000-5999: render and
 #               score these only to measure, never to tune on)
@@ -13,6 +13,8 @@
 #   --seeds     seeds per strength level (default 12: 12 x 6 = 72 twitches planned per
 #               level, at least 60 after the planner drops what does not fit)
 #   --neg       distractor-only clips of 60 s (default 20 = 20 minutes)
+#   --neg-seed  seed of the first distractor-only clip (default: the set's first seed + 50);
+#               more minutes of a set, e.g. --set held-back --seeds 0 --neg 40 --neg-seed 5200
 #   --flutter   also lower-lid flutter clips at 0.5, 1 and 2 % lid travel (--seeds seeds,
 #               at most 10), scored with --by lid_travel_pct
 #   --no-eval   render only
@@ -24,7 +26,7 @@ cd "$(dirname "$0")/.."
 BIN=${TWITCHWATCH_BIN:-target/release/twitchwatch}
 [ -x "$BIN" ] || { echo "build first: cargo build --release (or set TWITCHWATCH_BIN)" >&2; exit 1; }
 
-SET=tuning OUT= JOBS=2 SEEDS=12 NEG=20 FLUTTER=0 EVAL=1
+SET=tuning OUT= JOBS=2 SEEDS=12 NEG=20 NEG_SEED= FLUTTER=0 EVAL=1
 while [ $# -gt 0 ]; do
     case $1 in
         --set) SET=$2; shift 2 ;;
@@ -32,6 +34,7 @@ while [ $# -gt 0 ]; do
         --jobs) JOBS=$2; shift 2 ;;
         --seeds) SEEDS=$2; shift 2 ;;
         --neg) NEG=$2; shift 2 ;;
+        --neg-seed) NEG_SEED=$2; shift 2 ;;
         --flutter) FLUTTER=1; shift ;;
         --no-eval) EVAL=0; shift ;;
         *) echo "unknown option $1 (see the header of $0)" >&2; exit 2 ;;
@@ -42,7 +45,15 @@ case $SET in
     held-back|heldback) SET=held-back BASE=5000 ;;
     *) echo "--set: tuning or held-back" >&2; exit 2 ;;
 esac
-[ "$SEEDS" -le 50 ] && [ "$NEG" -le 30 ] || { echo "--seeds <= 50 and --neg <= 30 (seed ranges)" >&2; exit 2; }
+[ "$SEEDS" -le 50 ] || { echo "--seeds <= 50 (seed ranges)" >&2; exit 2; }
+if [ -z "$NEG_SEED" ]; then
+    NEG_SEED=$((BASE + 50))
+    [ "$NEG" -le 30 ] || { echo "--neg <= 30 from seed $NEG_SEED (seed ranges; see --neg-seed)" >&2; exit 2; }
+fi
+# Every distractor-only seed stays in its set's range (docs/sensitivity.md).
+LIMIT=$([ $SET = held-back ] && echo 5999 || echo 4999)
+[ "$NEG_SEED" -ge "$BASE" ] && [ $((NEG_SEED + NEG - 1)) -le "$LIMIT" ] ||
+    { echo "--neg-seed: seeds $NEG_SEED-$((NEG_SEED + NEG - 1)) leave the $SET range ($BASE-$LIMIT)" >&2; exit 2; }
 OUT=${OUT:-sensitivity-$SET}
 mkdir -p "$OUT"
 
@@ -68,7 +79,7 @@ jobs_list() {
         done
     done
     for ((i = 0; i < NEG; i++)); do
-        seed=$((BASE + 50 + i)) s=$((i % 4)) r=$(((i / 4 + i) % 2))
+        seed=$((NEG_SEED + i)) s=$((i % 4)) r=$(((i / 4 + i) % 2))
         kbps=$([ $r = 0 ] && echo "${KBPS_LO[$s]}" || echo "${KBPS_HI[$s]}")
         hand=$([ $((i % 2)) = 1 ] && echo --hand || true)
         echo "neg_s$seed --seed $seed --size ${SIZES[$s]} --face-width ${FACES[$s]} --kbps $kbps --duration 60 --twitches 0 --distractors all,weak $hand"
@@ -101,8 +112,8 @@ start=$SECONDS
 jobs_list | xargs -P "$JOBS" -d '\n' -n 1 bash -c 'render_one "$1"' _
 render_s=$((SECONDS - start))
 frames=$(cat "$OUT"/*.labels.json | grep -o '"frames": [0-9]*' | awk '{n += $2} END {print n}')
-echo "rendered $(ls "$OUT"/*.mp4 | wc -l) clips, $frames frames, in ${render_s} s with $JOBS jobs ($SET, seeds $BASE-$((BASE + 99)))"
-for c in $LEVELS; do
+echo "rendered $(ls "$OUT"/*.mp4 | wc -l) clips, $frames frames, in ${render_s} s with $JOBS jobs ($SET set)"
+[ "$SEEDS" -gt 0 ] && for c in $LEVELS; do
     n=$(cat "$OUT"/c*.labels.json | grep -c "\"closure\": $c\$" || true)
     note=$([ "$n" -lt 60 ] && echo "  (fewer than 60: raise --seeds)" || true)
     echo "closure $c: $n twitches$note"
