@@ -559,19 +559,6 @@ fn run_eval(e: &EvalArgs) -> Result<()> {
     Ok(())
 }
 
-/// A twitch matches a label on the same side whose interval, widened by the tolerance,
-/// it overlaps.
-fn is_real(
-    t: &crate::outputs::events::Twitch,
-    labels: &crate::devtools::labels::Labels,
-    tol: f64,
-) -> bool {
-    labels
-        .events
-        .iter()
-        .any(|l| eval::overlaps_same_side(t, l, tol))
-}
-
 /// `eval --dir --fit-confidence FILE`, `--fit-forest FILE` and `eval --dir --reliability`.
 fn eval_confidence(
     pairs: &[(PathBuf, PathBuf)],
@@ -598,7 +585,7 @@ fn eval_confidence(
         opts.bursts.candidates = true;
         let mut run_candidates = vec![];
         for t in twitches(analyze_with(clip, &opts, None)?) {
-            let real = is_real(&t, &labels, params.tolerance_s);
+            let real = eval::is_real(&t, &labels.events, params.tolerance_s);
             if let Some(c) = &t.candidate {
                 samples.push((c.features, real, 1.0));
                 candidates.push((Model::builtin().probability(&c.features), real));
@@ -612,7 +599,10 @@ fn eval_confidence(
         }
         if e.reliability {
             for t in twitches(analyze_with(clip, &analyze_options(labels.mirrored), None)?) {
-                reported.push((t.confidence, is_real(&t, &labels, params.tolerance_s)));
+                reported.push((
+                    t.confidence,
+                    eval::is_real(&t, &labels.events, params.tolerance_s),
+                ));
             }
         }
         if cross_validate {

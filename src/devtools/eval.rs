@@ -70,6 +70,12 @@ pub fn overlaps_same_side(d: &Twitch, l: &LabelEvent, tol: f64) -> bool {
     d.side == l.side && overlap_s(d, l, tol) >= 0.0
 }
 
+/// Whether a detection overlaps some label as `overlaps_same_side` does: a real candidate
+/// for the confidence model, the forest and their cross-validation.
+pub fn is_real(d: &Twitch, labels: &[LabelEvent], tol: f64) -> bool {
+    labels.iter().any(|l| overlaps_same_side(d, l, tol))
+}
+
 /// Matches detections to labels (see the module docs). Non-finite times never match.
 pub fn match_events(
     labels: &[LabelEvent],

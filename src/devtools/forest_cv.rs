@@ -12,7 +12,7 @@
 use crate::analysis::anatomy::Side;
 use crate::analysis::bursts::rescue_covered;
 use crate::analysis::confidence::{Features, Forest};
-use crate::devtools::eval::overlaps_same_side;
+use crate::devtools::eval::{is_real, overlaps_same_side};
 use crate::devtools::labels::Labels;
 use crate::outputs::events::Twitch;
 
@@ -99,7 +99,7 @@ pub fn out_of_fold(clips: &[ClipRun], folds: usize, tol: f64) -> anyhow::Result<
             .flat_map(|c| {
                 c.candidates
                     .iter()
-                    .map(|(t, f)| (*f, !matches(t, &c.labels, tol).is_empty(), 1.0))
+                    .map(|(t, f)| (*f, is_real(t, &c.labels.events, tol), 1.0))
             })
             .collect();
         let forest = Forest::fit(&train, Forest::TREES, Forest::SAMPLES, 0)?;
